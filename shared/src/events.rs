@@ -1,0 +1,147 @@
+//! The event catalog (every detail-type the system publishes), the envelope carried in an
+//! EventBridge `detail`, and the transactional-outbox writer.
+//!
+//! A producer never calls EventBridge: it adds [`outbox_put`] to the same `TransactWriteItems`
+//! as its state change; the outbox relay publishes from the table stream.
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+use crate::store::{self, StoreError, keys};
+
+/// How long an outbox row stays in the table after it was written (TTL cleanup only).
+const OUTBOX_RETENTION_SECS: i64 = 7 * 24 * 3600;
+
+pub mod source {
+    pub const IDENTITY: &str = "commerce.identity";
+}
+
+/// Every event of the system. The variant name is the EventBridge `detail-type`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "detail_type", content = "data")]
+pub enum DomainEvent {
+    UserRegistered(UserRegistered),
+    PasswordResetRequested(PasswordResetRequested),
+}
+
+/// A user signed up. Carries the one-time e-mail verification token for the notifier: treat
+/// the event as secret-bearing and never log its data.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserRegistered {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub verification_token: String,
+}
+
+/// A password reset was requested. Carries the 6-digit code for the notifier (secret-bearing).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PasswordResetRequested {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub code: String,
+    pub expires_in_minutes: u32,
+}
+
+impl DomainEvent {
+    pub fn detail_type(&self) -> &'static str {
+        match self {
+            Self::UserRegistered(_) => "UserRegistered",
+            Self::PasswordResetRequested(_) => "PasswordResetRequested",
+        }
+    }
+
+    pub fn source(&self) -> &'static str {
+        match self {
+            Self::UserRegistered(_) | Self::PasswordResetRequested(_) => source::IDENTITY,
+        }
+    }
+
+    /// Rebuilds an event from a detail-type and the envelope's `data`.
+    pub fn from_parts(detail_type: &str, data: serde_json::Value) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(serde_json::json!({ "detail_type": detail_type, "data": data }))
+    }
+
+    fn data(&self) -> serde_json::Value {
+        match self {
+            Self::UserRegistered(d) => serde_json::to_value(d),
+            Self::PasswordResetRequested(d) => serde_json::to_value(d),
+        }
+        .expect("event data serialises")
+    }
+}
+
+/// What an EventBridge `detail` holds: `id` is the consumers' dedupe key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Envelope {
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: time::OffsetDateTime,
+    pub version: u32,
+    pub data: serde_json::Value,
+}
+
+/// The outbox row: everything the relay needs to publish without reading anything else.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutboxItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub source: String,
+    pub detail_type: String,
+    /// The JSON-encoded [`Envelope`].
+    pub detail: String,
+    pub expires_at: i64,
+}
+
+pub const OUTBOX_ENTITY: &str = "outbox";
+
+impl OutboxItem {
+    pub fn new(event: &DomainEvent) -> Self {
+        let id = Ulid::new().to_string();
+        let now = crate::now();
+        let envelope = Envelope { id: id.clone(), occurred_at: now, version: 1, data: event.data() };
+        let (pk, sk) = keys::outbox(&id);
+        Self {
+            pk,
+            sk,
+            entity_type: OUTBOX_ENTITY.into(),
+            source: event.source().into(),
+            detail_type: event.detail_type().into(),
+            detail: serde_json::to_string(&envelope).expect("envelope serialises"),
+            expires_at: now.unix_timestamp() + OUTBOX_RETENTION_SECS,
+        }
+    }
+}
+
+/// The outbox write to include in the transaction that makes the state change.
+pub fn outbox_put(table: &str, event: &DomainEvent) -> Result<TransactWriteItem, StoreError> {
+    store::tx::put_new(table, &OutboxItem::new(event))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outbox_item_carries_an_envelope_that_rebuilds_the_event() {
+        let event = DomainEvent::PasswordResetRequested(PasswordResetRequested {
+            user_id: "u1".into(),
+            email: "a@example.com".into(),
+            name: "A".into(),
+            code: "012345".into(),
+            expires_in_minutes: 10,
+        });
+        let item = OutboxItem::new(&event);
+        assert_eq!(item.detail_type, "PasswordResetRequested");
+        assert_eq!(item.source, "commerce.identity");
+        assert!(item.pk.starts_with(keys::OUTBOX_PREFIX));
+        let envelope: Envelope = serde_json::from_str(&item.detail).unwrap();
+        assert_eq!(item.pk, keys::outbox(&envelope.id).0);
+        assert_eq!(DomainEvent::from_parts(&item.detail_type, envelope.data).unwrap(), event);
+    }
+}

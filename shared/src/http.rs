@@ -1,0 +1,274 @@
+//! HTTP plumbing shared by every route group: the validated-JSON body extractor, the
+//! authenticated-user extractor, pagination, Idempotency-Key, and the common router finish
+//! (body limit, problem-JSON fallbacks, request-id tracing).
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Role, TokenError};
+use crate::error::{ApiError, FieldError};
+use crate::identity::{UserRecord, load_user};
+use crate::state::AppState;
+use crate::store::{Item, decode_cursor};
+use crate::validate::Validate;
+
+/// Largest request body accepted by any JSON route.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON body that was parsed strictly (unknown fields rejected) and validated.
+pub struct ValidJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ValidJson<T>
+where
+    T: DeserializeOwned + Validate,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest("could not read the request body".into())
+            }
+        })?;
+        let mut value: T = parse_json(&bytes)?;
+        value.validate().map_err(ApiError::Validation)?;
+        Ok(Self(value))
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+        .unwrap_or(false)
+}
+
+/// Parses JSON, turning serde's error into a problem that names the offending field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest("the request body is empty; a JSON object is required".into()));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." { "body".to_owned() } else { path };
+                ApiError::Validation(vec![FieldError::new(field, clean_serde_message(&inner.to_string()))])
+            }
+            _ => ApiError::BadRequest(format!("the body is not valid JSON: {inner}")),
+        }
+    })
+}
+
+/// serde messages end with " at line L column C"; the field path already says where.
+fn clean_serde_message(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+/// The caller, authenticated by a verified access token and checked against the current user
+/// record (a disabled user or a token older than the last password change is rejected).
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub user: UserRecord,
+}
+
+impl AuthUser {
+    pub fn id(&self) -> &str {
+        &self.user.id
+    }
+
+    pub fn require_role(&self, role: Role) -> Result<(), ApiError> {
+        if self.user.has_role(role) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("this action requires the {} role", serde_json::to_value(role).unwrap().as_str().unwrap_or("?"))))
+        }
+    }
+}
+
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer <token> header".into()))?
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("the Authorization header is not valid text".into()))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be 'Bearer <token>'".into()))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ApiError::Unauthorized("the Authorization header must be 'Bearer <token>'".into()));
+    }
+    Ok(token.trim())
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(&parts.headers)?;
+        let claims = state.keys.verify(token).map_err(|e| match e {
+            TokenError::Expired => ApiError::Unauthorized("the access token has expired; refresh it".into()),
+            TokenError::Invalid => ApiError::Unauthorized("the access token is invalid".into()),
+        })?;
+        let user = load_user(&state.db, &claims.sub)
+            .await?
+            .filter(|u| u.is_active() && u.session_version == claims.sv)
+            .ok_or_else(|| ApiError::Unauthorized("the session is no longer valid; log in again".into()))?;
+        tracing::Span::current().record("user_id", user.id.as_str());
+        Ok(Self { user })
+    }
+}
+
+/// `?limit=&cursor=` for list routes.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<u32>,
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+pub struct Pagination {
+    pub limit: u32,
+    pub start: Option<Item>,
+}
+
+impl PageQuery {
+    pub fn pagination(&self) -> Result<Pagination, ApiError> {
+        let limit = self.limit.unwrap_or(20);
+        if !(1..=100).contains(&limit) {
+            return Err(ApiError::field("limit", "must be between 1 and 100"));
+        }
+        let start = match &self.cursor {
+            Some(c) => Some(decode_cursor(c).ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?),
+            None => None,
+        };
+        Ok(Pagination { limit, start })
+    }
+}
+
+/// Query-string extractor whose rejection is problem JSON.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded_query(query).map(Query)
+    }
+}
+
+fn serde_urlencoded_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    axum::extract::Query::<T>::try_from_uri(&format!("/?{query}").parse().map_err(|_| ApiError::BadRequest("invalid query string".into()))?)
+        .map(|q| q.0)
+        .map_err(|e| ApiError::BadRequest(format!("invalid query string: {}", e.body_text())))
+}
+
+/// A list response: `{ "items": [...], "next_cursor": "..." | null }`.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct ListResponse<T: ToSchema> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// The `Idempotency-Key` header: 8–255 visible ASCII characters.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let value = parts
+            .headers
+            .get("idempotency-key")
+            .ok_or_else(|| ApiError::field("Idempotency-Key", "header is required for this route"))?;
+        let key = value.to_str().map_err(|_| ApiError::field("Idempotency-Key", "must be visible ASCII"))?;
+        if !(8..=255).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::field("Idempotency-Key", "must be 8-255 visible ASCII characters"));
+        }
+        Ok(Self(key.to_owned()))
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no route matches this path".into())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Request-scoped span with the request id (API Gateway's, else a fresh one), echoed back as
+/// `x-request-id`.
+async fn trace_request(req: Request, next: axum::middleware::Next) -> Response {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .or_else(|| req.headers().get("x-amzn-requestid"))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| lambda_request_id(&req))
+        .unwrap_or_else(|| ulid::Ulid::new().to_string());
+    let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path(), user_id = tracing::field::Empty);
+    let started = std::time::Instant::now();
+    let mut response = next.run(req).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(status = response.status().as_u16(), latency_ms = started.elapsed().as_millis() as u64, "request finished")
+    });
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
+}
+
+/// API Gateway's request id, present when the request came through the Lambda entrypoint.
+fn lambda_request_id(req: &Request) -> Option<String> {
+    match req.extensions().get::<lambda_http::request::RequestContext>()? {
+        lambda_http::request::RequestContext::ApiGatewayV2(ctx) => ctx.request_id.clone(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// The common finish every route group's router gets: body limit, problem-JSON 404/405,
+/// request tracing.
+pub fn finish(router: Router<AppState>, state: AppState) -> Router {
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(trace_request))
+        .with_state(state)
+}
+
+/// `204 No Content`.
+pub fn no_content() -> Response {
+    axum::http::StatusCode::NO_CONTENT.into_response()
+}

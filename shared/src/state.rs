@@ -1,0 +1,52 @@
+//! What every API handler receives: configuration, the table handle and the JWT keys,
+//! built once per cold start.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::auth::JwtKeys;
+use crate::config::Config;
+use crate::store::Db;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub keys: Arc<JwtKeys>,
+}
+
+/// Loads the AWS configuration (honours `AWS_ENDPOINT_URL`, so the same code reaches the local
+/// emulator, LocalStack or AWS).
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// Reads the JWT signing secret from Secrets Manager.
+pub async fn load_jwt_secret(sdk: &aws_config::SdkConfig, secret_arn: &str) -> anyhow::Result<Vec<u8>> {
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let out = client
+        .get_secret_value()
+        .secret_id(secret_arn)
+        .send()
+        .await
+        .with_context(|| format!("reading JWT secret {secret_arn}"))?;
+    let secret = out.secret_string().context("JWT secret has no string value")?;
+    anyhow::ensure!(secret.len() >= 32, "JWT secret must be at least 32 bytes");
+    Ok(secret.as_bytes().to_vec())
+}
+
+impl AppState {
+    pub fn new(config: Config, sdk: &aws_config::SdkConfig, jwt_secret: &[u8]) -> Self {
+        let db = Db::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone());
+        Self { config: Arc::new(config), db, keys: Arc::new(JwtKeys::new(jwt_secret)) }
+    }
+
+    /// Everything from the environment: config, AWS clients, the secret.
+    pub async fn from_env() -> anyhow::Result<Self> {
+        let config = Config::from_env()?;
+        let sdk = aws_config().await;
+        let secret = load_jwt_secret(&sdk, &config.jwt_secret_arn).await?;
+        Ok(Self::new(config, &sdk, &secret))
+    }
+}
