@@ -73,19 +73,64 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = err.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                let field = if path == "." { "body".to_owned() } else { path };
-                ApiError::Validation(vec![FieldError::new(field, clean_serde_message(&inner.to_string()))])
+                let (field, message) = field_and_message(&path, &inner.to_string());
+                ApiError::Validation(vec![FieldError::new(field, message)])
             }
             _ => ApiError::BadRequest(format!("the body is not valid JSON: {inner}")),
         }
     })
 }
 
-/// serde messages end with " at line L column C"; the field path already says where.
-fn clean_serde_message(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_owned(),
-        None => msg.to_owned(),
+/// Turns serde's message into (field path, message). "missing field `x`" and "unknown field
+/// `x`" name the field inside the message, so it is lifted into the path.
+fn field_and_message(path: &str, msg: &str) -> (String, String) {
+    let msg = msg.rfind(" at line ").map_or(msg, |i| &msg[..i]);
+    let join = |name: &str| if path == "." { name.to_owned() } else { format!("{path}.{name}") };
+    // serde_path_to_error already ends the path with an unknown field's name, not a missing one's.
+    if msg.starts_with("unknown field `") {
+        return (path.to_owned(), "is not an accepted field".to_owned());
+    }
+    if let Some(name) = msg.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
+        return (join(name), "is required".to_owned());
+    }
+    let field = if path == "." { "body".to_owned() } else { path.to_owned() };
+    (field, msg.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        email: String,
+        age: u8,
+    }
+
+    fn problem(json: &str) -> crate::error::Problem {
+        parse_json::<Body>(json.as_bytes()).unwrap_err().problem()
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let p = problem(r#"{"email":"a@b.co"}"#);
+        assert_eq!((p.status, p.errors[0].field.as_str(), p.errors[0].message.as_str()), (422, "age", "is required"));
+        let p = problem(r#"{"email":"a@b.co","age":1,"admin":true}"#);
+        assert_eq!(p.errors[0].field, "admin");
+        let p = problem(r#"{"email":5,"age":1}"#);
+        assert_eq!(p.errors[0].field, "email");
+        assert!(p.errors[0].message.contains("expected a string"), "{}", p.errors[0].message);
+        let p = problem(r#"{"email":"x","age":300}"#);
+        assert_eq!(p.errors[0].field, "age");
+    }
+
+    #[test]
+    fn syntax_errors_and_empty_bodies_are_400() {
+        assert_eq!(problem("{not json").status, 400);
+        assert_eq!(problem("   ").status, 400);
+        assert_eq!(problem("[1]").status, 422);
     }
 }
 

@@ -110,3 +110,35 @@ pub async fn find_user_by_email(db: &Db, email: &str) -> Result<Option<UserRecor
         None => Ok(None),
     }
 }
+
+/// A user as the API shows it (never the password hash or internal counters).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub roles: Vec<Role>,
+    pub status: UserStatus,
+    pub email_verified: bool,
+    pub default_address_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&UserRecord> for UserView {
+    fn from(u: &UserRecord) -> Self {
+        Self {
+            id: u.id.clone(),
+            email: u.email.clone(),
+            name: u.name.clone(),
+            phone: u.phone.clone(),
+            roles: u.roles.clone(),
+            status: u.status,
+            email_verified: u.email_verified,
+            default_address_id: u.default_address_id.clone(),
+            created_at: u.created_at.clone(),
+            updated_at: u.updated_at.clone(),
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Request and response bodies of the auth routes, with their validation.
+
+use serde::{Deserialize, Serialize};
+use shared::auth::{self, Role};
+use shared::error::FieldError;
+use shared::validate::{self, Errors, Validate};
+use utoipa::ToSchema;
+
+/// Roles a user may pick when signing up; shipper and admin are granted by an admin.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SignupRole {
+    Buyer,
+    Seller,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[schema(example = "alice@example.com")]
+    pub email: String,
+    /// 10–128 characters with at least one letter and one digit.
+    #[schema(example = "tulip-river-42")]
+    pub password: String,
+    #[schema(example = "Alice Nguyen")]
+    pub name: String,
+    /// `buyer` (default) or `seller`.
+    #[serde(default)]
+    pub role: Option<SignupRole>,
+}
+
+impl Validate for RegisterRequest {
+    fn validate(&mut self) -> Result<(), Vec<FieldError>> {
+        let mut e = Errors::default();
+        e.check(validate::email("email", &mut self.email));
+        e.check(validate::text("name", &mut self.name, 1, 100));
+        e.check(auth::check_password_policy("password", &self.password, Some(&self.email)));
+        e.finish()
+    }
+}
+
+impl RegisterRequest {
+    pub fn roles(&self) -> Vec<Role> {
+        match self.role.unwrap_or(SignupRole::Buyer) {
+            SignupRole::Buyer => vec![Role::Buyer],
+            SignupRole::Seller => vec![Role::Buyer, Role::Seller],
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[schema(example = "alice@example.com")]
+    pub email: String,
+    pub password: String,
+}
+
+impl Validate for LoginRequest {
+    fn validate(&mut self) -> Result<(), Vec<FieldError>> {
+        let mut e = Errors::default();
+        e.check(validate::email("email", &mut self.email));
+        if self.password.is_empty() {
+            e.push("password", "is required");
+        } else if self.password.chars().count() > auth::PASSWORD_MAX_LEN {
+            e.push("password", "must be at most 128 characters long");
+        }
+        e.finish()
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token from the last login or refresh; it rotates on every use.
+    pub refresh_token: String,
+}
+
+impl Validate for RefreshRequest {
+    fn validate(&mut self) -> Result<(), Vec<FieldError>> {
+        token_field("refresh_token", &self.refresh_token)
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyEmailRequest {
+    /// The token from the verification e-mail.
+    pub token: String,
+}
+
+impl Validate for VerifyEmailRequest {
+    fn validate(&mut self) -> Result<(), Vec<FieldError>> {
+        token_field("token", &self.token)
+    }
+}
+
+fn token_field(field: &str, value: &str) -> Result<(), Vec<FieldError>> {
+    if value.is_empty() {
+        return Err(vec![FieldError::new(field, "is required")]);
+    }
+    if value.len() > 200 || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
+        return Err(vec![FieldError::new(field, "is not a token this API issued")]);
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotPasswordRequest {
+    #[schema(example = "alice@example.com")]
+    pub email: String,
+}
+
+impl Validate for ForgotPasswordRequest {
+    fn validate(&mut self) -> Result<(), Vec<FieldError>> {
+        validate::email("email", &mut self.email).map_err(|e| vec![e])
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    #[schema(example = "alice@example.com")]
+    pub email: String,
+    /// The 6-digit code from the reset e-mail.
+    #[schema(example = "042917")]
+    pub code: String,
+    pub new_password: String,
+}
+
+impl Validate for ResetPasswordRequest {
+    fn validate(&mut self) -> Result<(), Vec<FieldError>> {
+        let mut e = Errors::default();
+        e.check(validate::email("email", &mut self.email));
+        if self.code.len() != 6 || !self.code.bytes().all(|b| b.is_ascii_digit()) {
+            e.push("code", "must be the 6-digit code from the e-mail");
+        }
+        e.check(auth::check_password_policy("new_password", &self.new_password, Some(&self.email)));
+        e.finish()
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+impl Validate for ChangePasswordRequest {
+    fn validate(&mut self) -> Result<(), Vec<FieldError>> {
+        let mut e = Errors::default();
+        if self.current_password.is_empty() {
+            e.push("current_password", "is required");
+        }
+        e.check(auth::check_password_policy("new_password", &self.new_password, None));
+        if self.current_password == self.new_password {
+            e.push("new_password", "must differ from the current password");
+        }
+        e.finish()
+    }
+}
+
+/// A fresh session: a short-lived access token and a rotating refresh token.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    pub expires_in: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    pub message: String,
+}
