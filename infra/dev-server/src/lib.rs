@@ -1,0 +1,36 @@
+//! The local dev server: every API route group on one port (as API Gateway would route them
+//! to their Lambdas), the OpenAPI document at `/openapi.json`, a docs page at `/docs`, and the
+//! event pump that feeds the consumers.
+
+pub mod pump;
+pub mod stack;
+
+use axum::Json;
+use axum::response::Html;
+use axum::routing::get;
+use shared::AppState;
+use utoipa_axum::router::OpenApiRouter;
+
+/// Every route group, as one OpenAPI-described router. Add new groups here.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(shared::openapi::base()).merge(api_auth::api()).merge(api_users::api())
+}
+
+/// The OpenAPI document of the whole API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
+/// The whole HTTP surface: API routes plus `/openapi.json`, `/docs` and `/health`.
+pub fn app(state: AppState, public_url: Option<&str>) -> axum::Router {
+    let (routes, mut doc) = api().split_for_parts();
+    if let Some(url) = public_url {
+        doc.servers = Some(vec![utoipa::openapi::Server::new(url)]);
+    }
+    let doc = std::sync::Arc::new(doc);
+    let routes = routes
+        .route("/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
+        .route("/docs", get(|| async { Html(include_str!("../static/docs.html")) }))
+        .route("/health", get(|| async { "ok" }));
+    shared::http::finish(routes, state)
+}

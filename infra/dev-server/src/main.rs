@@ -1,0 +1,81 @@
+//! `dev-server --stack .local/stack.json --port 3000`: serves the API locally against the
+//! emulator described by the stack file, and pumps its events.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use dev_server::stack::Stack;
+
+struct Args {
+    stack: PathBuf,
+    port: u16,
+    pump: bool,
+}
+
+fn args() -> anyhow::Result<Args> {
+    let mut args = Args { stack: ".local/stack.json".into(), port: 3000, pump: true };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--stack" => args.stack = it.next().context("--stack needs a path")?.into(),
+            "--port" => args.port = it.next().context("--port needs a number")?.parse().context("--port must be a number")?,
+            "--no-pump" => args.pump = false,
+            other => anyhow::bail!("unknown argument {other}; usage: dev-server [--stack FILE] [--port N] [--no-pump]"),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = args()?;
+    let stack = Stack::load(&args.stack)?;
+    // The functions read their configuration from the environment, as on Lambda: give them
+    // the resolved template environment before any thread starts.
+    // SAFETY: single-threaded here; the runtime is built afterwards.
+    unsafe {
+        std::env::set_var("AWS_ENDPOINT_URL", &stack.endpoint);
+        std::env::set_var("AWS_REGION", &stack.region);
+        for key in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+            if std::env::var_os(key).is_none() {
+                std::env::set_var(key, "test");
+            }
+        }
+        for (k, v) in &stack.env {
+            if k != "RUST_LOG" || std::env::var_os("RUST_LOG").is_none() {
+                std::env::set_var(k, v);
+            }
+        }
+    }
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(args, stack))
+}
+
+async fn run(args: Args, stack: Stack) -> anyhow::Result<()> {
+    shared::telemetry::init_with_time();
+    let state = shared::AppState::from_env().await?;
+    let sdk = shared::state::aws_config().await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let pumps = if args.pump { dev_server::pump::start(&stack, &sdk, stopped).await? } else { Vec::new() };
+    let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let url = format!("http://localhost:{}", args.port);
+    tracing::info!(url = %url, docs = %format!("{url}/docs"), openapi = %format!("{url}/openapi.json"), pumps = pumps.len(), "dev server listening");
+    axum::serve(listener, dev_server::app(state, Some(&url)))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shutting down");
+    let _ = stop.send(true);
+    for p in pumps {
+        let _ = p.await;
+    }
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what `make dev`'s cleanup sends).
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,300 @@
+//! The event pump: what Lambda's event-source mappings do in AWS, done locally. It reads the
+//! table stream and the consumer queues declared in template.yaml (via the stack file) and
+//! hands each batch, shaped exactly as Lambda would, to the same handler the Lambda runs,
+//! honouring its partial-batch-failure answer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
+use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::stack::{QueueSource, Stack, StreamSource};
+
+/// A consumer handler the pump can feed, keyed by the function's binary name.
+pub enum Consumer {
+    OutboxRelay(consumer_outbox_relay::Relay),
+    Notifier(consumer_notifier::Notifier),
+}
+
+impl Consumer {
+    /// Builds the handler a function's `main` would build, from the same environment.
+    pub async fn for_binary(binary: &str) -> anyhow::Result<Option<Self>> {
+        Ok(match binary {
+            "consumer-outbox-relay" => Some(Self::OutboxRelay(consumer_outbox_relay::Relay::from_env().await?)),
+            "consumer-notifier" => Some(Self::Notifier(consumer_notifier::Notifier::from_env().await?)),
+            _ => None,
+        })
+    }
+
+    /// Sequence numbers the handler reports as failed.
+    async fn handle_stream(&self, event: StreamEvent) -> Vec<String> {
+        match self {
+            Self::OutboxRelay(relay) => {
+                relay.handle(event).await.batch_item_failures.into_iter().filter_map(|f| f.item_identifier).collect()
+            }
+            Self::Notifier(_) => {
+                tracing::error!("the notifier has no stream handler; check template.yaml");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Message ids the handler reports as failed.
+    async fn handle_sqs(&self, event: SqsEvent) -> Vec<String> {
+        match self {
+            Self::Notifier(n) => n.handle(event).await.batch_item_failures.into_iter().map(|f| f.item_identifier).collect(),
+            Self::OutboxRelay(_) => {
+                tracing::error!("the outbox relay has no SQS handler; check template.yaml");
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// Starts one task per event source of every function in the stack.
+pub async fn start(stack: &Stack, sdk: &aws_config::SdkConfig, shutdown: watch::Receiver<bool>) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let mut tasks = Vec::new();
+    for (name, function) in &stack.functions {
+        if function.queues.is_empty() && function.streams.is_empty() {
+            continue;
+        }
+        let Some(consumer) = Consumer::for_binary(&function.binary).await? else {
+            tracing::warn!(function = %name, binary = %function.binary, "no local handler for this function's event sources");
+            continue;
+        };
+        let consumer = Arc::new(consumer);
+        for source in &function.streams {
+            let client = aws_sdk_dynamodbstreams::Client::new(sdk);
+            let (consumer, source, region, shutdown) = (consumer.clone(), source.clone(), stack.region.clone(), shutdown.clone());
+            tracing::info!(function = %name, stream = %source.stream_arn, "pumping table stream");
+            tasks.push(tokio::spawn(async move { pump_stream(client, consumer, source, region, shutdown).await }));
+        }
+        for source in &function.queues {
+            let client = aws_sdk_sqs::Client::new(sdk);
+            let (consumer, source, region, shutdown) = (consumer.clone(), source.clone(), stack.region.clone(), shutdown.clone());
+            tracing::info!(function = %name, queue = %source.url, "pumping queue");
+            tasks.push(tokio::spawn(async move { pump_queue(client, consumer, source, region, shutdown).await }));
+        }
+    }
+    Ok(tasks)
+}
+
+const IDLE: Duration = Duration::from_millis(150);
+const RETRY_BACKOFF: Duration = Duration::from_secs(1);
+const SHARD_DISCOVERY_EVERY: Duration = Duration::from_secs(5);
+
+/// Where the pump is in one shard.
+#[derive(Default)]
+struct ShardCursor {
+    iterator: Option<String>,
+    /// Last sequence number handed to the consumer successfully.
+    last_delivered: Option<String>,
+}
+
+async fn pump_stream(
+    client: aws_sdk_dynamodbstreams::Client,
+    consumer: Arc<Consumer>,
+    source: StreamSource,
+    region: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let position = match source.starting_position.as_str() {
+        "LATEST" => ShardIteratorType::Latest,
+        _ => ShardIteratorType::TrimHorizon,
+    };
+    let mut shards: HashMap<String, ShardCursor> = HashMap::new();
+    let mut last_discovery: Option<std::time::Instant> = None;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let mut delivered = false;
+        if last_discovery.is_none_or(|t| t.elapsed() > SHARD_DISCOVERY_EVERY) {
+            match discover_shards(&client, &source.stream_arn, &mut shards).await {
+                Ok(()) => last_discovery = Some(std::time::Instant::now()),
+                Err(e) => tracing::warn!(error = %e, "describing the stream failed"),
+            }
+        }
+        for (shard, cursor) in shards.iter_mut() {
+            if cursor.iterator.is_none() {
+                // First visit, or the iterator was lost: resume after the last delivered record.
+                let (kind, seq) = match &cursor.last_delivered {
+                    Some(seq) => (ShardIteratorType::AfterSequenceNumber, Some(seq.clone())),
+                    None => (position.clone(), None),
+                };
+                cursor.iterator = iterator(&client, &source.stream_arn, shard, kind, seq).await;
+            }
+            let Some(it) = cursor.iterator.clone() else { continue };
+            let out = match client.get_records().shard_iterator(it).limit(source.batch_size).send().await {
+                Ok(out) => out,
+                Err(e) => {
+                    tracing::warn!(shard = %shard, error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e), "reading the stream failed");
+                    cursor.iterator = None;
+                    continue;
+                }
+            };
+            cursor.iterator = out.next_shard_iterator().map(str::to_owned);
+            let records = out.records();
+            if records.is_empty() {
+                continue;
+            }
+            delivered = true;
+            let failed = consumer.handle_stream(stream_event(records, &source.stream_arn, &region)).await;
+            match failed.into_iter().min() {
+                None => cursor.last_delivered = records.last().and_then(|r| r.dynamodb()?.sequence_number().map(str::to_owned)),
+                Some(seq) => {
+                    // Like Lambda: retry the batch from the first failed record.
+                    tracing::warn!(shard = %shard, sequence_number = %seq, "batch item failure; retrying from it");
+                    tokio::time::sleep(RETRY_BACKOFF).await;
+                    cursor.iterator = iterator(&client, &source.stream_arn, shard, ShardIteratorType::AtSequenceNumber, Some(seq)).await;
+                }
+            }
+        }
+        if !delivered {
+            tokio::select! {
+                _ = tokio::time::sleep(IDLE) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
+
+async fn iterator(
+    client: &aws_sdk_dynamodbstreams::Client,
+    stream_arn: &str,
+    shard: &str,
+    kind: ShardIteratorType,
+    sequence_number: Option<String>,
+) -> Option<String> {
+    match client
+        .get_shard_iterator()
+        .stream_arn(stream_arn)
+        .shard_id(shard)
+        .shard_iterator_type(kind)
+        .set_sequence_number(sequence_number)
+        .send()
+        .await
+    {
+        Ok(out) => out.shard_iterator().map(str::to_owned),
+        Err(e) => {
+            tracing::warn!(shard, error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e), "getting a shard iterator failed");
+            None
+        }
+    }
+}
+
+async fn discover_shards(
+    client: &aws_sdk_dynamodbstreams::Client,
+    stream_arn: &str,
+    shards: &mut HashMap<String, ShardCursor>,
+) -> anyhow::Result<()> {
+    let out = client.describe_stream().stream_arn(stream_arn).send().await?;
+    for shard in out.stream_description().map(|d| d.shards()).unwrap_or_default() {
+        if let Some(id) = shard.shard_id() {
+            shards.entry(id.to_owned()).or_default();
+        }
+    }
+    Ok(())
+}
+
+/// A batch of stream records in the JSON shape Lambda hands a DynamoDB-stream function.
+pub fn stream_event(records: &[Record], stream_arn: &str, region: &str) -> StreamEvent {
+    let records: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            let d = r.dynamodb();
+            let image = |m: Option<&HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| {
+                m.map(|m| serde_json::to_value(serde_dynamo::Item::from(m.clone())).expect("items serialise"))
+            };
+            json!({
+                "eventID": r.event_id(),
+                "eventName": r.event_name().map(|n| n.as_str().to_owned()),
+                "eventVersion": r.event_version(),
+                "eventSource": "aws:dynamodb",
+                "awsRegion": region,
+                "eventSourceARN": stream_arn,
+                "dynamodb": {
+                    "ApproximateCreationDateTime": d.and_then(|d| d.approximate_creation_date_time()).map(|t| t.secs()).unwrap_or_default(),
+                    "Keys": image(d.and_then(|d| d.keys.as_ref())),
+                    "NewImage": image(d.and_then(|d| d.new_image.as_ref())),
+                    "OldImage": image(d.and_then(|d| d.old_image.as_ref())),
+                    "SequenceNumber": d.and_then(|d| d.sequence_number()),
+                    "SizeBytes": d.and_then(|d| d.size_bytes()).unwrap_or_default(),
+                    "StreamViewType": d.and_then(|d| d.stream_view_type()).map(|v| v.as_str().to_owned()),
+                }
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("the stream event shape matches aws_lambda_events")
+}
+
+async fn pump_queue(
+    client: aws_sdk_sqs::Client,
+    consumer: Arc<Consumer>,
+    source: QueueSource,
+    region: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let received = tokio::select! {
+            r = client
+                .receive_message()
+                .queue_url(&source.url)
+                .max_number_of_messages(source.batch_size.clamp(1, 10))
+                .wait_time_seconds(1)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send() => r,
+            _ = shutdown.changed() => return,
+        };
+        let messages = match received {
+            Ok(out) => out.messages.unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(queue = %source.url, error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "receiving failed");
+                tokio::time::sleep(RETRY_BACKOFF).await;
+                continue;
+            }
+        };
+        if messages.is_empty() {
+            continue;
+        }
+        let event: SqsEvent = serde_json::from_value(json!({
+            "Records": messages.iter().map(|m| json!({
+                "messageId": m.message_id(),
+                "receiptHandle": m.receipt_handle(),
+                "body": m.body(),
+                "md5OfBody": m.md5_of_body(),
+                "attributes": m.attributes().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect::<HashMap<_, _>>()).unwrap_or_default(),
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": source.arn,
+                "awsRegion": region,
+            })).collect::<Vec<_>>()
+        }))
+        .expect("the SQS event shape matches aws_lambda_events");
+        let failed = consumer.handle_sqs(event).await;
+        // Delete what succeeded; failures become visible again after the visibility timeout,
+        // and the queue's redrive policy moves a repeat offender to its DLQ.
+        let entries: Vec<_> = messages
+            .iter()
+            .filter(|m| !failed.iter().any(|f| Some(f.as_str()) == m.message_id()))
+            .enumerate()
+            .filter_map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(m.receipt_handle()?).build().ok()
+            })
+            .collect();
+        if !entries.is_empty() {
+            if let Err(e) = client.delete_message_batch().queue_url(&source.url).set_entries(Some(entries)).send().await {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "deleting handled messages failed");
+            }
+        }
+    }
+}
