@@ -275,7 +275,10 @@ async fn update_address(
 async fn delete_address(State(state): State<AppState>, caller: AuthUser, Path(id): Path<String>) -> Result<Response, ApiError> {
     let table = &state.db.table;
     // A concurrent delete or default change cancels the transaction; re-read and try again.
-    for _ in 0..3 {
+    for attempt in 0..5u64 {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+        }
         let user = load_user(&state.db, caller.id()).await?.ok_or_else(not_found_user)?;
         let addresses = all_addresses(&state, caller.id()).await?;
         if !addresses.iter().any(|a| a.address.id == id) {
