@@ -113,32 +113,11 @@ impl Ctx {
     /// Waits for an e-mail to `to` whose subject contains `subject`, as the emulator recorded
     /// it, and returns its body. Mail passes outbox → stream → relay → bus → queue → notifier.
     pub async fn wait_for_mail(&self, to: &str, subject: &str) -> String {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
-        loop {
-            let data: Value = self.http.get(format!("{}/moto-api/data.json", self.emulator)).send().await.unwrap().json().await.unwrap();
-            let messages = data["ses"]["Message"].as_array().cloned().unwrap_or_default();
-            let found = messages.iter().rev().find(|m| {
-                m["subject"].as_str().is_some_and(|s| s.contains(subject))
-                    && m["destinations"].to_string().contains(&format!("\"{to}\""))
-            });
-            if let Some(m) = found {
-                return m["body"].as_str().unwrap_or_default().to_owned();
-            }
-            assert!(tokio::time::Instant::now() < deadline, "no e-mail '{subject}' to {to} arrived within 45 s");
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        wait_for_mail(to, subject).await
     }
 
-    /// All e-mails the emulator recorded to `to`.
     pub async fn mails_to(&self, to: &str) -> Vec<Value> {
-        let data: Value = self.http.get(format!("{}/moto-api/data.json", self.emulator)).send().await.unwrap().json().await.unwrap();
-        data["ses"]["Message"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|m| m["destinations"].to_string().contains(&format!("\"{to}\"")))
-            .collect()
+        mails_to(to).await
     }
 
     /// Grants the admin role straight in the table: there is deliberately no API to create
@@ -181,4 +160,40 @@ pub fn unique_email(prefix: &str) -> String {
 pub fn extract_after(body: &str, label: &str) -> String {
     let start = body.find(label).unwrap_or_else(|| panic!("'{label}' not in mail: {body}")) + label.len();
     body[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+/// Every e-mail the emulator's SES recorded to `to` (moto keeps them in `/moto-api/data.json`).
+pub async fn mails_to(to: &str) -> Vec<Value> {
+    let url = format!("{}/moto-api/data.json", env("AWS_ENDPOINT_URL").trim_end_matches('/'));
+    let data: Value = reqwest::get(url).await.expect("the emulator answers").json().await.unwrap();
+    data["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m["destinations"].to_string().contains(&format!("\"{to}\"")))
+        .collect()
+}
+
+/// Waits up to 45 s for an e-mail to `to` whose subject contains `subject`; returns its body.
+pub async fn wait_for_mail(to: &str, subject: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
+    loop {
+        let found = mails_to(to).await.into_iter().rev().find(|m| m["subject"].as_str().is_some_and(|s| s.contains(subject)));
+        if let Some(m) = found {
+            return m["body"].as_str().unwrap_or_default().to_owned();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no e-mail '{subject}' to {to} arrived within 45 s");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A fixture from `events/`, with placeholders replaced.
+pub fn fixture(name: &str, replacements: &[(&str, &str)]) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for (from, to) in replacements {
+        text = text.replace(from, to);
+    }
+    text
 }
