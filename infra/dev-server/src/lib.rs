@@ -3,6 +3,7 @@
 //! event pump that feeds the consumers.
 
 pub mod pump;
+pub mod seed;
 pub mod stack;
 
 use axum::Json;

@@ -11,17 +11,19 @@ struct Args {
     stack: PathBuf,
     port: u16,
     pump: bool,
+    seed: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
-    let mut args = Args { stack: ".local/stack.json".into(), port: 3000, pump: true };
+    let mut args = Args { stack: ".local/stack.json".into(), port: 3000, pump: true, seed: false };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--stack" => args.stack = it.next().context("--stack needs a path")?.into(),
             "--port" => args.port = it.next().context("--port needs a number")?.parse().context("--port must be a number")?,
             "--no-pump" => args.pump = false,
-            other => anyhow::bail!("unknown argument {other}; usage: dev-server [--stack FILE] [--port N] [--no-pump]"),
+            "--seed" => args.seed = true,
+            other => anyhow::bail!("unknown argument {other}; usage: dev-server [--stack FILE] [--port N] [--no-pump] [--seed]"),
         }
     }
     Ok(args)
@@ -54,6 +56,10 @@ async fn run(args: Args, stack: Stack) -> anyhow::Result<()> {
     shared::telemetry::init_with_time();
     let state = shared::AppState::from_env().await?;
     let sdk = shared::state::aws_config().await;
+    if args.seed {
+        let created = dev_server::seed::seed(&state).await?;
+        tracing::info!(created, "demo accounts ready");
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let pumps = if args.pump { dev_server::pump::start(&stack, &sdk, stopped).await? } else { Vec::new() };
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `make test`: installs what it needs, starts its own emulator and dev server on free ports,
+# provisions from template.yaml, runs every test with cargo-nextest, and stops everything it
+# started — pass or fail.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source infra/local/lib.sh
+started=$(date +%s)
+
+step "Python tools (.venv: moto, cfn-lint)"
+bash infra/local/venv.sh
+
+step "cfn-lint template.yaml"
+.venv/bin/cfn-lint template.yaml
+echo "template.yaml is clean"
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  step "Installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
+
+step "Building the workspace and its tests (dev profile)"
+cargo build --workspace --bins --tests
+
+export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test} AWS_REGION=${AWS_REGION:-us-east-1}
+emulator_port=$(bash infra/local/emulator.sh free-port)
+run_dir=.local/test-$emulator_port
+mkdir -p "$run_dir"
+server_pid=""
+cleanup() {
+  local status=$?
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  bash infra/local/emulator.sh stop "$emulator_port" || true
+  if [ $status -ne 0 ] && [ -f "$run_dir/dev-server.log" ]; then
+    echo "--- last lines of the dev server log ($run_dir/dev-server.log) ---"
+    tail -n 30 "$run_dir/dev-server.log"
+  fi
+  echo "make test took $(( $(date +%s) - started )) s"
+  exit $status
+}
+trap cleanup EXIT INT TERM
+
+step "Emulator on 127.0.0.1:$emulator_port"
+bash infra/local/emulator.sh start "$emulator_port"
+
+step "Provisioning from template.yaml"
+.venv/bin/python infra/local/provision.py --endpoint "http://127.0.0.1:$emulator_port" --stack "test$emulator_port" --out "$run_dir/stack.json"
+
+api_port=$(bash infra/local/emulator.sh free-port)
+step "Dev server on 127.0.0.1:$api_port"
+target/debug/dev-server --stack "$run_dir/stack.json" --port "$api_port" >"$run_dir/dev-server.log" 2>&1 &
+server_pid=$!
+wait_http "http://127.0.0.1:$api_port/health" 60 "$run_dir/dev-server.log"
+
+step "Tests"
+set -a
+source "$run_dir/stack.env"
+set +a
+export E2E_BASE_URL="http://127.0.0.1:$api_port"
+cargo nextest run --workspace --no-fail-fast
