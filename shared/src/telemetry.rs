@@ -10,7 +10,7 @@ pub fn init() {
         .json()
         .with_env_filter(filter)
         .with_current_span(true)
-        .with_span_list(false)
+        .with_span_list(true)
         .with_target(false)
         .without_time()
         .try_init();
@@ -23,7 +23,7 @@ pub fn init_with_time() {
         .json()
         .with_env_filter(filter)
         .with_current_span(true)
-        .with_span_list(false)
+        .with_span_list(true)
         .with_target(false)
         .try_init();
 }
