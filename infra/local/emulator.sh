@@ -19,8 +19,9 @@ case "$cmd" in
       echo "emulator already running on 127.0.0.1:$port (pid $(cat "$pid_file"))"
       exit 0
     fi
-    [ -x .venv/bin/moto_server ] || bash infra/local/venv.sh
-    nohup .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$log_file" 2>&1 &
+    [ -x .venv/bin/python ] || bash infra/local/venv.sh
+    # moto with its DynamoDB actions serialised: see infra/local/moto_server.py for why.
+    nohup .venv/bin/python infra/local/moto_server.py -H 127.0.0.1 -p "$port" >"$log_file" 2>&1 &
     echo $! >"$pid_file"
     for _ in $(seq 1 150); do
       if healthy; then

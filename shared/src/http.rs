@@ -67,17 +67,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("the request body is empty; a JSON object is required".into()));
     }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|err| {
+    // Syntax first (400), then shape (422): serde_json classifies some shape errors inside enums
+    // as syntax errors when deserialising straight from bytes.
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
-        let inner = err.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let (field, message) = field_and_message(&path, &inner.to_string());
-                ApiError::Validation(vec![FieldError::new(field, message)])
-            }
-            _ => ApiError::BadRequest(format!("the body is not valid JSON: {inner}")),
-        }
+        let (field, message) = field_and_message(&path, &err.into_inner().to_string());
+        ApiError::Validation(vec![FieldError::new(field, message)])
     })
 }
 

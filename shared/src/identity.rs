@@ -29,7 +29,7 @@ pub struct UserRecord {
     pub id: String,
     pub email: String,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     pub password_hash: String,
     pub roles: Vec<Role>,
@@ -37,7 +37,8 @@ pub struct UserRecord {
     pub email_verified: bool,
     /// Bumped on password change/reset and on disable; tokens carrying an older value die.
     pub session_version: u64,
-    #[serde(default)]
+    /// Absent (not NULL) until the first address: `if_not_exists` relies on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_address_id: Option<String>,
     #[serde(default)]
     pub address_count: u32,

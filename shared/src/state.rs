@@ -19,7 +19,13 @@ pub struct AppState {
 /// Loads the AWS configuration (honours `AWS_ENDPOINT_URL`, so the same code reaches the local
 /// emulator, LocalStack or AWS).
 pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    // Bounded waits: a hung call must fail (and be retried by the caller or Lambda) rather
+    // than hold a request or a consumer batch forever.
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(std::time::Duration::from_secs(8))
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await
 }
 
 /// Reads the JWT signing secret from Secrets Manager.

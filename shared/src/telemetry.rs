@@ -9,7 +9,7 @@ pub fn init() {
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
-        .with_current_span(true)
+        .with_current_span(false)
         .with_span_list(true)
         .with_target(false)
         .without_time()
@@ -22,7 +22,7 @@ pub fn init_with_time() {
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
-        .with_current_span(true)
+        .with_current_span(false)
         .with_span_list(true)
         .with_target(false)
         .try_init();

@@ -88,11 +88,14 @@ pub async fn start(stack: &Stack, sdk: &aws_config::SdkConfig, shutdown: watch::
 const IDLE: Duration = Duration::from_millis(150);
 const RETRY_BACKOFF: Duration = Duration::from_secs(1);
 const SHARD_DISCOVERY_EVERY: Duration = Duration::from_secs(5);
+const REANCHOR_IDLE_EVERY: Duration = Duration::from_secs(1);
 
 /// Where the pump is in one shard.
 #[derive(Default)]
 struct ShardCursor {
     iterator: Option<String>,
+    /// When `iterator` was obtained from GetShardIterator (not from a NextShardIterator).
+    anchored_at: Option<std::time::Instant>,
     /// Last sequence number handed to the consumer successfully.
     last_delivered: Option<String>,
 }
@@ -129,6 +132,7 @@ async fn pump_stream(
                     None => (position.clone(), None),
                 };
                 cursor.iterator = iterator(&client, &source.stream_arn, shard, kind, seq).await;
+                cursor.anchored_at = Some(std::time::Instant::now());
             }
             let Some(it) = cursor.iterator.clone() else { continue };
             let out = match client.get_records().shard_iterator(it).limit(source.batch_size).send().await {
@@ -142,6 +146,13 @@ async fn pump_stream(
             cursor.iterator = out.next_shard_iterator().map(str::to_owned);
             let records = out.records();
             if records.is_empty() {
+                // moto quirk: a cancelled transaction replaces the table with a snapshot copy, and
+                // iterators keep reading the orphaned stream of the old copy. Re-anchoring from
+                // the last delivered record now and then keeps the pump on the live stream (on
+                // AWS it merely costs one GetShardIterator a second while idle).
+                if cursor.anchored_at.is_none_or(|t| t.elapsed() > REANCHOR_IDLE_EVERY) {
+                    cursor.iterator = None;
+                }
                 continue;
             }
             delivered = true;
@@ -153,6 +164,7 @@ async fn pump_stream(
                     tracing::warn!(shard = %shard, sequence_number = %seq, "batch item failure; retrying from it");
                     tokio::time::sleep(RETRY_BACKOFF).await;
                     cursor.iterator = iterator(&client, &source.stream_arn, shard, ShardIteratorType::AtSequenceNumber, Some(seq)).await;
+                    cursor.anchored_at = Some(std::time::Instant::now());
                 }
             }
         }

@@ -87,7 +87,7 @@ async fn every_route_rejects_bad_bodies_with_a_problem_naming_the_field() {
         assert_problem(&raw(&ctx, op, t, json_ct, Vec::new()).await, &[400], &format!("{label} empty body"));
         assert_problem(&raw(&ctx, op, t, Some("text/plain"), b"hello".to_vec()).await, &[415], &format!("{label} text/plain"));
         assert_problem(&raw(&ctx, op, t, None, b"{}".to_vec()).await, &[415], &format!("{label} no content type"));
-        assert_problem(&raw(&ctx, op, t, json_ct, b"{\"email\": ".to_vec()).await, &[400], &format!("{label} truncated JSON"));
+        assert_problem(&raw(&ctx, op, t, json_ct, b"{".to_vec()).await, &[400], &format!("{label} truncated JSON"));
         assert_problem(&raw(&ctx, op, t, json_ct, b"[1,2,3]".to_vec()).await, &[422], &format!("{label} array body"));
         let huge = format!("{{\"x\":\"{}\"}}", "a".repeat(1024 * 1024));
         assert_problem(&raw(&ctx, op, t, json_ct, huge.into_bytes()).await, &[413], &format!("{label} 1 MB body"));
