@@ -28,6 +28,7 @@ cleanup() {
   trap - EXIT INT TERM
   echo
   step "Stopping"
+  [ -n "${tail_pid:-}" ] && kill "$tail_pid" 2>/dev/null || true
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
   [ -n "$own_emulator" ] && bash infra/local/emulator.sh stop 4566 || true
   exit 0
@@ -58,4 +59,5 @@ cat <<INFO
   Ctrl-C stops the API and the emulator.
 INFO
 tail -n 0 -f .local/dev-server.log &
+tail_pid=$!
 wait "$server_pid"

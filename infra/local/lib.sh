@@ -4,7 +4,7 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 wait_http() {
   local url=$1 timeout=$2 log=${3:-} i
   for ((i = 0; i < timeout * 5; i++)); do
-    if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
+    if python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=2)" "$url" 2>/dev/null; then return 0; fi
     sleep 0.2
   done
   echo "timed out waiting for $url" >&2

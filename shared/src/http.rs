@@ -123,6 +123,36 @@ mod tests {
         assert_eq!(p.errors[0].field, "age");
     }
 
+    async fn idempotency_key(value: Option<&str>) -> Result<IdempotencyKey, ApiError> {
+        let mut req = axum::http::Request::builder().uri("/");
+        if let Some(v) = value {
+            req = req.header("idempotency-key", v);
+        }
+        let (mut parts, _) = req.body(()).unwrap().into_parts();
+        IdempotencyKey::from_request_parts(&mut parts, &()).await
+    }
+
+    #[tokio::test]
+    async fn idempotency_keys_are_required_and_bounded() {
+        assert_eq!(idempotency_key(Some("checkout-7f3a9c")).await.unwrap().0, "checkout-7f3a9c");
+        for bad in [None, Some("short"), Some("has space in it"), Some(&"k".repeat(256)[..])] {
+            let err = idempotency_key(bad).await.unwrap_err();
+            assert_eq!(err.problem().errors[0].field, "Idempotency-Key", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn page_queries_bound_the_limit_and_reject_foreign_cursors() {
+        let ok = PageQuery { limit: None, cursor: None }.pagination().unwrap();
+        assert_eq!((ok.limit, ok.start.is_none()), (20, true));
+        assert!(PageQuery { limit: Some(0), cursor: None }.pagination().is_err());
+        assert!(PageQuery { limit: Some(101), cursor: None }.pagination().is_err());
+        let err = PageQuery { limit: Some(5), cursor: Some("garbage".into()) }.pagination().err().unwrap();
+        assert_eq!(err.problem().errors[0].field, "cursor");
+        let cursor = crate::store::encode_cursor(&crate::store::key(crate::store::keys::user_profile("u1")));
+        assert!(PageQuery { limit: Some(5), cursor: Some(cursor) }.pagination().unwrap().start.is_some());
+    }
+
     #[test]
     fn syntax_errors_and_empty_bodies_are_400() {
         assert_eq!(problem("{not json").status, 400);
@@ -299,6 +329,25 @@ fn lambda_request_id(req: &Request) -> Option<String> {
     }
 }
 
+/// Bodies declared larger than this are not even read before the 413.
+const DRAIN_LIMIT: u64 = 2 * 1024 * 1024;
+
+/// Answers 413 for a declared `Content-Length` over the limit before any handler runs. A
+/// moderately oversized body is read and dropped first, so the client (still writing) gets the
+/// problem response instead of a reset connection.
+async fn reject_oversized(req: Request, next: axum::middleware::Next) -> Response {
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > MAX_BODY_BYTES as u64 => {
+            if len <= DRAIN_LIMIT {
+                let _ = axum::body::to_bytes(req.into_body(), DRAIN_LIMIT as usize).await;
+            }
+            ApiError::PayloadTooLarge.into_response()
+        }
+        _ => next.run(req).await,
+    }
+}
+
 /// The common finish every route group's router gets: body limit, problem-JSON 404/405,
 /// request tracing.
 pub fn finish(router: Router<AppState>, state: AppState) -> Router {
@@ -306,6 +355,7 @@ pub fn finish(router: Router<AppState>, state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(reject_oversized))
         .layer(axum::middleware::from_fn(trace_request))
         .with_state(state)
 }

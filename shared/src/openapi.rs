@@ -32,3 +32,40 @@ impl Modify for BearerAuth {
 pub fn base() -> utoipa::openapi::OpenApi {
     BaseDoc::openapi()
 }
+
+fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::response::Response> {
+    use utoipa::openapi::{Content, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(crate::error::PROBLEM_CONTENT_TYPE, Content::new(Some(Ref::from_schema_name("Problem"))))
+        .build()
+        .into()
+}
+
+type Responses = std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>>;
+
+/// The problems any route with a JSON body can answer (the `ValidJson` extractor's).
+pub struct BodyErrors;
+
+impl utoipa::IntoResponses for BodyErrors {
+    fn responses() -> Responses {
+        [
+            ("400", "Malformed JSON or an empty body"),
+            ("413", "The body is larger than 64 KiB"),
+            ("415", "The body is not application/json"),
+            ("422", "A field is missing, unknown, of the wrong type or invalid; `errors` names it"),
+        ]
+        .into_iter()
+        .map(|(status, d)| (status.to_owned(), problem(d)))
+        .collect()
+    }
+}
+
+/// The problem any route behind `Authorization: Bearer` can answer (the `AuthUser` extractor's).
+pub struct AuthErrors;
+
+impl utoipa::IntoResponses for AuthErrors {
+    fn responses() -> Responses {
+        [("401".to_owned(), problem("Missing, malformed, expired or revoked access token"))].into()
+    }
+}

@@ -69,11 +69,8 @@ struct VerificationToken {
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created; a verification e-mail is on its way", body = UserView),
-        (status = 400, description = "Malformed JSON or empty body", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The e-mail address is already registered", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field (e-mail, weak password, …)", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::BodyErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn register(State(state): State<AppState>, ValidJson(req): ValidJson<RegisterRequest>) -> Result<Response, ApiError> {
@@ -121,17 +118,14 @@ async fn register(State(state): State<AppState>, ValidJson(req): ValidJson<Regis
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = TokenPair),
-        (status = 400, description = "Malformed JSON or empty body", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong e-mail or password (the same answer either way)", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The account is disabled", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed logins; see Retry-After", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::BodyErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn login(State(state): State<AppState>, ValidJson(req): ValidJson<LoginRequest>) -> Result<Json<TokenPair>, ApiError> {
-    throttle::check(&state, &req.email).await?;
+    let has_failures = throttle::check(&state, &req.email).await?;
     let user = find_user_by_email(&state.db, &req.email).await?;
     let phc = user.as_ref().map_or_else(|| auth::dummy_hash().to_owned(), |u| u.password_hash.clone());
     let password = req.password;
@@ -144,7 +138,9 @@ async fn login(State(state): State<AppState>, ValidJson(req): ValidJson<LoginReq
             return Err(ApiError::Unauthorized("wrong e-mail or password".into()));
         }
     };
-    throttle::clear(&state, &req.email).await?;
+    if has_failures {
+        throttle::clear(&state, &req.email).await?;
+    }
     if !user.is_active() {
         return Err(ApiError::Forbidden("this account is disabled".into()));
     }
@@ -158,11 +154,8 @@ async fn login(State(state): State<AppState>, ValidJson(req): ValidJson<LoginReq
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New token pair; the old refresh token is now dead", body = TokenPair),
-        (status = 400, description = "Malformed JSON or empty body", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Invalid, expired, revoked or reused refresh token (reuse revokes the whole session)", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::BodyErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn refresh(State(state): State<AppState>, ValidJson(req): ValidJson<RefreshRequest>) -> Result<Json<TokenPair>, ApiError> {
@@ -174,10 +167,7 @@ async fn refresh(State(state): State<AppState>, ValidJson(req): ValidJson<Refres
     request_body = RefreshRequest,
     responses(
         (status = 204, description = "Session revoked (also answered for unknown tokens)"),
-        (status = 400, description = "Malformed JSON or empty body", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::BodyErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn logout(State(state): State<AppState>, ValidJson(req): ValidJson<RefreshRequest>) -> Result<Response, ApiError> {
@@ -185,15 +175,13 @@ async fn logout(State(state): State<AppState>, ValidJson(req): ValidJson<Refresh
     Ok(no_content())
 }
 
-/// Confirm the e-mail address with the token from the verification e-mail.
+/// Confirm the e-mail address with the token from the verification e-mail. An unknown, used
+/// or expired token is a 400 problem.
 #[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = TAG,
     request_body = VerifyEmailRequest,
     responses(
         (status = 204, description = "E-mail address verified"),
-        (status = 400, description = "Malformed JSON, or the token is unknown, used or expired", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::BodyErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn verify_email(State(state): State<AppState>, ValidJson(req): ValidJson<VerifyEmailRequest>) -> Result<Response, ApiError> {
@@ -245,10 +233,7 @@ struct PasswordReset {
     request_body = ForgotPasswordRequest,
     responses(
         (status = 202, description = "If the address has an account, a 6-digit code was e-mailed", body = Accepted),
-        (status = 400, description = "Malformed JSON or empty body", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid e-mail address", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::BodyErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn forgot_password(State(state): State<AppState>, ValidJson(req): ValidJson<ForgotPasswordRequest>) -> Result<Response, ApiError> {
@@ -300,15 +285,13 @@ async fn forgot_password(State(state): State<AppState>, ValidJson(req): ValidJso
     }
 }
 
-/// Set a new password with the e-mailed code. Wrong codes count; after 5 the code is dead.
+/// Set a new password with the e-mailed code. Wrong codes count; after 5 the code is dead. A
+/// wrong, expired, used or exhausted code is a 400 problem (the same for unknown addresses).
 #[utoipa::path(post, path = "/api/v1/auth/reset-password", tag = TAG,
     request_body = ResetPasswordRequest,
     responses(
         (status = 204, description = "Password changed; every existing session is signed out"),
-        (status = 400, description = "Malformed JSON, or the code is wrong, expired, used or out of attempts", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field (e.g. weak new password)", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::BodyErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn reset_password(State(state): State<AppState>, ValidJson(req): ValidJson<ResetPasswordRequest>) -> Result<Response, ApiError> {
@@ -376,12 +359,9 @@ async fn reset_password(State(state): State<AppState>, ValidJson(req): ValidJson
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Password changed; a new session for this client", body = TokenPair),
-        (status = 400, description = "Malformed JSON or empty body", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired access token", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The password was changed concurrently", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Wrong current password or weak new password", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::BodyErrors,
+        shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn change_password(

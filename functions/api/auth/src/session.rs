@@ -122,7 +122,12 @@ async fn detect_reuse(state: &AppState, family_id: &str, presented: &str) -> Res
     Ok(())
 }
 
-async fn revoke_family(state: &AppState, family_id: &str) -> Result<(), ApiError> {
+/// Marks the family revoked; with `holder_hash`, only if that is its current token.
+async fn revoke(state: &AppState, family_id: &str, holder_hash: Option<String>) -> Result<(), ApiError> {
+    let (condition, presented) = match holder_hash {
+        Some(hash) => ("token_hash = :presented", Some(s(hash))),
+        None => ("attribute_exists(PK)", None),
+    };
     let result = state
         .db
         .client
@@ -130,36 +135,28 @@ async fn revoke_family(state: &AppState, family_id: &str) -> Result<(), ApiError
         .table_name(&state.db.table)
         .set_key(Some(key(keys::refresh_family(family_id))))
         .update_expression("SET revoked = :true")
-        .condition_expression("attribute_exists(PK)")
-        .expression_attribute_values(":true", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
-        .send()
-        .await
-        .map_err(classify);
-    match result {
-        Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-        Err(e) => Err(e.into()),
+        .condition_expression(condition)
+        .expression_attribute_values(":true", aws_sdk_dynamodb::types::AttributeValue::Bool(true));
+    let result = match presented {
+        Some(v) => result.expression_attribute_values(":presented", v),
+        None => result,
     }
-}
-
-/// Logout: revokes the family, but only for the holder of its current token.
-pub async fn end(state: &AppState, token: &str) -> Result<(), ApiError> {
-    let Ok((family_id, secret)) = split(token) else { return Ok(()) };
-    let result = state
-        .db
-        .client
-        .update_item()
-        .table_name(&state.db.table)
-        .set_key(Some(key(keys::refresh_family(family_id))))
-        .update_expression("SET revoked = :true")
-        .condition_expression("token_hash = :presented")
-        .expression_attribute_values(":true", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
-        .expression_attribute_values(":presented", s(auth::sha256_hex(secret)))
-        .send()
-        .await
-        .map_err(classify);
+    .send()
+    .await
+    .map_err(classify);
     match result {
         // Revoking an unknown or someone else's session is a silent no-op (RFC 7009 §2.2).
         Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+async fn revoke_family(state: &AppState, family_id: &str) -> Result<(), ApiError> {
+    revoke(state, family_id, None).await
+}
+
+/// Logout: revokes the family, but only for the holder of its current token.
+pub async fn end(state: &AppState, token: &str) -> Result<(), ApiError> {
+    let Ok((family_id, secret)) = split(token) else { return Ok(()) };
+    revoke(state, family_id, Some(auth::sha256_hex(secret))).await
 }

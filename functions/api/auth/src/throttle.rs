@@ -29,18 +29,18 @@ pub fn lock_secs(failures: u32) -> i64 {
     (BASE_LOCK_SECS << doublings).min(MAX_LOCK_SECS)
 }
 
-/// Rejects the attempt with 429 + Retry-After while the address is locked.
-pub async fn check(state: &AppState, email: &str) -> Result<(), ApiError> {
+/// Rejects the attempt with 429 + Retry-After while the address is locked. Returns whether
+/// a counter exists (so a successful login only clears one that is there).
+pub async fn check(state: &AppState, email: &str) -> Result<bool, ApiError> {
     let now = shared::now_epoch();
-    if let Some(c) = state.db.get::<Counter>(keys::login_throttle(email)).await? {
-        if c.expires_at > now && c.locked_until > now {
-            return Err(ApiError::TooManyRequests {
-                retry_after_secs: (c.locked_until - now) as u64,
-                detail: "too many failed logins for this account; wait before trying again".into(),
-            });
-        }
+    let Some(c) = state.db.get::<Counter>(keys::login_throttle(email)).await? else { return Ok(false) };
+    if c.expires_at > now && c.locked_until > now {
+        return Err(ApiError::TooManyRequests {
+            retry_after_secs: (c.locked_until - now) as u64,
+            detail: "too many failed logins for this account; wait before trying again".into(),
+        });
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Counts one failure atomically (ADD), starting a new window when the old one is over.

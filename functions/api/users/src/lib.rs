@@ -53,7 +53,7 @@ fn not_found_address() -> ApiError {
 #[utoipa::path(get, path = "/api/v1/users/me", tag = TAG_ME, security(("bearer" = [])),
     responses(
         (status = 200, description = "The profile", body = UserView),
-        (status = 401, description = "Missing, invalid or expired access token", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn get_me(caller: AuthUser) -> Json<UserView> {
@@ -65,11 +65,8 @@ async fn get_me(caller: AuthUser) -> Json<UserView> {
     request_body = UpdateProfileRequest,
     responses(
         (status = 200, description = "The updated profile", body = UserView),
-        (status = 400, description = "Malformed JSON or empty body", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired access token", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::BodyErrors,
+        shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn update_me(
@@ -177,7 +174,7 @@ async fn all_addresses(state: &AppState, user_id: &str) -> Result<Vec<AddressRec
 #[utoipa::path(get, path = "/api/v1/users/me/addresses", tag = TAG_ME, security(("bearer" = [])),
     responses(
         (status = 200, description = "All addresses; `next_cursor` is always null", body = ListResponse<Address>),
-        (status = 401, description = "Missing, invalid or expired access token", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn list_addresses(State(state): State<AppState>, caller: AuthUser) -> Result<Json<ListResponse<Address>>, ApiError> {
@@ -191,12 +188,9 @@ async fn list_addresses(State(state): State<AppState>, caller: AuthUser) -> Resu
     request_body = AddressInput,
     responses(
         (status = 201, description = "The new address", body = Address),
-        (status = 400, description = "Malformed JSON or empty body", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired access token", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The address book is full (20)", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::BodyErrors,
+        shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn create_address(
@@ -238,12 +232,9 @@ async fn create_address(
     request_body = AddressInput,
     responses(
         (status = 200, description = "The updated address", body = Address),
-        (status = 400, description = "Malformed JSON or empty body", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired access token", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such address in the caller's book", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::BodyErrors,
+        shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn update_address(
@@ -267,9 +258,9 @@ async fn update_address(
     params(("id" = String, Path, description = "Address id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing, invalid or expired access token", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such address in the caller's book", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The address book changed concurrently; retry", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn delete_address(State(state): State<AppState>, caller: AuthUser, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -328,8 +319,8 @@ async fn delete_address(State(state): State<AppState>, caller: AuthUser, Path(id
     params(("id" = String, Path, description = "Address id")),
     responses(
         (status = 200, description = "The address, now the default", body = Address),
-        (status = 401, description = "Missing, invalid or expired access token", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such address in the caller's book", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn set_default_address(State(state): State<AppState>, caller: AuthUser, Path(id): Path<String>) -> Result<Json<Address>, ApiError> {
@@ -373,9 +364,9 @@ pub struct ListUsersQuery {
     responses(
         (status = 200, description = "A page of users", body = ListResponse<UserView>),
         (status = 400, description = "Malformed query string", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired access token", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller is not an admin", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid limit, cursor or e-mail", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn list_users(
@@ -443,13 +434,10 @@ async fn admin_update(
     request_body = SetRolesRequest,
     responses(
         (status = 200, description = "The user with the new roles", body = UserView),
-        (status = 400, description = "Malformed JSON or empty body", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired access token", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller is not an admin", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid roles (empty, repeated, unknown, or removing your own admin role)", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::BodyErrors,
+        shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn set_roles(
@@ -478,13 +466,10 @@ async fn set_roles(
     request_body = SetStatusRequest,
     responses(
         (status = 200, description = "The user with the new status", body = UserView),
-        (status = 400, description = "Malformed JSON or empty body", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired access token", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller is not an admin", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid status, or disabling yourself", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::BodyErrors,
+        shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn set_status(
