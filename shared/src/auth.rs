@@ -21,7 +21,9 @@ pub const REFRESH_FAMILY_TTL_SECS: i64 = 30 * 24 * 3600;
 const ISSUER: &str = "commerce";
 const AUDIENCE: &str = "commerce-api";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Buyer,
@@ -73,7 +75,10 @@ impl JwtKeys {
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
-        let code_key = Sha256::new_with_prefix(b"one-time-codes").chain_update(secret).finalize().to_vec();
+        let code_key = Sha256::new_with_prefix(b"one-time-codes")
+            .chain_update(secret)
+            .finalize()
+            .to_vec();
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -92,7 +97,8 @@ impl JwtKeys {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
         };
-        jsonwebtoken::encode(&Header::new(JwtAlg::HS256), &claims, &self.encoding).expect("HS256 signing cannot fail")
+        jsonwebtoken::encode(&Header::new(JwtAlg::HS256), &claims, &self.encoding)
+            .expect("HS256 signing cannot fail")
     }
 
     /// Verifies signature, algorithm (HS256 only: `none` and others are rejected), issuer,
@@ -118,7 +124,11 @@ impl JwtKeys {
 
 fn argon2() -> Argon2<'static> {
     // OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane.
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("valid params"))
+    Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(19 * 1024, 2, 1, None).expect("valid params"),
+    )
 }
 
 /// Hashes a password with argon2id (PHC string). CPU-bound: call from `spawn_blocking`.
@@ -126,13 +136,18 @@ pub fn hash_password(password: &str) -> String {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
     let salt = SaltString::encode_b64(&salt).expect("16 bytes is a valid salt");
-    argon2().hash_password(password.as_bytes(), &salt).expect("argon2 hashing cannot fail with valid params").to_string()
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 hashing cannot fail with valid params")
+        .to_string()
 }
 
 /// Constant-time verification against a stored PHC string. CPU-bound: call from `spawn_blocking`.
 pub fn verify_password(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -147,13 +162,27 @@ pub fn dummy_hash() -> &'static str {
 pub const PASSWORD_MIN_LEN: usize = 10;
 pub const PASSWORD_MAX_LEN: usize = 128;
 const COMMON_PASSWORDS: [&str; 12] = [
-    "password12", "password123", "1234567890", "qwertyuiop", "iloveyou12", "letmein123",
-    "welcome123", "admin12345", "passw0rd12", "abc1234567", "qwerty1234", "1q2w3e4r5t",
+    "password12",
+    "password123",
+    "1234567890",
+    "qwertyuiop",
+    "iloveyou12",
+    "letmein123",
+    "welcome123",
+    "admin12345",
+    "passw0rd12",
+    "abc1234567",
+    "qwerty1234",
+    "1q2w3e4r5t",
 ];
 
 /// Password policy (NIST 800-63B flavoured): 10–128 characters, at least one letter and one
 /// digit, not a well-known password, not containing the e-mail's local part.
-pub fn check_password_policy(field: &str, password: &str, email: Option<&str>) -> Result<(), FieldError> {
+pub fn check_password_policy(
+    field: &str,
+    password: &str,
+    email: Option<&str>,
+) -> Result<(), FieldError> {
     let len = password.chars().count();
     let fail = |m: &str| Err(FieldError::new(field, m));
     if len < PASSWORD_MIN_LEN {
@@ -169,10 +198,12 @@ pub fn check_password_policy(field: &str, password: &str, email: Option<&str>) -
     if COMMON_PASSWORDS.contains(&lower.as_str()) {
         return fail("is too common");
     }
-    if let Some(local) = email.and_then(|e| e.split('@').next()).filter(|l| l.len() >= 4) {
-        if lower.contains(&local.to_lowercase()) {
-            return fail("must not contain your e-mail address");
-        }
+    if let Some(local) = email
+        .and_then(|e| e.split('@').next())
+        .filter(|l| l.len() >= 4)
+        && lower.contains(&local.to_lowercase())
+    {
+        return fail("must not contain your e-mail address");
     }
     Ok(())
 }
@@ -212,7 +243,12 @@ mod tests {
 
     #[test]
     fn weak_passwords_are_rejected_with_the_field_named() {
-        assert_eq!(check_password_policy("password", "short1", None).unwrap_err().field, "password");
+        assert_eq!(
+            check_password_policy("password", "short1", None)
+                .unwrap_err()
+                .field,
+            "password"
+        );
         assert!(check_password_policy("p", "onlyletters", None).is_err());
         assert!(check_password_policy("p", "1234567890123", None).is_err());
         assert!(check_password_policy("p", "Password123", None).is_err());
@@ -244,7 +280,10 @@ mod tests {
             format!(r#"{{"sub":"u1","sv":0,"roles":["admin"],"iat":{now},"exp":{},"iss":"commerce","aud":"commerce-api"}}"#, now + 600)
                 .as_bytes(),
         );
-        assert_eq!(keys.verify(&format!("{header}.{body}.")).unwrap_err(), TokenError::Invalid);
+        assert_eq!(
+            keys.verify(&format!("{header}.{body}.")).unwrap_err(),
+            TokenError::Invalid
+        );
     }
 
     #[test]

@@ -20,7 +20,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -58,7 +61,10 @@ pub enum ApiError {
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("too many requests")]
-    TooManyRequests { retry_after_secs: u64, detail: String },
+    TooManyRequests {
+        retry_after_secs: u64,
+        detail: String,
+    },
     #[error("service busy")]
     Unavailable { retry_after_secs: u64 },
     #[error("internal error: {0}")]
@@ -123,7 +129,9 @@ impl ApiError {
                 .collect::<Vec<_>>()
                 .join("; "),
             Self::MethodNotAllowed => "this route does not accept that method".into(),
-            Self::PayloadTooLarge => format!("the body exceeds {} bytes", crate::http::MAX_BODY_BYTES),
+            Self::PayloadTooLarge => {
+                format!("the body exceeds {} bytes", crate::http::MAX_BODY_BYTES)
+            }
             Self::UnsupportedMediaType => "send the body as application/json".into(),
             Self::Unavailable { .. } => "the service is busy; retry shortly".into(),
             Self::Internal(_) => "an unexpected error occurred; it has been logged".into(),
@@ -149,7 +157,9 @@ impl From<StoreError> for ApiError {
             StoreError::ConditionFailed | StoreError::TransactionCanceled(_) => {
                 ApiError::Conflict("the resource was changed concurrently or already exists".into())
             }
-            StoreError::Throttled => ApiError::Unavailable { retry_after_secs: 1 },
+            StoreError::Throttled => ApiError::Unavailable {
+                retry_after_secs: 1,
+            },
             StoreError::Other(e) => ApiError::Internal(e),
         }
     }
@@ -164,9 +174,15 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let mut response = (status, axum::Json(problem)).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+        );
         match &self {
-            Self::TooManyRequests { retry_after_secs, .. } | Self::Unavailable { retry_after_secs } => {
+            Self::TooManyRequests {
+                retry_after_secs, ..
+            }
+            | Self::Unavailable { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             Self::Unauthorized(_) => {

@@ -60,7 +60,10 @@ impl DomainEvent {
     }
 
     /// Rebuilds an event from a detail-type and the envelope's `data`.
-    pub fn from_parts(detail_type: &str, data: serde_json::Value) -> Result<Self, serde_json::Error> {
+    pub fn from_parts(
+        detail_type: &str,
+        data: serde_json::Value,
+    ) -> Result<Self, serde_json::Error> {
         serde_json::from_value(serde_json::json!({ "detail_type": detail_type, "data": data }))
     }
 
@@ -104,7 +107,12 @@ impl OutboxItem {
     pub fn new(event: &DomainEvent) -> Self {
         let id = Ulid::new().to_string();
         let now = crate::now();
-        let envelope = Envelope { id: id.clone(), occurred_at: now, version: 1, data: event.data() };
+        let envelope = Envelope {
+            id: id.clone(),
+            occurred_at: now,
+            version: 1,
+            data: event.data(),
+        };
         let (pk, sk) = keys::outbox(&id);
         Self {
             pk,
@@ -142,6 +150,9 @@ mod tests {
         assert!(item.pk.starts_with(keys::OUTBOX_PREFIX));
         let envelope: Envelope = serde_json::from_str(&item.detail).unwrap();
         assert_eq!(item.pk, keys::outbox(&envelope.id).0);
-        assert_eq!(DomainEvent::from_parts(&item.detail_type, envelope.data).unwrap(), event);
+        assert_eq!(
+            DomainEvent::from_parts(&item.detail_type, envelope.data).unwrap(),
+            event
+        );
     }
 }

@@ -57,7 +57,8 @@ fn is_json(headers: &HeaderMap) -> bool {
         .and_then(|v| v.split(';').next())
         .map(|mime| {
             let mime = mime.trim().to_ascii_lowercase();
-            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
         })
         .unwrap_or(false)
 }
@@ -65,12 +66,14 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// Parses JSON, turning serde's error into a problem that names the offending field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::BadRequest("the request body is empty; a JSON object is required".into()));
+        return Err(ApiError::BadRequest(
+            "the request body is empty; a JSON object is required".into(),
+        ));
     }
     // Syntax first (400), then shape (422): serde_json classifies some shape errors inside enums
     // as syntax errors when deserialising straight from bytes.
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let (field, message) = field_and_message(&path, &err.into_inner().to_string());
@@ -82,15 +85,28 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// `x`" name the field inside the message, so it is lifted into the path.
 fn field_and_message(path: &str, msg: &str) -> (String, String) {
     let msg = msg.rfind(" at line ").map_or(msg, |i| &msg[..i]);
-    let join = |name: &str| if path == "." { name.to_owned() } else { format!("{path}.{name}") };
+    let join = |name: &str| {
+        if path == "." {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
     // serde_path_to_error already ends the path with an unknown field's name, not a missing one's.
     if msg.starts_with("unknown field `") {
         return (path.to_owned(), "is not an accepted field".to_owned());
     }
-    if let Some(name) = msg.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
+    if let Some(name) = msg
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+    {
         return (join(name), "is required".to_owned());
     }
-    let field = if path == "." { "body".to_owned() } else { path.to_owned() };
+    let field = if path == "." {
+        "body".to_owned()
+    } else {
+        path.to_owned()
+    };
     (field, msg.to_owned())
 }
 
@@ -113,12 +129,23 @@ mod tests {
     #[test]
     fn json_errors_name_the_field() {
         let p = problem(r#"{"email":"a@b.co"}"#);
-        assert_eq!((p.status, p.errors[0].field.as_str(), p.errors[0].message.as_str()), (422, "age", "is required"));
+        assert_eq!(
+            (
+                p.status,
+                p.errors[0].field.as_str(),
+                p.errors[0].message.as_str()
+            ),
+            (422, "age", "is required")
+        );
         let p = problem(r#"{"email":"a@b.co","age":1,"admin":true}"#);
         assert_eq!(p.errors[0].field, "admin");
         let p = problem(r#"{"email":5,"age":1}"#);
         assert_eq!(p.errors[0].field, "email");
-        assert!(p.errors[0].message.contains("expected a string"), "{}", p.errors[0].message);
+        assert!(
+            p.errors[0].message.contains("expected a string"),
+            "{}",
+            p.errors[0].message
+        );
         let p = problem(r#"{"email":"x","age":300}"#);
         assert_eq!(p.errors[0].field, "age");
     }
@@ -134,8 +161,16 @@ mod tests {
 
     #[tokio::test]
     async fn idempotency_keys_are_required_and_bounded() {
-        assert_eq!(idempotency_key(Some("checkout-7f3a9c")).await.unwrap().0, "checkout-7f3a9c");
-        for bad in [None, Some("short"), Some("has space in it"), Some(&"k".repeat(256)[..])] {
+        assert_eq!(
+            idempotency_key(Some("checkout-7f3a9c")).await.unwrap().0,
+            "checkout-7f3a9c"
+        );
+        for bad in [
+            None,
+            Some("short"),
+            Some("has space in it"),
+            Some(&"k".repeat(256)[..]),
+        ] {
             let err = idempotency_key(bad).await.unwrap_err();
             assert_eq!(err.problem().errors[0].field, "Idempotency-Key", "{bad:?}");
         }
@@ -143,14 +178,49 @@ mod tests {
 
     #[test]
     fn page_queries_bound_the_limit_and_reject_foreign_cursors() {
-        let ok = PageQuery { limit: None, cursor: None }.pagination().unwrap();
+        let ok = PageQuery {
+            limit: None,
+            cursor: None,
+        }
+        .pagination()
+        .unwrap();
         assert_eq!((ok.limit, ok.start.is_none()), (20, true));
-        assert!(PageQuery { limit: Some(0), cursor: None }.pagination().is_err());
-        assert!(PageQuery { limit: Some(101), cursor: None }.pagination().is_err());
-        let err = PageQuery { limit: Some(5), cursor: Some("garbage".into()) }.pagination().err().unwrap();
+        assert!(
+            PageQuery {
+                limit: Some(0),
+                cursor: None
+            }
+            .pagination()
+            .is_err()
+        );
+        assert!(
+            PageQuery {
+                limit: Some(101),
+                cursor: None
+            }
+            .pagination()
+            .is_err()
+        );
+        let err = PageQuery {
+            limit: Some(5),
+            cursor: Some("garbage".into()),
+        }
+        .pagination()
+        .err()
+        .unwrap();
         assert_eq!(err.problem().errors[0].field, "cursor");
-        let cursor = crate::store::encode_cursor(&crate::store::key(crate::store::keys::user_profile("u1")));
-        assert!(PageQuery { limit: Some(5), cursor: Some(cursor) }.pagination().unwrap().start.is_some());
+        let cursor =
+            crate::store::encode_cursor(&crate::store::key(crate::store::keys::user_profile("u1")));
+        assert!(
+            PageQuery {
+                limit: Some(5),
+                cursor: Some(cursor)
+            }
+            .pagination()
+            .unwrap()
+            .start
+            .is_some()
+        );
     }
 
     #[test]
@@ -177,7 +247,10 @@ impl AuthUser {
         if self.user.has_role(role) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("this action requires the {} role", serde_json::to_value(role).unwrap().as_str().unwrap_or("?"))))
+            Err(ApiError::Forbidden(format!(
+                "this action requires the {} role",
+                serde_json::to_value(role).unwrap().as_str().unwrap_or("?")
+            )))
         }
     }
 }
@@ -185,14 +258,18 @@ impl AuthUser {
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     let value = headers
         .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer <token> header".into()))?
+        .ok_or_else(|| {
+            ApiError::Unauthorized("missing Authorization: Bearer <token> header".into())
+        })?
         .to_str()
         .map_err(|_| ApiError::Unauthorized("the Authorization header is not valid text".into()))?;
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be 'Bearer <token>'".into()))?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(|| {
+        ApiError::Unauthorized("the Authorization header must be 'Bearer <token>'".into())
+    })?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::Unauthorized("the Authorization header must be 'Bearer <token>'".into()));
+        return Err(ApiError::Unauthorized(
+            "the Authorization header must be 'Bearer <token>'".into(),
+        ));
     }
     Ok(token.trim())
 }
@@ -200,16 +277,23 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers)?;
         let claims = state.keys.verify(token).map_err(|e| match e {
-            TokenError::Expired => ApiError::Unauthorized("the access token has expired; refresh it".into()),
+            TokenError::Expired => {
+                ApiError::Unauthorized("the access token has expired; refresh it".into())
+            }
             TokenError::Invalid => ApiError::Unauthorized("the access token is invalid".into()),
         })?;
         let user = load_user(&state.db, &claims.sub)
             .await?
             .filter(|u| u.is_active() && u.session_version == claims.sv)
-            .ok_or_else(|| ApiError::Unauthorized("the session is no longer valid; log in again".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the session is no longer valid; log in again".into())
+            })?;
         tracing::Span::current().record("user_id", user.id.as_str());
         Ok(Self { user })
     }
@@ -237,7 +321,10 @@ impl PageQuery {
             return Err(ApiError::field("limit", "must be between 1 and 100"));
         }
         let start = match &self.cursor {
-            Some(c) => Some(decode_cursor(c).ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?),
+            Some(c) => Some(
+                decode_cursor(c)
+                    .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?,
+            ),
             None => None,
         };
         Ok(Pagination { limit, start })
@@ -257,9 +344,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 }
 
 fn serde_urlencoded_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
-    axum::extract::Query::<T>::try_from_uri(&format!("/?{query}").parse().map_err(|_| ApiError::BadRequest("invalid query string".into()))?)
-        .map(|q| q.0)
-        .map_err(|e| ApiError::BadRequest(format!("invalid query string: {}", e.body_text())))
+    axum::extract::Query::<T>::try_from_uri(
+        &format!("/?{query}")
+            .parse()
+            .map_err(|_| ApiError::BadRequest("invalid query string".into()))?,
+    )
+    .map(|q| q.0)
+    .map_err(|e| ApiError::BadRequest(format!("invalid query string: {}", e.body_text())))
 }
 
 /// A list response: `{ "items": [...], "next_cursor": "..." | null }`.
@@ -277,13 +368,17 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let value = parts
-            .headers
-            .get("idempotency-key")
-            .ok_or_else(|| ApiError::field("Idempotency-Key", "header is required for this route"))?;
-        let key = value.to_str().map_err(|_| ApiError::field("Idempotency-Key", "must be visible ASCII"))?;
+        let value = parts.headers.get("idempotency-key").ok_or_else(|| {
+            ApiError::field("Idempotency-Key", "header is required for this route")
+        })?;
+        let key = value
+            .to_str()
+            .map_err(|_| ApiError::field("Idempotency-Key", "must be visible ASCII"))?;
         if !(8..=255).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ApiError::field("Idempotency-Key", "must be 8-255 visible ASCII characters"));
+            return Err(ApiError::field(
+                "Idempotency-Key",
+                "must be 8-255 visible ASCII characters",
+            ));
         }
         Ok(Self(key.to_owned()))
     }
@@ -312,7 +407,11 @@ async fn trace_request(req: Request, next: axum::middleware::Next) -> Response {
     let started = std::time::Instant::now();
     let mut response = next.run(req).instrument(span.clone()).await;
     span.in_scope(|| {
-        tracing::info!(status = response.status().as_u16(), latency_ms = started.elapsed().as_millis() as u64, "request finished")
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "request finished"
+        )
     });
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", v);
@@ -322,7 +421,10 @@ async fn trace_request(req: Request, next: axum::middleware::Next) -> Response {
 
 /// API Gateway's request id, present when the request came through the Lambda entrypoint.
 fn lambda_request_id(req: &Request) -> Option<String> {
-    match req.extensions().get::<lambda_http::request::RequestContext>()? {
+    match req
+        .extensions()
+        .get::<lambda_http::request::RequestContext>()?
+    {
         lambda_http::request::RequestContext::ApiGatewayV2(ctx) => ctx.request_id.clone(),
         #[allow(unreachable_patterns)]
         _ => None,
@@ -336,7 +438,10 @@ const DRAIN_LIMIT: u64 = 2 * 1024 * 1024;
 /// moderately oversized body is read and dropped first, so the client (still writing) gets the
 /// problem response instead of a reset connection.
 async fn reject_oversized(req: Request, next: axum::middleware::Next) -> Response {
-    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     match declared {
         Some(len) if len > MAX_BODY_BYTES as u64 => {
             if len <= DRAIN_LIMIT {

@@ -49,7 +49,13 @@ pub struct UserRecord {
 pub const USER_ENTITY: &str = "user";
 
 impl UserRecord {
-    pub fn new(id: String, email: String, name: String, password_hash: String, roles: Vec<Role>) -> Self {
+    pub fn new(
+        id: String,
+        email: String,
+        name: String,
+        password_hash: String,
+        roles: Vec<Role>,
+    ) -> Self {
         let now = crate::now_rfc3339();
         let (pk, sk) = keys::user_profile(&id);
         Self {
@@ -97,7 +103,12 @@ pub struct EmailGuard {
 impl EmailGuard {
     pub fn new(email: &str, user_id: &str) -> Self {
         let (pk, sk) = keys::email_guard(email);
-        Self { pk, sk, entity_type: "email_guard".into(), user_id: user_id.into() }
+        Self {
+            pk,
+            sk,
+            entity_type: "email_guard".into(),
+            user_id: user_id.into(),
+        }
     }
 }
 

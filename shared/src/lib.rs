@@ -36,5 +36,7 @@ pub fn format_rfc3339(t: time::OffsetDateTime) -> String {
     const FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );
-    t.to_offset(time::UtcOffset::UTC).format(FORMAT).expect("UTC time formats")
+    t.to_offset(time::UtcOffset::UTC)
+        .format(FORMAT)
+        .expect("UTC time formats")
 }

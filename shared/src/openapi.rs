@@ -23,7 +23,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -37,12 +42,16 @@ fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::respons
     use utoipa::openapi::{Content, Ref, ResponseBuilder};
     ResponseBuilder::new()
         .description(description)
-        .content(crate::error::PROBLEM_CONTENT_TYPE, Content::new(Some(Ref::from_schema_name("Problem"))))
+        .content(
+            crate::error::PROBLEM_CONTENT_TYPE,
+            Content::new(Some(Ref::from_schema_name("Problem"))),
+        )
         .build()
         .into()
 }
 
-type Responses = std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>>;
+type Responses =
+    std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>>;
 
 /// The problems any route with a JSON body can answer (the `ValidJson` extractor's).
 pub struct BodyErrors;
@@ -53,7 +62,10 @@ impl utoipa::IntoResponses for BodyErrors {
             ("400", "Malformed JSON or an empty body"),
             ("413", "The body is larger than 64 KiB"),
             ("415", "The body is not application/json"),
-            ("422", "A field is missing, unknown, of the wrong type or invalid; `errors` names it"),
+            (
+                "422",
+                "A field is missing, unknown, of the wrong type or invalid; `errors` names it",
+            ),
         ]
         .into_iter()
         .map(|(status, d)| (status.to_owned(), problem(d)))
@@ -66,6 +78,10 @@ pub struct AuthErrors;
 
 impl utoipa::IntoResponses for AuthErrors {
     fn responses() -> Responses {
-        [("401".to_owned(), problem("Missing, malformed, expired or revoked access token"))].into()
+        [(
+            "401".to_owned(),
+            problem("Missing, malformed, expired or revoked access token"),
+        )]
+        .into()
     }
 }

@@ -25,11 +25,17 @@ pub async fn aws_config() -> aws_config::SdkConfig {
         .connect_timeout(std::time::Duration::from_secs(3))
         .operation_attempt_timeout(std::time::Duration::from_secs(8))
         .build();
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await
 }
 
 /// Reads the JWT signing secret from Secrets Manager.
-pub async fn load_jwt_secret(sdk: &aws_config::SdkConfig, secret_arn: &str) -> anyhow::Result<Vec<u8>> {
+pub async fn load_jwt_secret(
+    sdk: &aws_config::SdkConfig,
+    secret_arn: &str,
+) -> anyhow::Result<Vec<u8>> {
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let out = client
         .get_secret_value()
@@ -37,15 +43,24 @@ pub async fn load_jwt_secret(sdk: &aws_config::SdkConfig, secret_arn: &str) -> a
         .send()
         .await
         .with_context(|| format!("reading JWT secret {secret_arn}"))?;
-    let secret = out.secret_string().context("JWT secret has no string value")?;
+    let secret = out
+        .secret_string()
+        .context("JWT secret has no string value")?;
     anyhow::ensure!(secret.len() >= 32, "JWT secret must be at least 32 bytes");
     Ok(secret.as_bytes().to_vec())
 }
 
 impl AppState {
     pub fn new(config: Config, sdk: &aws_config::SdkConfig, jwt_secret: &[u8]) -> Self {
-        let db = Db::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone());
-        Self { config: Arc::new(config), db, keys: Arc::new(JwtKeys::new(jwt_secret)) }
+        let db = Db::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            config.table_name.clone(),
+        );
+        Self {
+            config: Arc::new(config),
+            db,
+            keys: Arc::new(JwtKeys::new(jwt_secret)),
+        }
     }
 
     /// Everything from the environment: config, AWS clients, the secret.

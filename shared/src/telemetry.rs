@@ -22,5 +22,9 @@ fn install(with_time: bool) {
         .with_current_span(false)
         .with_span_list(true)
         .with_target(false);
-    let _ = if with_time { builder.try_init() } else { builder.without_time().try_init() };
+    let _ = if with_time {
+        builder.try_init()
+    } else {
+        builder.without_time().try_init()
+    };
 }

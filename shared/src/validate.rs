@@ -22,7 +22,11 @@ impl Errors {
         self.0.push(FieldError::new(field, message));
     }
     pub fn finish(self) -> Result<(), Vec<FieldError>> {
-        if self.0.is_empty() { Ok(()) } else { Err(self.0) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.0)
+        }
     }
 }
 
@@ -41,14 +45,19 @@ pub fn email(field: &str, value: &mut String) -> Result<(), FieldError> {
     };
     let valid_local = !local.is_empty()
         && local.len() <= 64
-        && local.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c))
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c))
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..");
     let labels: Vec<&str> = domain.split('.').collect();
     let valid_domain = labels.len() >= 2
         && labels.iter().all(|l| {
-            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-')
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
                 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
     if !valid_local || !valid_domain {
@@ -62,18 +71,35 @@ pub fn text(field: &str, value: &mut String, min: usize, max: usize) -> Result<(
     *value = value.trim().to_owned();
     let len = value.chars().count();
     if len < min {
-        return Err(FieldError::new(field, if min == 1 { "must not be empty".to_owned() } else { format!("must be at least {min} characters") }));
+        return Err(FieldError::new(
+            field,
+            if min == 1 {
+                "must not be empty".to_owned()
+            } else {
+                format!("must be at least {min} characters")
+            },
+        ));
     }
     if len > max {
-        return Err(FieldError::new(field, format!("must be at most {max} characters")));
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if value.chars().any(|c| c.is_control()) {
-        return Err(FieldError::new(field, "must not contain control characters"));
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
 
-pub fn optional_text(field: &str, value: &mut Option<String>, max: usize) -> Result<(), FieldError> {
+pub fn optional_text(
+    field: &str,
+    value: &mut Option<String>,
+    max: usize,
+) -> Result<(), FieldError> {
     match value {
         Some(v) => {
             text(field, v, 0, max)?;
@@ -88,10 +114,16 @@ pub fn optional_text(field: &str, value: &mut Option<String>, max: usize) -> Res
 
 /// An E.164-style phone number: `+` and 8–15 digits (spaces and dashes are removed).
 pub fn phone(field: &str, value: &mut String) -> Result<(), FieldError> {
-    *value = value.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
+    *value = value
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
+        .collect();
     let digits = value.strip_prefix('+').unwrap_or(value);
     if !(8..=15).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return Err(FieldError::new(field, "must be a phone number like +84901234567"));
+        return Err(FieldError::new(
+            field,
+            "must be a phone number like +84901234567",
+        ));
     }
     Ok(())
 }
@@ -100,7 +132,10 @@ pub fn phone(field: &str, value: &mut String) -> Result<(), FieldError> {
 pub fn country(field: &str, value: &mut String) -> Result<(), FieldError> {
     *value = value.trim().to_uppercase();
     if value.len() != 2 || !value.chars().all(|c| c.is_ascii_uppercase()) {
-        return Err(FieldError::new(field, "must be an ISO 3166-1 alpha-2 country code like VN"));
+        return Err(FieldError::new(
+            field,
+            "must be an ISO 3166-1 alpha-2 country code like VN",
+        ));
     }
     Ok(())
 }
@@ -114,8 +149,20 @@ mod tests {
         let mut e = "  Alice@Example.COM ".to_owned();
         email("email", &mut e).unwrap();
         assert_eq!(e, "alice@example.com");
-        for bad in ["", "alice", "alice@", "@example.com", "a@b", "a b@example.com", "a@-x.com", "a..b@example.com"] {
-            assert!(email("email", &mut bad.to_owned()).is_err(), "{bad} accepted");
+        for bad in [
+            "",
+            "alice",
+            "alice@",
+            "@example.com",
+            "a@b",
+            "a b@example.com",
+            "a@-x.com",
+            "a..b@example.com",
+        ] {
+            assert!(
+                email("email", &mut bad.to_owned()).is_err(),
+                "{bad} accepted"
+            );
         }
     }
 

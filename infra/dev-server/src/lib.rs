@@ -14,7 +14,9 @@ use utoipa_axum::router::OpenApiRouter;
 
 /// Every route group, as one OpenAPI-described router. Add new groups here.
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(shared::openapi::base()).merge(api_auth::api()).merge(api_users::api())
+    OpenApiRouter::with_openapi(shared::openapi::base())
+        .merge(api_auth::api())
+        .merge(api_users::api())
 }
 
 /// The OpenAPI document of the whole API.
@@ -30,8 +32,14 @@ pub fn app(state: AppState, public_url: Option<&str>) -> axum::Router {
     }
     let doc = std::sync::Arc::new(doc);
     let routes = routes
-        .route("/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
-        .route("/docs", get(|| async { Html(include_str!("../static/docs.html")) }))
+        .route(
+            "/openapi.json",
+            get(move || async move { Json(doc.as_ref().clone()) }),
+        )
+        .route(
+            "/docs",
+            get(|| async { Html(include_str!("../static/docs.html")) }),
+        )
         .route("/health", get(|| async { "ok" }));
     shared::http::finish(routes, state)
 }

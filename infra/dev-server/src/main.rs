@@ -15,15 +15,28 @@ struct Args {
 }
 
 fn args() -> anyhow::Result<Args> {
-    let mut args = Args { stack: ".local/stack.json".into(), port: 3000, pump: true, seed: false };
+    let mut args = Args {
+        stack: ".local/stack.json".into(),
+        port: 3000,
+        pump: true,
+        seed: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--stack" => args.stack = it.next().context("--stack needs a path")?.into(),
-            "--port" => args.port = it.next().context("--port needs a number")?.parse().context("--port must be a number")?,
+            "--port" => {
+                args.port = it
+                    .next()
+                    .context("--port needs a number")?
+                    .parse()
+                    .context("--port must be a number")?
+            }
             "--no-pump" => args.pump = false,
             "--seed" => args.seed = true,
-            other => anyhow::bail!("unknown argument {other}; usage: dev-server [--stack FILE] [--port N] [--no-pump] [--seed]"),
+            other => anyhow::bail!(
+                "unknown argument {other}; usage: dev-server [--stack FILE] [--port N] [--no-pump] [--seed]"
+            ),
         }
     }
     Ok(args)
@@ -49,7 +62,10 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(args, stack))
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(args, stack))
 }
 
 async fn run(args: Args, stack: Stack) -> anyhow::Result<()> {
@@ -61,9 +77,15 @@ async fn run(args: Args, stack: Stack) -> anyhow::Result<()> {
         tracing::info!(created, "demo accounts ready");
     }
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let pumps = if args.pump { dev_server::pump::start(&stack, &sdk, stopped).await? } else { Vec::new() };
+    let pumps = if args.pump {
+        dev_server::pump::start(&stack, &sdk, stopped).await?
+    } else {
+        Vec::new()
+    };
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
     let url = format!("http://localhost:{}", args.port);
     tracing::info!(url = %url, docs = %format!("{url}/docs"), openapi = %format!("{url}/openapi.json"), pumps = pumps.len(), "dev server listening");
     axum::serve(listener, dev_server::app(state, Some(&url)))
@@ -79,7 +101,8 @@ async fn run(args: Args, stack: Stack) -> anyhow::Result<()> {
 
 /// Ctrl-C or SIGTERM (what `make dev`'s cleanup sends).
 async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

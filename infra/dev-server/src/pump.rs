@@ -26,8 +26,12 @@ impl Consumer {
     /// Builds the handler a function's `main` would build, from the same environment.
     pub async fn for_binary(binary: &str) -> anyhow::Result<Option<Self>> {
         Ok(match binary {
-            "consumer-outbox-relay" => Some(Self::OutboxRelay(consumer_outbox_relay::Relay::from_env().await?)),
-            "consumer-notifier" => Some(Self::Notifier(consumer_notifier::Notifier::from_env().await?)),
+            "consumer-outbox-relay" => Some(Self::OutboxRelay(
+                consumer_outbox_relay::Relay::from_env().await?,
+            )),
+            "consumer-notifier" => Some(Self::Notifier(
+                consumer_notifier::Notifier::from_env().await?,
+            )),
             _ => None,
         })
     }
@@ -35,9 +39,13 @@ impl Consumer {
     /// Sequence numbers the handler reports as failed.
     async fn handle_stream(&self, event: StreamEvent) -> Vec<String> {
         match self {
-            Self::OutboxRelay(relay) => {
-                relay.handle(event).await.batch_item_failures.into_iter().filter_map(|f| f.item_identifier).collect()
-            }
+            Self::OutboxRelay(relay) => relay
+                .handle(event)
+                .await
+                .batch_item_failures
+                .into_iter()
+                .filter_map(|f| f.item_identifier)
+                .collect(),
             Self::Notifier(_) => {
                 tracing::error!("the notifier has no stream handler; check template.yaml");
                 Vec::new()
@@ -48,7 +56,13 @@ impl Consumer {
     /// Message ids the handler reports as failed.
     async fn handle_sqs(&self, event: SqsEvent) -> Vec<String> {
         match self {
-            Self::Notifier(n) => n.handle(event).await.batch_item_failures.into_iter().map(|f| f.item_identifier).collect(),
+            Self::Notifier(n) => n
+                .handle(event)
+                .await
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier)
+                .collect(),
             Self::OutboxRelay(_) => {
                 tracing::error!("the outbox relay has no SQS handler; check template.yaml");
                 Vec::new()
@@ -58,7 +72,11 @@ impl Consumer {
 }
 
 /// Starts one task per event source of every function in the stack.
-pub async fn start(stack: &Stack, sdk: &aws_config::SdkConfig, shutdown: watch::Receiver<bool>) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+pub async fn start(
+    stack: &Stack,
+    sdk: &aws_config::SdkConfig,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let mut tasks = Vec::new();
     for (name, function) in &stack.functions {
         if function.queues.is_empty() && function.streams.is_empty() {
@@ -71,15 +89,29 @@ pub async fn start(stack: &Stack, sdk: &aws_config::SdkConfig, shutdown: watch::
         let consumer = Arc::new(consumer);
         for source in &function.streams {
             let client = aws_sdk_dynamodbstreams::Client::new(sdk);
-            let (consumer, source, region, shutdown) = (consumer.clone(), source.clone(), stack.region.clone(), shutdown.clone());
+            let (consumer, source, region, shutdown) = (
+                consumer.clone(),
+                source.clone(),
+                stack.region.clone(),
+                shutdown.clone(),
+            );
             tracing::info!(function = %name, stream = %source.stream_arn, "pumping table stream");
-            tasks.push(tokio::spawn(async move { pump_stream(client, consumer, source, region, shutdown).await }));
+            tasks.push(tokio::spawn(async move {
+                pump_stream(client, consumer, source, region, shutdown).await
+            }));
         }
         for source in &function.queues {
             let client = aws_sdk_sqs::Client::new(sdk);
-            let (consumer, source, region, shutdown) = (consumer.clone(), source.clone(), stack.region.clone(), shutdown.clone());
+            let (consumer, source, region, shutdown) = (
+                consumer.clone(),
+                source.clone(),
+                stack.region.clone(),
+                shutdown.clone(),
+            );
             tracing::info!(function = %name, queue = %source.url, "pumping queue");
-            tasks.push(tokio::spawn(async move { pump_queue(client, consumer, source, region, shutdown).await }));
+            tasks.push(tokio::spawn(async move {
+                pump_queue(client, consumer, source, region, shutdown).await
+            }));
         }
     }
     Ok(tasks)
@@ -134,8 +166,16 @@ async fn pump_stream(
                 cursor.iterator = iterator(&client, &source.stream_arn, shard, kind, seq).await;
                 cursor.anchored_at = Some(std::time::Instant::now());
             }
-            let Some(it) = cursor.iterator.clone() else { continue };
-            let out = match client.get_records().shard_iterator(it).limit(source.batch_size).send().await {
+            let Some(it) = cursor.iterator.clone() else {
+                continue;
+            };
+            let out = match client
+                .get_records()
+                .shard_iterator(it)
+                .limit(source.batch_size)
+                .send()
+                .await
+            {
                 Ok(out) => out,
                 Err(e) => {
                     tracing::warn!(shard = %shard, error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e), "reading the stream failed");
@@ -150,20 +190,36 @@ async fn pump_stream(
                 // iterators keep reading the orphaned stream of the old copy. Re-anchoring from
                 // the last delivered record now and then keeps the pump on the live stream (on
                 // AWS it merely costs one GetShardIterator a second while idle).
-                if cursor.anchored_at.is_none_or(|t| t.elapsed() > REANCHOR_IDLE_EVERY) {
+                if cursor
+                    .anchored_at
+                    .is_none_or(|t| t.elapsed() > REANCHOR_IDLE_EVERY)
+                {
                     cursor.iterator = None;
                 }
                 continue;
             }
             delivered = true;
-            let failed = consumer.handle_stream(stream_event(records, &source.stream_arn, &region)).await;
+            let failed = consumer
+                .handle_stream(stream_event(records, &source.stream_arn, &region))
+                .await;
             match failed.into_iter().min() {
-                None => cursor.last_delivered = records.last().and_then(|r| r.dynamodb()?.sequence_number().map(str::to_owned)),
+                None => {
+                    cursor.last_delivered = records
+                        .last()
+                        .and_then(|r| r.dynamodb()?.sequence_number().map(str::to_owned))
+                }
                 Some(seq) => {
                     // Like Lambda: retry the batch from the first failed record.
                     tracing::warn!(shard = %shard, sequence_number = %seq, "batch item failure; retrying from it");
                     tokio::time::sleep(RETRY_BACKOFF).await;
-                    cursor.iterator = iterator(&client, &source.stream_arn, shard, ShardIteratorType::AtSequenceNumber, Some(seq)).await;
+                    cursor.iterator = iterator(
+                        &client,
+                        &source.stream_arn,
+                        shard,
+                        ShardIteratorType::AtSequenceNumber,
+                        Some(seq),
+                    )
+                    .await;
                     cursor.anchored_at = Some(std::time::Instant::now());
                 }
             }
@@ -206,8 +262,16 @@ async fn discover_shards(
     stream_arn: &str,
     shards: &mut HashMap<String, ShardCursor>,
 ) -> anyhow::Result<()> {
-    let out = client.describe_stream().stream_arn(stream_arn).send().await?;
-    for shard in out.stream_description().map(|d| d.shards()).unwrap_or_default() {
+    let out = client
+        .describe_stream()
+        .stream_arn(stream_arn)
+        .send()
+        .await?;
+    for shard in out
+        .stream_description()
+        .map(|d| d.shards())
+        .unwrap_or_default()
+    {
         if let Some(id) = shard.shard_id() {
             shards.entry(id.to_owned()).or_default();
         }
@@ -243,7 +307,8 @@ pub fn stream_event(records: &[Record], stream_arn: &str, region: &str) -> Strea
             })
         })
         .collect();
-    serde_json::from_value(json!({ "Records": records })).expect("the stream event shape matches aws_lambda_events")
+    serde_json::from_value(json!({ "Records": records }))
+        .expect("the stream event shape matches aws_lambda_events")
 }
 
 async fn pump_queue(
@@ -300,13 +365,22 @@ async fn pump_queue(
             .filter(|m| !failed.iter().any(|f| Some(f.as_str()) == m.message_id()))
             .enumerate()
             .filter_map(|(i, m)| {
-                DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(m.receipt_handle()?).build().ok()
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle()?)
+                    .build()
+                    .ok()
             })
             .collect();
-        if !entries.is_empty() {
-            if let Err(e) = client.delete_message_batch().queue_url(&source.url).set_entries(Some(entries)).send().await {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "deleting handled messages failed");
-            }
+        if !entries.is_empty()
+            && let Err(e) = client
+                .delete_message_batch()
+                .queue_url(&source.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+        {
+            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "deleting handled messages failed");
         }
     }
 }

@@ -63,8 +63,12 @@ fn default_position() -> String {
 
 impl Stack {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {} (run the provisioner first: make provision)", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "reading {} (run the provisioner first: make provision)",
+                path.display()
+            )
+        })?;
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 }

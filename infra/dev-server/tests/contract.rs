@@ -20,11 +20,21 @@ fn template_routes() -> BTreeMap<String, Routes> {
         if resource["Type"] != "AWS::Serverless::Function" {
             continue;
         }
-        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().expect("every function names its binary").to_owned();
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .expect("every function names its binary")
+            .to_owned();
         let routes = out.entry(binary).or_default();
-        for (_, event) in resource["Properties"]["Events"].as_mapping().into_iter().flatten() {
+        for (_, event) in resource["Properties"]["Events"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+        {
             if event["Type"] == "HttpApi" {
-                let method = event["Properties"]["Method"].as_str().unwrap().to_uppercase();
+                let method = event["Properties"]["Method"]
+                    .as_str()
+                    .unwrap()
+                    .to_uppercase();
                 let path = event["Properties"]["Path"].as_str().unwrap().to_owned();
                 routes.insert((method, path));
             }
@@ -39,7 +49,12 @@ fn openapi_routes(doc: &utoipa::openapi::OpenApi) -> Routes {
         .as_object()
         .unwrap()
         .iter()
-        .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |m| (m.to_uppercase(), path.clone())))
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (m.to_uppercase(), path.clone()))
+        })
         .collect()
 }
 
@@ -54,7 +69,9 @@ fn offline_state() -> shared::AppState {
         web_app_url: "http://localhost".into(),
         stage: "test".into(),
     };
-    let sdk = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
     shared::AppState::new(config, &sdk, b"contract-test-secret-contract-test-secret")
 }
 
@@ -62,15 +79,33 @@ fn offline_state() -> shared::AppState {
 /// an auth/content answer, never the router's own 404/405.
 async fn serves(router: &axum::Router, method: &str, path: &str) -> bool {
     let uri = path.replace("{id}", "01JCONTRACT0000000000000000");
-    let response = router.clone().oneshot(Request::builder().method(method).uri(uri).body(Body::empty()).unwrap()).await.unwrap();
+    let response = router
+        .clone()
+        .oneshot(
+            Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
     !matches!(response.status().as_u16(), 404 | 405)
 }
 
 fn function_routers() -> Vec<(&'static str, axum::Router, Routes)> {
     let state = offline_state();
     vec![
-        ("api-auth", api_auth::router(state.clone()), openapi_routes(&api_auth::api().split_for_parts().1)),
-        ("api-users", api_users::router(state), openapi_routes(&api_users::api().split_for_parts().1)),
+        (
+            "api-auth",
+            api_auth::router(state.clone()),
+            openapi_routes(&api_auth::api().split_for_parts().1),
+        ),
+        (
+            "api-users",
+            api_users::router(state),
+            openapi_routes(&api_users::api().split_for_parts().1),
+        ),
     ]
 }
 
@@ -79,10 +114,18 @@ fn each_functions_template_routes_equal_its_openapi_paths() {
     let template = template_routes();
     let functions = function_routers();
     for (binary, _, documented) in &functions {
-        assert_eq!(template.get(*binary), Some(documented), "template.yaml routes of {binary} differ from its OpenAPI paths");
+        assert_eq!(
+            template.get(*binary),
+            Some(documented),
+            "template.yaml routes of {binary} differ from its OpenAPI paths"
+        );
     }
     // and no function in the template has HTTP routes without a router here
-    let with_routes: BTreeSet<_> = template.iter().filter(|(_, r)| !r.is_empty()).map(|(b, _)| b.as_str()).collect();
+    let with_routes: BTreeSet<_> = template
+        .iter()
+        .filter(|(_, r)| !r.is_empty())
+        .map(|(b, _)| b.as_str())
+        .collect();
     let known: BTreeSet<_> = functions.iter().map(|(b, _, _)| *b).collect();
     assert_eq!(with_routes, known);
 }
@@ -94,7 +137,11 @@ async fn each_function_serves_exactly_its_template_routes() {
     for (binary, router, _) in function_routers() {
         let own = &template[binary];
         for (method, path) in &all {
-            assert_eq!(serves(&router, method, path).await, own.contains(&(method.clone(), path.clone())), "{binary}: {method} {path}");
+            assert_eq!(
+                serves(&router, method, path).await,
+                own.contains(&(method.clone(), path.clone())),
+                "{binary}: {method} {path}"
+            );
         }
         // the probe can tell: an unknown path is the router's 404
         assert!(!serves(&router, "GET", "/api/v1/definitely-not-a-route").await);
@@ -105,10 +152,17 @@ async fn each_function_serves_exactly_its_template_routes() {
 async fn the_dev_server_serves_and_documents_every_template_route() {
     let template: Routes = template_routes().values().flatten().cloned().collect();
     let doc = dev_server::openapi();
-    assert_eq!(openapi_routes(&doc), template, "the served OpenAPI document must list exactly the template's routes");
+    assert_eq!(
+        openapi_routes(&doc),
+        template,
+        "the served OpenAPI document must list exactly the template's routes"
+    );
     let app = dev_server::app(offline_state(), None);
     for (method, path) in &template {
-        assert!(serves(&app, method, path).await, "dev server does not serve {method} {path}");
+        assert!(
+            serves(&app, method, path).await,
+            "dev server does not serve {method} {path}"
+        );
     }
 }
 
@@ -118,17 +172,35 @@ fn every_operation_declares_its_error_statuses_and_request_schemas_with_required
     for (path, item) in json["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let statuses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
-            assert!(statuses.iter().any(|s| s.starts_with('2')), "{method} {path} has no success response");
+            assert!(
+                statuses.iter().any(|s| s.starts_with('2')),
+                "{method} {path} has no success response"
+            );
             if op["security"].as_array().is_some_and(|s| !s.is_empty()) {
-                assert!(statuses.iter().any(|s| *s == "401"), "{method} {path} is secured but does not document 401");
+                assert!(
+                    statuses.iter().any(|s| *s == "401"),
+                    "{method} {path} is secured but does not document 401"
+                );
             }
-            if let Some(schema) = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str() {
-                assert!(statuses.iter().any(|s| *s == "422"), "{method} {path} takes a body but does not document 422");
-                assert!(statuses.iter().any(|s| *s == "400"), "{method} {path} takes a body but does not document 400");
+            if let Some(schema) =
+                op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str()
+            {
+                assert!(
+                    statuses.iter().any(|s| *s == "422"),
+                    "{method} {path} takes a body but does not document 422"
+                );
+                assert!(
+                    statuses.iter().any(|s| *s == "400"),
+                    "{method} {path} takes a body but does not document 400"
+                );
                 let name = schema.rsplit('/').next().unwrap();
                 let required = &json["components"]["schemas"][name]["required"];
                 let optional_only = ["UpdateProfileRequest"];
-                assert!(optional_only.contains(&name) || required.as_array().is_some_and(|r| !r.is_empty()), "{name} lists no required fields");
+                assert!(
+                    optional_only.contains(&name)
+                        || required.as_array().is_some_and(|r| !r.is_empty()),
+                    "{name} lists no required fields"
+                );
             }
         }
     }

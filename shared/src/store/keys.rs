@@ -40,7 +40,10 @@ pub fn outbox(event_id: &str) -> (String, String) {
 }
 /// Marks an event as handled by one consumer (idempotency record).
 pub fn processed_event(consumer: &str, event_id: &str) -> (String, String) {
-    (format!("PROCESSED#{consumer}#{event_id}"), "EVENT".to_owned())
+    (
+        format!("PROCESSED#{consumer}#{event_id}"),
+        "EVENT".to_owned(),
+    )
 }
 pub fn idempotency(scope: &str, key: &str) -> (String, String) {
     (format!("IDEMPOTENCY#{scope}#{key}"), "RESPONSE".to_owned())

@@ -63,32 +63,43 @@ where
     }
 }
 
-fn classify_transaction(err: SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>) -> StoreError {
-    if let SdkError::ServiceError(service) = &err {
-        if let TransactWriteItemsError::TransactionCanceledException(e) = service.err() {
-            let reasons: Vec<Option<String>> = e
-                .cancellation_reasons()
-                .iter()
-                .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
-                .collect();
-            if reasons.iter().any(|r| r.as_deref() == Some("ConditionalCheckFailed")) {
-                return StoreError::TransactionCanceled(reasons);
-            }
-            if reasons.iter().flatten().any(|r| r == "TransactionConflict" || r == "ThrottlingError") {
-                return StoreError::Throttled;
-            }
+fn classify_transaction(
+    err: SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> StoreError {
+    if let SdkError::ServiceError(service) = &err
+        && let TransactWriteItemsError::TransactionCanceledException(e) = service.err()
+    {
+        let reasons: Vec<Option<String>> = e
+            .cancellation_reasons()
+            .iter()
+            .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
+            .collect();
+        if reasons
+            .iter()
+            .any(|r| r.as_deref() == Some("ConditionalCheckFailed"))
+        {
             return StoreError::TransactionCanceled(reasons);
         }
+        if reasons
+            .iter()
+            .flatten()
+            .any(|r| r == "TransactionConflict" || r == "ThrottlingError")
+        {
+            return StoreError::Throttled;
+        }
+        return StoreError::TransactionCanceled(reasons);
     }
     classify(err)
 }
 
 pub fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
-    serde_dynamo::to_item(value).map_err(|e| StoreError::Other(anyhow::Error::new(e).context("serialising item")))
+    serde_dynamo::to_item(value)
+        .map_err(|e| StoreError::Other(anyhow::Error::new(e).context("serialising item")))
 }
 
 pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item).map_err(|e| StoreError::Other(anyhow::Error::new(e).context("deserialising item")))
+    serde_dynamo::from_item(item)
+        .map_err(|e| StoreError::Other(anyhow::Error::new(e).context("deserialising item")))
 }
 
 pub fn s(value: impl Into<String>) -> AttributeValue {
@@ -118,11 +129,17 @@ pub struct Db {
 
 impl Db {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     /// Strongly consistent read of one item.
-    pub async fn get<T: DeserializeOwned>(&self, k: (String, String)) -> Result<Option<T>, StoreError> {
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        k: (String, String),
+    ) -> Result<Option<T>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -172,7 +189,10 @@ impl Db {
     }
 
     /// Query one partition (of the table or of an index) with an optional sort-key prefix.
-    pub async fn query_page<T: DeserializeOwned>(&self, q: QuerySpec<'_>) -> Result<Page<T>, StoreError> {
+    pub async fn query_page<T: DeserializeOwned>(
+        &self,
+        q: QuerySpec<'_>,
+    ) -> Result<Page<T>, StoreError> {
         let (pk_name, sk_name) = match q.index {
             None => ("PK", "SK"),
             Some("GSI1") => ("GSI1PK", "GSI1SK"),
@@ -200,7 +220,12 @@ impl Db {
             req = req.consistent_read(true);
         }
         let out = req.send().await.map_err(classify)?;
-        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<T>, _>>()?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<T>, _>>()?;
         let next_cursor = out.last_evaluated_key.map(|k| encode_cursor(&k));
         Ok(Page { items, next_cursor })
     }
@@ -231,7 +256,10 @@ pub fn encode_cursor(key: &Item) -> String {
 pub fn decode_cursor(cursor: &str) -> Option<Item> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     let map: HashMap<String, String> = serde_json::from_slice(&bytes).ok()?;
-    if map.is_empty() || !map.keys().all(|k| CURSOR_KEYS.contains(&k.as_str())) || !map.contains_key("PK") {
+    if map.is_empty()
+        || !map.keys().all(|k| CURSOR_KEYS.contains(&k.as_str()))
+        || !map.contains_key("PK")
+    {
         return None;
     }
     Some(map.into_iter().map(|(k, v)| (k, s(v))).collect())
@@ -242,7 +270,11 @@ pub mod tx {
     use super::*;
     use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, Update};
 
-    pub fn put<T: Serialize>(table: &str, value: &T, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+    pub fn put<T: Serialize>(
+        table: &str,
+        value: &T,
+        condition: Option<&str>,
+    ) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(table)
             .set_item(Some(to_item(value)?))
@@ -277,7 +309,9 @@ pub mod tx {
         for (k, v) in spec.values {
             b = b.expression_attribute_values(k, v);
         }
-        Ok(TransactWriteItem::builder().update(b.build().map_err(|e| StoreError::Other(e.into()))?).build())
+        Ok(TransactWriteItem::builder()
+            .update(b.build().map_err(|e| StoreError::Other(e.into()))?)
+            .build())
     }
 
     pub fn delete(
@@ -293,7 +327,9 @@ pub mod tx {
         for (k, v) in values {
             b = b.expression_attribute_values(k, v);
         }
-        Ok(TransactWriteItem::builder().delete(b.build().map_err(|e| StoreError::Other(e.into()))?).build())
+        Ok(TransactWriteItem::builder()
+            .delete(b.build().map_err(|e| StoreError::Other(e.into()))?)
+            .build())
     }
 
     pub fn check_exists(table: &str, k: (String, String)) -> Result<TransactWriteItem, StoreError> {

@@ -26,23 +26,52 @@ pub struct Reply {
 
 impl Reply {
     pub fn content_type(&self) -> &str {
-        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default()
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
     }
 
     /// Asserts an RFC 9457 problem with this status and returns it.
     #[track_caller]
     pub fn problem(&self, status: u16) -> &Value {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
-        assert_eq!(self.content_type(), "application/problem+json", "problem responses use application/problem+json");
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "problem responses use application/problem+json"
+        );
         assert_eq!(self.body["status"], status);
-        assert!(self.body["type"].as_str().is_some_and(|t| t.starts_with("/problems/")), "{}", self.text);
-        assert!(self.body["title"].is_string() && self.body["detail"].is_string(), "{}", self.text);
+        assert!(
+            self.body["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("/problems/")),
+            "{}",
+            self.text
+        );
+        assert!(
+            self.body["title"].is_string() && self.body["detail"].is_string(),
+            "{}",
+            self.text
+        );
         &self.body
     }
 
     /// The field names a validation problem lists.
     pub fn error_fields(&self) -> Vec<String> {
-        self.body["errors"].as_array().map(|a| a.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+        self.body["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -53,13 +82,22 @@ fn env(name: &str) -> String {
 impl Ctx {
     pub fn new() -> Self {
         Self {
-            http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
             base: env("E2E_BASE_URL").trim_end_matches('/').to_owned(),
             emulator: env("AWS_ENDPOINT_URL").trim_end_matches('/').to_owned(),
         }
     }
 
-    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -75,7 +113,12 @@ impl Ctx {
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, headers, body, text }
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
@@ -92,11 +135,21 @@ impl Ctx {
     }
 
     pub async fn register(&self, email: &str, password: &str) -> Reply {
-        self.post("/api/v1/auth/register", None, json!({"email": email, "password": password, "name": "Test User"})).await
+        self.post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": email, "password": password, "name": "Test User"}),
+        )
+        .await
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Reply {
-        self.post("/api/v1/auth/login", None, json!({"email": email, "password": password})).await
+        self.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": email, "password": password}),
+        )
+        .await
     }
 
     /// A registered, logged-in user: (user id, access token, refresh token).
@@ -107,7 +160,11 @@ impl Ctx {
         let id = r.body["id"].as_str().unwrap().to_owned();
         let t = self.login(&email, PASSWORD).await;
         assert_eq!(t.status, 200, "{}", t.text);
-        (id, t.body["access_token"].as_str().unwrap().to_owned(), t.body["refresh_token"].as_str().unwrap().to_owned())
+        (
+            id,
+            t.body["access_token"].as_str().unwrap().to_owned(),
+            t.body["refresh_token"].as_str().unwrap().to_owned(),
+        )
     }
 
     /// Waits for an e-mail to `to` whose subject contains `subject`, as the emulator recorded
@@ -132,7 +189,10 @@ impl Ctx {
             .key("SK", A::S("PROFILE".into()))
             .update_expression("SET #r = :r")
             .expression_attribute_names("#r", "roles")
-            .expression_attribute_values(":r", A::L(vec![A::S("buyer".into()), A::S("admin".into())]))
+            .expression_attribute_values(
+                ":r",
+                A::L(vec![A::S("buyer".into()), A::S("admin".into())]),
+            )
             .send()
             .await
             .expect("granting admin");
@@ -141,7 +201,12 @@ impl Ctx {
     /// The JWT signing secret, read from the emulator's Secrets Manager (to forge tokens).
     pub async fn jwt_secret(&self) -> Vec<u8> {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let out = aws_sdk_secretsmanager::Client::new(&sdk).get_secret_value().secret_id(env("JWT_SECRET_ARN")).send().await.unwrap();
+        let out = aws_sdk_secretsmanager::Client::new(&sdk)
+            .get_secret_value()
+            .secret_id(env("JWT_SECRET_ARN"))
+            .send()
+            .await
+            .unwrap();
         out.secret_string().unwrap().as_bytes().to_vec()
     }
 }
@@ -153,19 +218,33 @@ impl Default for Ctx {
 }
 
 pub fn unique_email(prefix: &str) -> String {
-    format!("{prefix}-{}@example.com", ulid::Ulid::new().to_string().to_lowercase())
+    format!(
+        "{prefix}-{}@example.com",
+        ulid::Ulid::new().to_string().to_lowercase()
+    )
 }
 
 /// The token after `label` in an e-mail body.
 pub fn extract_after(body: &str, label: &str) -> String {
-    let start = body.find(label).unwrap_or_else(|| panic!("'{label}' not in mail: {body}")) + label.len();
+    let start = body
+        .find(label)
+        .unwrap_or_else(|| panic!("'{label}' not in mail: {body}"))
+        + label.len();
     body[start..].split_whitespace().next().unwrap().to_owned()
 }
 
 /// Every e-mail the emulator's SES recorded to `to` (moto keeps them in `/moto-api/data.json`).
 pub async fn mails_to(to: &str) -> Vec<Value> {
-    let url = format!("{}/moto-api/data.json", env("AWS_ENDPOINT_URL").trim_end_matches('/'));
-    let data: Value = reqwest::get(url).await.expect("the emulator answers").json().await.unwrap();
+    let url = format!(
+        "{}/moto-api/data.json",
+        env("AWS_ENDPOINT_URL").trim_end_matches('/')
+    );
+    let data: Value = reqwest::get(url)
+        .await
+        .expect("the emulator answers")
+        .json()
+        .await
+        .unwrap();
     data["ses"]["Message"]
         .as_array()
         .cloned()
@@ -179,19 +258,29 @@ pub async fn mails_to(to: &str) -> Vec<Value> {
 pub async fn wait_for_mail(to: &str, subject: &str) -> String {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
     loop {
-        let found = mails_to(to).await.into_iter().rev().find(|m| m["subject"].as_str().is_some_and(|s| s.contains(subject)));
+        let found = mails_to(to)
+            .await
+            .into_iter()
+            .rev()
+            .find(|m| m["subject"].as_str().is_some_and(|s| s.contains(subject)));
         if let Some(m) = found {
             return m["body"].as_str().unwrap_or_default().to_owned();
         }
-        assert!(tokio::time::Instant::now() < deadline, "no e-mail '{subject}' to {to} arrived within 45 s");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no e-mail '{subject}' to {to} arrived within 45 s"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
 /// A fixture from `events/`, with placeholders replaced.
 pub fn fixture(name: &str, replacements: &[(&str, &str)]) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
-    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events")
+        .join(name);
+    let mut text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     for (from, to) in replacements {
         text = text.replace(from, to);
     }

@@ -18,7 +18,10 @@ struct Op {
 
 fn resolve(doc: &Value, schema: &Value) -> Value {
     match schema.get("$ref").and_then(Value::as_str) {
-        Some(r) => resolve(doc, &doc["components"]["schemas"][r.rsplit('/').next().unwrap()]),
+        Some(r) => resolve(
+            doc,
+            &doc["components"]["schemas"][r.rsplit('/').next().unwrap()],
+        ),
         None => schema.clone(),
     }
 }
@@ -28,9 +31,14 @@ async fn operations(ctx: &Ctx) -> (Value, Vec<Op>) {
     let mut ops = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
-            let body_schema = op["requestBody"]["content"]["application/json"]["schema"].as_object().map(|_| {
-                resolve(&doc, &op["requestBody"]["content"]["application/json"]["schema"])
-            });
+            let body_schema = op["requestBody"]["content"]["application/json"]["schema"]
+                .as_object()
+                .map(|_| {
+                    resolve(
+                        &doc,
+                        &op["requestBody"]["content"]["application/json"]["schema"],
+                    )
+                });
             ops.push(Op {
                 method: method.to_uppercase().parse().unwrap(),
                 // ids that exist nowhere: auth and validation must answer before any lookup
@@ -44,8 +52,17 @@ async fn operations(ctx: &Ctx) -> (Value, Vec<Op>) {
     (doc, ops)
 }
 
-async fn raw(ctx: &Ctx, op: &Op, token: Option<&str>, content_type: Option<&str>, body: Vec<u8>) -> Reply {
-    let mut req = ctx.http.request(op.method.clone(), format!("{}{}", ctx.base, op.path)).body(body);
+async fn raw(
+    ctx: &Ctx,
+    op: &Op,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Reply {
+    let mut req = ctx
+        .http
+        .request(op.method.clone(), format!("{}{}", ctx.base, op.path))
+        .body(body);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -57,7 +74,12 @@ async fn raw(ctx: &Ctx, op: &Op, token: Option<&str>, content_type: Option<&str>
 
 #[track_caller]
 fn assert_problem(r: &Reply, allowed: &[u16], what: &str) {
-    assert!(allowed.contains(&r.status.as_u16()), "{what}: got {} {}", r.status, r.text);
+    assert!(
+        allowed.contains(&r.status.as_u16()),
+        "{what}: got {} {}",
+        r.status,
+        r.text
+    );
     r.problem(r.status.as_u16());
 }
 
@@ -84,25 +106,69 @@ async fn every_route_rejects_bad_bodies_with_a_problem_naming_the_field() {
         let label = format!("{} {}", op.method, op.path);
         let json_ct = Some("application/json");
 
-        assert_problem(&raw(&ctx, op, t, json_ct, Vec::new()).await, &[400], &format!("{label} empty body"));
-        assert_problem(&raw(&ctx, op, t, Some("text/plain"), b"hello".to_vec()).await, &[415], &format!("{label} text/plain"));
-        assert_problem(&raw(&ctx, op, t, None, b"{}".to_vec()).await, &[415], &format!("{label} no content type"));
-        assert_problem(&raw(&ctx, op, t, json_ct, b"{".to_vec()).await, &[400], &format!("{label} truncated JSON"));
-        assert_problem(&raw(&ctx, op, t, json_ct, b"[1,2,3]".to_vec()).await, &[422], &format!("{label} array body"));
+        assert_problem(
+            &raw(&ctx, op, t, json_ct, Vec::new()).await,
+            &[400],
+            &format!("{label} empty body"),
+        );
+        assert_problem(
+            &raw(&ctx, op, t, Some("text/plain"), b"hello".to_vec()).await,
+            &[415],
+            &format!("{label} text/plain"),
+        );
+        assert_problem(
+            &raw(&ctx, op, t, None, b"{}".to_vec()).await,
+            &[415],
+            &format!("{label} no content type"),
+        );
+        assert_problem(
+            &raw(&ctx, op, t, json_ct, b"{".to_vec()).await,
+            &[400],
+            &format!("{label} truncated JSON"),
+        );
+        assert_problem(
+            &raw(&ctx, op, t, json_ct, b"[1,2,3]".to_vec()).await,
+            &[422],
+            &format!("{label} array body"),
+        );
         let huge = format!("{{\"x\":\"{}\"}}", "a".repeat(1024 * 1024));
-        assert_problem(&raw(&ctx, op, t, json_ct, huge.into_bytes()).await, &[413], &format!("{label} 1 MB body"));
+        assert_problem(
+            &raw(&ctx, op, t, json_ct, huge.into_bytes()).await,
+            &[413],
+            &format!("{label} 1 MB body"),
+        );
 
         // an unknown field is named
-        let extra = ctx.send(op.method.clone(), &op.path, t, Some(json!({"is_admin": true}))).await;
+        let extra = ctx
+            .send(
+                op.method.clone(),
+                &op.path,
+                t,
+                Some(json!({"is_admin": true})),
+            )
+            .await;
         assert_problem(&extra, &[422], &format!("{label} extra field"));
-        assert!(extra.error_fields().contains(&"is_admin".to_owned()), "{label}: {}", extra.text);
+        assert!(
+            extra.error_fields().contains(&"is_admin".to_owned()),
+            "{label}: {}",
+            extra.text
+        );
 
         // each required field, when missing, is named
-        let required: Vec<String> = schema["required"].as_array().map(|r| r.iter().map(|v| v.as_str().unwrap().to_owned()).collect()).unwrap_or_default();
+        let required: Vec<String> = schema["required"]
+            .as_array()
+            .map(|r| r.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default();
         if !required.is_empty() {
-            let missing = ctx.send(op.method.clone(), &op.path, t, Some(json!({}))).await;
+            let missing = ctx
+                .send(op.method.clone(), &op.path, t, Some(json!({})))
+                .await;
             assert_problem(&missing, &[422], &format!("{label} missing fields"));
-            assert!(required.contains(&missing.error_fields()[0]), "{label}: {} not among {required:?}", missing.text);
+            assert!(
+                required.contains(&missing.error_fields()[0]),
+                "{label}: {} not among {required:?}",
+                missing.text
+            );
         }
 
         // each property with the wrong type is named
@@ -110,15 +176,26 @@ async fn every_route_rejects_bad_bodies_with_a_problem_naming_the_field() {
             let prop = resolve(&doc, prop);
             let mut body = serde_json::Map::new();
             body.insert(name.clone(), wrong_type(&prop));
-            let r = ctx.send(op.method.clone(), &op.path, t, Some(Value::Object(body))).await;
+            let r = ctx
+                .send(op.method.clone(), &op.path, t, Some(Value::Object(body)))
+                .await;
             assert_problem(&r, &[422], &format!("{label} wrong type for {name}"));
-            assert!(r.error_fields().contains(name), "{label} wrong type for {name}: {}", r.text);
+            assert!(
+                r.error_fields().contains(name),
+                "{label} wrong type for {name}: {}",
+                r.text
+            );
         }
     }
 }
 
 fn forge(secret: &[u8], claims: Value) -> String {
-    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &jsonwebtoken::EncodingKey::from_secret(secret)).unwrap()
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -127,10 +204,16 @@ async fn every_secured_route_rejects_bad_tokens() {
     let (_, ops) = operations(&ctx).await;
     let (user_id, _, _) = ctx.user("tokens").await;
     let secret = ctx.jwt_secret().await;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let claims = |iat: i64, exp: i64| json!({"sub": user_id, "sv": 0, "roles": ["admin"], "iat": iat, "exp": exp, "iss": "commerce", "aud": "commerce-api"});
     let expired = forge(&secret, claims(now - 7200, now - 3600));
-    let wrong_key = forge(b"not-the-real-secret-not-the-real-secret", claims(now, now + 600));
+    let wrong_key = forge(
+        b"not-the-real-secret-not-the-real-secret",
+        claims(now, now + 600),
+    );
     let alg_none = format!(
         "{}.{}.",
         URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
@@ -152,7 +235,10 @@ async fn every_secured_route_rejects_bad_tokens() {
             ("wrong signature", Some(format!("Bearer {wrong_key}"))),
             ("alg none", Some(format!("Bearer {alg_none}"))),
         ] {
-            let mut req = ctx.http.request(op.method.clone(), format!("{}{}", ctx.base, op.path)).json(&json!({}));
+            let mut req = ctx
+                .http
+                .request(op.method.clone(), format!("{}{}", ctx.base, op.path))
+                .json(&json!({}));
             if let Some(h) = &header {
                 req = req.header("authorization", h);
             }
@@ -160,7 +246,11 @@ async fn every_secured_route_rejects_bad_tokens() {
             assert_problem(&r, &[401], &format!("{label} {what}"));
             assert_eq!(r.headers["www-authenticate"], "Bearer");
             if what == "expired" {
-                assert!(r.body["detail"].as_str().unwrap().contains("expired"), "{}", r.text);
+                assert!(
+                    r.body["detail"].as_str().unwrap().contains("expired"),
+                    "{}",
+                    r.text
+                );
             }
         }
     }
@@ -171,16 +261,35 @@ async fn invalid_registrations_name_the_field_and_write_nothing() {
     let ctx = Ctx::new();
     let email = unique_email("bad");
     for (body, field) in [
-        (json!({"email": "not-an-email", "password": PASSWORD, "name": "A"}), "email"),
-        (json!({"email": email, "password": "short1", "name": "A"}), "password"),
-        (json!({"email": email, "password": "onlyletterspassword", "name": "A"}), "password"),
-        (json!({"email": email, "password": PASSWORD, "name": "   "}), "name"),
-        (json!({"email": email, "password": PASSWORD, "name": "A", "role": "admin"}), "role"),
+        (
+            json!({"email": "not-an-email", "password": PASSWORD, "name": "A"}),
+            "email",
+        ),
+        (
+            json!({"email": email, "password": "short1", "name": "A"}),
+            "password",
+        ),
+        (
+            json!({"email": email, "password": "onlyletterspassword", "name": "A"}),
+            "password",
+        ),
+        (
+            json!({"email": email, "password": PASSWORD, "name": "   "}),
+            "name",
+        ),
+        (
+            json!({"email": email, "password": PASSWORD, "name": "A", "role": "admin"}),
+            "role",
+        ),
         (json!({"email": email, "password": PASSWORD}), "name"),
     ] {
         let r = ctx.post("/api/v1/auth/register", None, body.clone()).await;
         r.problem(422);
-        assert!(r.error_fields().contains(&field.to_owned()), "{body}: {}", r.text);
+        assert!(
+            r.error_fields().contains(&field.to_owned()),
+            "{body}: {}",
+            r.text
+        );
     }
     // none of the rejected attempts reserved the address
     ctx.login(&email, PASSWORD).await.problem(401);
@@ -193,10 +302,18 @@ async fn unknown_routes_and_methods_are_problems_too() {
     ctx.get("/api/v1/nope", None).await.problem(404);
     ctx.delete("/api/v1/auth/login", None).await.problem(405);
     let (_, t, _) = ctx.user("q").await;
-    ctx.put("/api/v1/users/me", Some(&t), json!({})).await.problem(422);
+    ctx.put("/api/v1/users/me", Some(&t), json!({}))
+        .await
+        .problem(422);
     let r = ctx.post("/api/v1/users/me/addresses", Some(&t), json!({"recipient_name": "A", "phone": "12", "line1": "x", "city": "y", "country": "Vietnam"})).await;
     r.problem(422);
     let fields = r.error_fields();
-    assert!(fields.contains(&"phone".to_owned()) && fields.contains(&"country".to_owned()), "{}", r.text);
-    ctx.get("/api/v1/users?limit=0", Some(&t)).await.problem(403);
+    assert!(
+        fields.contains(&"phone".to_owned()) && fields.contains(&"country".to_owned()),
+        "{}",
+        r.text
+    );
+    ctx.get("/api/v1/users?limit=0", Some(&t))
+        .await
+        .problem(403);
 }

@@ -21,10 +21,14 @@ async fn register_verify_login_refresh_reuse_and_logout() {
     // WHEN the verification e-mail arrives and its token is posted
     let mail = ctx.wait_for_mail(&email, "Confirm your e-mail").await;
     let token = extract_after(&mail, "Verification token:");
-    let verified = ctx.post("/api/v1/auth/verify-email", None, json!({"token": token})).await;
+    let verified = ctx
+        .post("/api/v1/auth/verify-email", None, json!({"token": token}))
+        .await;
     assert_eq!(verified.status, 204, "{}", verified.text);
     // a verification token works once
-    ctx.post("/api/v1/auth/verify-email", None, json!({"token": token})).await.problem(400);
+    ctx.post("/api/v1/auth/verify-email", None, json!({"token": token}))
+        .await
+        .problem(400);
 
     // THEN login works and the profile says verified
     let login = ctx.login(&email, PASSWORD).await;
@@ -38,24 +42,59 @@ async fn register_verify_login_refresh_reuse_and_logout() {
     assert_eq!(me.body["email_verified"], true);
 
     // refresh rotates the token
-    let r2 = ctx.post("/api/v1/auth/refresh", None, json!({"refresh_token": refresh1})).await;
+    let r2 = ctx
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": refresh1}),
+        )
+        .await;
     assert_eq!(r2.status, 200, "{}", r2.text);
     let refresh2 = r2.body["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(refresh1, refresh2);
-    let me2 = ctx.get("/api/v1/users/me", Some(r2.body["access_token"].as_str().unwrap())).await;
+    let me2 = ctx
+        .get(
+            "/api/v1/users/me",
+            Some(r2.body["access_token"].as_str().unwrap()),
+        )
+        .await;
     assert_eq!(me2.status, 200);
 
     // reusing the rotated token is rejected and revokes the whole family
-    ctx.post("/api/v1/auth/refresh", None, json!({"refresh_token": refresh1})).await.problem(401);
-    ctx.post("/api/v1/auth/refresh", None, json!({"refresh_token": refresh2})).await.problem(401);
+    ctx.post(
+        "/api/v1/auth/refresh",
+        None,
+        json!({"refresh_token": refresh1}),
+    )
+    .await
+    .problem(401);
+    ctx.post(
+        "/api/v1/auth/refresh",
+        None,
+        json!({"refresh_token": refresh2}),
+    )
+    .await
+    .problem(401);
 
     // a new login opens a new session; logout ends it
     let login2 = ctx.login(&email, PASSWORD).await;
     assert_eq!(login2.status, 200);
     let refresh3 = login2.body["refresh_token"].as_str().unwrap().to_owned();
-    let out = ctx.post("/api/v1/auth/logout", None, json!({"refresh_token": refresh3})).await;
+    let out = ctx
+        .post(
+            "/api/v1/auth/logout",
+            None,
+            json!({"refresh_token": refresh3}),
+        )
+        .await;
     assert_eq!(out.status, 204, "{}", out.text);
-    ctx.post("/api/v1/auth/refresh", None, json!({"refresh_token": refresh3})).await.problem(401);
+    ctx.post(
+        "/api/v1/auth/refresh",
+        None,
+        json!({"refresh_token": refresh3}),
+    )
+    .await
+    .problem(401);
 }
 
 #[tokio::test]
@@ -81,7 +120,11 @@ async fn repeated_failed_logins_are_throttled_with_retry_after() {
     // even the right password is refused while the account is locked
     let locked = ctx.login(&email, PASSWORD).await;
     locked.problem(429);
-    let retry_after: u64 = locked.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = locked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
     // another account is not affected
     let other = unique_email("throttle-other");
@@ -96,18 +139,41 @@ async fn changing_the_password_ends_other_sessions() {
     assert_eq!(ctx.register(&email, PASSWORD).await.status, 201);
     let a = ctx.login(&email, PASSWORD).await;
     let b = ctx.login(&email, PASSWORD).await;
-    let (access_a, access_b) = (a.body["access_token"].as_str().unwrap(), b.body["access_token"].as_str().unwrap());
+    let (access_a, access_b) = (
+        a.body["access_token"].as_str().unwrap(),
+        b.body["access_token"].as_str().unwrap(),
+    );
 
-    let wrong = ctx.put("/api/v1/auth/change-password", Some(access_a), json!({"current_password": "nope-nope-1", "new_password": "maple-stone-77"})).await;
+    let wrong = ctx
+        .put(
+            "/api/v1/auth/change-password",
+            Some(access_a),
+            json!({"current_password": "nope-nope-1", "new_password": "maple-stone-77"}),
+        )
+        .await;
     assert_eq!(wrong.problem(422)["errors"][0]["field"], "current_password");
 
-    let changed = ctx.put("/api/v1/auth/change-password", Some(access_a), json!({"current_password": PASSWORD, "new_password": "maple-stone-77"})).await;
+    let changed = ctx
+        .put(
+            "/api/v1/auth/change-password",
+            Some(access_a),
+            json!({"current_password": PASSWORD, "new_password": "maple-stone-77"}),
+        )
+        .await;
     assert_eq!(changed.status, 200, "{}", changed.text);
     let fresh = changed.body["access_token"].as_str().unwrap();
 
     assert_eq!(ctx.get("/api/v1/users/me", Some(fresh)).await.status, 200);
-    ctx.get("/api/v1/users/me", Some(access_b)).await.problem(401);
-    ctx.post("/api/v1/auth/refresh", None, json!({"refresh_token": b.body["refresh_token"]})).await.problem(401);
+    ctx.get("/api/v1/users/me", Some(access_b))
+        .await
+        .problem(401);
+    ctx.post(
+        "/api/v1/auth/refresh",
+        None,
+        json!({"refresh_token": b.body["refresh_token"]}),
+    )
+    .await
+    .problem(401);
     ctx.login(&email, PASSWORD).await.problem(401);
     assert_eq!(ctx.login(&email, "maple-stone-77").await.status, 200);
 }

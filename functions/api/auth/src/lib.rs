@@ -49,8 +49,12 @@ pub fn router(state: AppState) -> axum::Router {
 }
 
 /// Runs argon2 off the async executor.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -73,10 +77,19 @@ struct VerificationToken {
         shared::openapi::BodyErrors,
     ))]
 #[tracing::instrument(skip_all)]
-async fn register(State(state): State<AppState>, ValidJson(req): ValidJson<RegisterRequest>) -> Result<Response, ApiError> {
+async fn register(
+    State(state): State<AppState>,
+    ValidJson(req): ValidJson<RegisterRequest>,
+) -> Result<Response, ApiError> {
     let password = req.password.clone();
     let hash = blocking(move || auth::hash_password(&password)).await?;
-    let user = UserRecord::new(ulid::Ulid::new().to_string(), req.email.clone(), req.name.clone(), hash, req.roles());
+    let user = UserRecord::new(
+        ulid::Ulid::new().to_string(),
+        req.email.clone(),
+        req.name.clone(),
+        hash,
+        req.roles(),
+    );
     let token = auth::random_token();
     let (pk, sk) = keys::email_verification(&auth::sha256_hex(&token));
     let verification = VerificationToken {
@@ -105,7 +118,9 @@ async fn register(State(state): State<AppState>, ValidJson(req): ValidJson<Regis
     match result {
         Ok(()) => {}
         Err(e) if e.failed_condition_index() == Some(0) => {
-            return Err(ApiError::Conflict("an account with this e-mail address already exists".into()));
+            return Err(ApiError::Conflict(
+                "an account with this e-mail address already exists".into(),
+            ));
         }
         Err(e) => return Err(e.into()),
     }
@@ -124,10 +139,16 @@ async fn register(State(state): State<AppState>, ValidJson(req): ValidJson<Regis
         shared::openapi::BodyErrors,
     ))]
 #[tracing::instrument(skip_all)]
-async fn login(State(state): State<AppState>, ValidJson(req): ValidJson<LoginRequest>) -> Result<Json<TokenPair>, ApiError> {
+async fn login(
+    State(state): State<AppState>,
+    ValidJson(req): ValidJson<LoginRequest>,
+) -> Result<Json<TokenPair>, ApiError> {
     let has_failures = throttle::check(&state, &req.email).await?;
     let user = find_user_by_email(&state.db, &req.email).await?;
-    let phc = user.as_ref().map_or_else(|| auth::dummy_hash().to_owned(), |u| u.password_hash.clone());
+    let phc = user.as_ref().map_or_else(
+        || auth::dummy_hash().to_owned(),
+        |u| u.password_hash.clone(),
+    );
     let password = req.password;
     // Verify even when the account does not exist, so both cases take the same time.
     let matches = blocking(move || auth::verify_password(&password, &phc)).await?;
@@ -158,7 +179,10 @@ async fn login(State(state): State<AppState>, ValidJson(req): ValidJson<LoginReq
         shared::openapi::BodyErrors,
     ))]
 #[tracing::instrument(skip_all)]
-async fn refresh(State(state): State<AppState>, ValidJson(req): ValidJson<RefreshRequest>) -> Result<Json<TokenPair>, ApiError> {
+async fn refresh(
+    State(state): State<AppState>,
+    ValidJson(req): ValidJson<RefreshRequest>,
+) -> Result<Json<TokenPair>, ApiError> {
     Ok(Json(session::rotate(&state, &req.refresh_token).await?))
 }
 
@@ -170,7 +194,10 @@ async fn refresh(State(state): State<AppState>, ValidJson(req): ValidJson<Refres
         shared::openapi::BodyErrors,
     ))]
 #[tracing::instrument(skip_all)]
-async fn logout(State(state): State<AppState>, ValidJson(req): ValidJson<RefreshRequest>) -> Result<Response, ApiError> {
+async fn logout(
+    State(state): State<AppState>,
+    ValidJson(req): ValidJson<RefreshRequest>,
+) -> Result<Response, ApiError> {
     session::end(&state, &req.refresh_token).await?;
     Ok(no_content())
 }
@@ -184,8 +211,13 @@ async fn logout(State(state): State<AppState>, ValidJson(req): ValidJson<Refresh
         shared::openapi::BodyErrors,
     ))]
 #[tracing::instrument(skip_all)]
-async fn verify_email(State(state): State<AppState>, ValidJson(req): ValidJson<VerifyEmailRequest>) -> Result<Response, ApiError> {
-    let invalid = || ApiError::BadRequest("the verification token is unknown, already used or expired".into());
+async fn verify_email(
+    State(state): State<AppState>,
+    ValidJson(req): ValidJson<VerifyEmailRequest>,
+) -> Result<Response, ApiError> {
+    let invalid = || {
+        ApiError::BadRequest("the verification token is unknown, already used or expired".into())
+    };
     let key = keys::email_verification(&auth::sha256_hex(&req.token));
     let token: VerificationToken = state.db.get(key.clone()).await?.ok_or_else(invalid)?;
     let now = shared::now_epoch();
@@ -196,14 +228,25 @@ async fn verify_email(State(state): State<AppState>, ValidJson(req): ValidJson<V
     let result = state
         .db
         .transact(vec![
-            tx::delete(table, key, Some("attribute_exists(PK) AND expires_at > :now"), vec![(":now", n(now))])?,
-            tx::update(table, tx::UpdateSpec {
-                key: keys::user_profile(&token.user_id),
-                update: "SET email_verified = :true, updated_at = :now_s",
-                condition: Some("attribute_exists(PK)"),
-                names: &[],
-                values: vec![(":true", AttributeValue::Bool(true)), (":now_s", s(shared::now_rfc3339()))],
-            })?,
+            tx::delete(
+                table,
+                key,
+                Some("attribute_exists(PK) AND expires_at > :now"),
+                vec![(":now", n(now))],
+            )?,
+            tx::update(
+                table,
+                tx::UpdateSpec {
+                    key: keys::user_profile(&token.user_id),
+                    update: "SET email_verified = :true, updated_at = :now_s",
+                    condition: Some("attribute_exists(PK)"),
+                    names: &[],
+                    values: vec![
+                        (":true", AttributeValue::Bool(true)),
+                        (":now_s", s(shared::now_rfc3339())),
+                    ],
+                },
+            )?,
         ])
         .await;
     match result {
@@ -236,12 +279,23 @@ struct PasswordReset {
         shared::openapi::BodyErrors,
     ))]
 #[tracing::instrument(skip_all)]
-async fn forgot_password(State(state): State<AppState>, ValidJson(req): ValidJson<ForgotPasswordRequest>) -> Result<Response, ApiError> {
+async fn forgot_password(
+    State(state): State<AppState>,
+    ValidJson(req): ValidJson<ForgotPasswordRequest>,
+) -> Result<Response, ApiError> {
     let accepted = || {
-        (StatusCode::ACCEPTED, Json(Accepted { message: "if this address has an account, a reset code has been sent".into() }))
+        (
+            StatusCode::ACCEPTED,
+            Json(Accepted {
+                message: "if this address has an account, a reset code has been sent".into(),
+            }),
+        )
             .into_response()
     };
-    let Some(user) = find_user_by_email(&state.db, &req.email).await?.filter(UserRecord::is_active) else {
+    let Some(user) = find_user_by_email(&state.db, &req.email)
+        .await?
+        .filter(UserRecord::is_active)
+    else {
         return Ok(accepted());
     };
     let code = auth::six_digit_code();
@@ -274,7 +328,9 @@ async fn forgot_password(State(state): State<AppState>, ValidJson(req): ValidJso
     let result = state
         .db
         .transact(vec![
-            aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build(),
+            aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                .put(put)
+                .build(),
             events::outbox_put(table, &event)?,
         ])
         .await;
@@ -294,9 +350,18 @@ async fn forgot_password(State(state): State<AppState>, ValidJson(req): ValidJso
         shared::openapi::BodyErrors,
     ))]
 #[tracing::instrument(skip_all)]
-async fn reset_password(State(state): State<AppState>, ValidJson(req): ValidJson<ResetPasswordRequest>) -> Result<Response, ApiError> {
-    let invalid = || ApiError::BadRequest("the reset code is wrong, expired or already used; request a new one".into());
-    let user = find_user_by_email(&state.db, &req.email).await?.ok_or_else(invalid)?;
+async fn reset_password(
+    State(state): State<AppState>,
+    ValidJson(req): ValidJson<ResetPasswordRequest>,
+) -> Result<Response, ApiError> {
+    let invalid = || {
+        ApiError::BadRequest(
+            "the reset code is wrong, expired or already used; request a new one".into(),
+        )
+    };
+    let user = find_user_by_email(&state.db, &req.email)
+        .await?
+        .ok_or_else(invalid)?;
     let key = keys::password_reset(&user.id);
     let reset: PasswordReset = state.db.get(key.clone()).await?.ok_or_else(invalid)?;
     let now = shared::now_epoch();
@@ -309,13 +374,16 @@ async fn reset_password(State(state): State<AppState>, ValidJson(req): ValidJson
         // Count the miss atomically; the condition stops counting past the limit.
         let counted = state
             .db
-            .transact(vec![tx::update(table, tx::UpdateSpec {
-                key,
-                update: "ADD attempts :one",
-                condition: Some("attribute_exists(PK) AND attempts < :max"),
-                names: &[],
-                values: vec![(":one", n(1)), (":max", n(RESET_MAX_ATTEMPTS))],
-            })?])
+            .transact(vec![tx::update(
+                table,
+                tx::UpdateSpec {
+                    key,
+                    update: "ADD attempts :one",
+                    condition: Some("attribute_exists(PK) AND attempts < :max"),
+                    names: &[],
+                    values: vec![(":one", n(1)), (":max", n(RESET_MAX_ATTEMPTS))],
+                },
+            )?])
             .await;
         return match counted {
             Ok(()) | Err(StoreError::TransactionCanceled(_)) => Err(invalid()),
@@ -370,7 +438,8 @@ async fn change_password(
     ValidJson(req): ValidJson<ChangePasswordRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
     let user = caller.user;
-    auth::check_password_policy("new_password", &req.new_password, Some(&user.email)).map_err(|e| ApiError::Validation(vec![e]))?;
+    auth::check_password_policy("new_password", &req.new_password, Some(&user.email))
+        .map_err(|e| ApiError::Validation(vec![e]))?;
     let (current, phc) = (req.current_password, user.password_hash.clone());
     if !blocking(move || auth::verify_password(&current, &phc)).await? {
         return Err(ApiError::field("current_password", "is incorrect"));
@@ -379,20 +448,25 @@ async fn change_password(
     let hash = blocking(move || auth::hash_password(&password)).await?;
     state
         .db
-        .transact(vec![tx::update(&state.db.table, tx::UpdateSpec {
-            key: keys::user_profile(&user.id),
-            update: "SET password_hash = :hash, updated_at = :now_s ADD session_version :one",
-            condition: Some("password_hash = :old"),
-            names: &[],
-            values: vec![
-                (":hash", s(hash)),
-                (":old", s(&user.password_hash)),
-                (":now_s", s(shared::now_rfc3339())),
-                (":one", n(1)),
-            ],
-        })?])
+        .transact(vec![tx::update(
+            &state.db.table,
+            tx::UpdateSpec {
+                key: keys::user_profile(&user.id),
+                update: "SET password_hash = :hash, updated_at = :now_s ADD session_version :one",
+                condition: Some("password_hash = :old"),
+                names: &[],
+                values: vec![
+                    (":hash", s(hash)),
+                    (":old", s(&user.password_hash)),
+                    (":now_s", s(shared::now_rfc3339())),
+                    (":one", n(1)),
+                ],
+            },
+        )?])
         .await?;
-    let user = load_user(&state.db, &user.id).await?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("user vanished")))?;
+    let user = load_user(&state.db, &user.id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user vanished")))?;
     tracing::info!(user_id = %user.id, "password changed");
     Ok(Json(session::start(&state, &user).await?))
 }

@@ -34,7 +34,11 @@ impl Validate for RegisterRequest {
         let mut e = Errors::default();
         e.check(validate::email("email", &mut self.email));
         e.check(validate::text("name", &mut self.name, 1, 100));
-        e.check(auth::check_password_policy("password", &self.password, Some(&self.email)));
+        e.check(auth::check_password_policy(
+            "password",
+            &self.password,
+            Some(&self.email),
+        ));
         e.finish()
     }
 }
@@ -99,8 +103,15 @@ fn token_field(field: &str, value: &str) -> Result<(), Vec<FieldError>> {
     if value.is_empty() {
         return Err(vec![FieldError::new(field, "is required")]);
     }
-    if value.len() > 200 || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
-        return Err(vec![FieldError::new(field, "is not a token this API issued")]);
+    if value.len() > 200
+        || !value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    {
+        return Err(vec![FieldError::new(
+            field,
+            "is not a token this API issued",
+        )]);
     }
     Ok(())
 }
@@ -136,7 +147,11 @@ impl Validate for ResetPasswordRequest {
         if self.code.len() != 6 || !self.code.bytes().all(|b| b.is_ascii_digit()) {
             e.push("code", "must be the 6-digit code from the e-mail");
         }
-        e.check(auth::check_password_policy("new_password", &self.new_password, Some(&self.email)));
+        e.check(auth::check_password_policy(
+            "new_password",
+            &self.new_password,
+            Some(&self.email),
+        ));
         e.finish()
     }
 }
@@ -154,7 +169,11 @@ impl Validate for ChangePasswordRequest {
         if self.current_password.is_empty() {
             e.push("current_password", "is required");
         }
-        e.check(auth::check_password_policy("new_password", &self.new_password, None));
+        e.check(auth::check_password_policy(
+            "new_password",
+            &self.new_password,
+            None,
+        ));
         if self.current_password == self.new_password {
             e.push("new_password", "must differ from the current password");
         }

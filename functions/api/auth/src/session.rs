@@ -29,12 +29,17 @@ pub struct RefreshFamily {
 }
 
 fn invalid() -> ApiError {
-    ApiError::Unauthorized("the refresh token is invalid, expired or already used; log in again".into())
+    ApiError::Unauthorized(
+        "the refresh token is invalid, expired or already used; log in again".into(),
+    )
 }
 
 /// `<family id>.<secret>` → (family id, secret).
 fn split(token: &str) -> Result<(&str, &str), ApiError> {
-    token.split_once('.').filter(|(f, s)| !f.is_empty() && !s.is_empty()).ok_or_else(invalid)
+    token
+        .split_once('.')
+        .filter(|(f, s)| !f.is_empty() && !s.is_empty())
+        .ok_or_else(invalid)
 }
 
 /// Starts a new session for the user: a new family and its first token pair.
@@ -60,7 +65,9 @@ pub async fn start(state: &AppState, user: &UserRecord) -> Result<TokenPair, Api
 
 fn pair(state: &AppState, user: &UserRecord, family_id: &str, secret: &str, now: i64) -> TokenPair {
     TokenPair {
-        access_token: state.keys.issue(&user.id, user.session_version, &user.roles, now),
+        access_token: state
+            .keys
+            .issue(&user.id, user.session_version, &user.roles, now),
         refresh_token: format!("{family_id}.{secret}"),
         token_type: "Bearer".into(),
         expires_in: auth::ACCESS_TOKEN_TTL_SECS,
@@ -83,7 +90,10 @@ pub async fn rotate(state: &AppState, token: &str) -> Result<TokenPair, ApiError
         .condition_expression("token_hash = :presented AND revoked = :false AND expires_at > :now")
         .expression_attribute_values(":next", s(auth::sha256_hex(&next_secret)))
         .expression_attribute_values(":presented", s(&presented))
-        .expression_attribute_values(":false", aws_sdk_dynamodb::types::AttributeValue::Bool(false))
+        .expression_attribute_values(
+            ":false",
+            aws_sdk_dynamodb::types::AttributeValue::Bool(false),
+        )
         .expression_attribute_values(":now", n(now))
         .expression_attribute_values(":now_s", s(shared::now_rfc3339()))
         .return_values(ReturnValue::AllNew)
@@ -113,17 +123,25 @@ pub async fn rotate(state: &AppState, token: &str) -> Result<TokenPair, ApiError
 /// The presented token did not match: if the family is live, the token was an older one of
 /// the family being replayed (stolen or duplicated), so nobody may use the family any more.
 async fn detect_reuse(state: &AppState, family_id: &str, presented: &str) -> Result<(), ApiError> {
-    if let Some(family) = state.db.get::<RefreshFamily>(keys::refresh_family(family_id)).await? {
-        if !family.revoked && family.token_hash != presented {
-            tracing::warn!(family_id, user_id = %family.user_id, "refresh token reuse detected; revoking the session");
-            revoke_family(state, family_id).await?;
-        }
+    if let Some(family) = state
+        .db
+        .get::<RefreshFamily>(keys::refresh_family(family_id))
+        .await?
+        && !family.revoked
+        && family.token_hash != presented
+    {
+        tracing::warn!(family_id, user_id = %family.user_id, "refresh token reuse detected; revoking the session");
+        revoke_family(state, family_id).await?;
     }
     Ok(())
 }
 
 /// Marks the family revoked; with `holder_hash`, only if that is its current token.
-async fn revoke(state: &AppState, family_id: &str, holder_hash: Option<String>) -> Result<(), ApiError> {
+async fn revoke(
+    state: &AppState,
+    family_id: &str,
+    holder_hash: Option<String>,
+) -> Result<(), ApiError> {
     let (condition, presented) = match holder_hash {
         Some(hash) => ("token_hash = :presented", Some(s(hash))),
         None => ("attribute_exists(PK)", None),
@@ -157,6 +175,8 @@ async fn revoke_family(state: &AppState, family_id: &str) -> Result<(), ApiError
 
 /// Logout: revokes the family, but only for the holder of its current token.
 pub async fn end(state: &AppState, token: &str) -> Result<(), ApiError> {
-    let Ok((family_id, secret)) = split(token) else { return Ok(()) };
+    let Ok((family_id, secret)) = split(token) else {
+        return Ok(());
+    };
     revoke(state, family_id, Some(auth::sha256_hex(secret))).await
 }

@@ -33,7 +33,9 @@ pub fn lock_secs(failures: u32) -> i64 {
 /// a counter exists (so a successful login only clears one that is there).
 pub async fn check(state: &AppState, email: &str) -> Result<bool, ApiError> {
     let now = shared::now_epoch();
-    let Some(c) = state.db.get::<Counter>(keys::login_throttle(email)).await? else { return Ok(false) };
+    let Some(c) = state.db.get::<Counter>(keys::login_throttle(email)).await? else {
+        return Ok(false);
+    };
     if c.expires_at > now && c.locked_until > now {
         return Err(ApiError::TooManyRequests {
             retry_after_secs: (c.locked_until - now) as u64,
@@ -53,7 +55,9 @@ pub async fn record_failure(state: &AppState, email: &str) -> Result<(), ApiErro
         .update_item()
         .table_name(&state.db.table)
         .set_key(Some(k.clone()))
-        .update_expression("ADD failures :one SET expires_at = if_not_exists(expires_at, :window_end)")
+        .update_expression(
+            "ADD failures :one SET expires_at = if_not_exists(expires_at, :window_end)",
+        )
         .condition_expression("attribute_not_exists(PK) OR expires_at > :now")
         .expression_attribute_values(":one", n(1))
         .expression_attribute_values(":now", n(now))
@@ -73,7 +77,9 @@ pub async fn record_failure(state: &AppState, email: &str) -> Result<(), ApiErro
                 .update_item()
                 .table_name(&state.db.table)
                 .set_key(Some(k.clone()))
-                .update_expression("SET failures = :one, expires_at = :window_end, locked_until = :zero")
+                .update_expression(
+                    "SET failures = :one, expires_at = :window_end, locked_until = :zero",
+                )
                 .condition_expression("expires_at <= :now")
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":zero", n(0))

@@ -87,7 +87,9 @@ async fn update_me(
         .return_values(ReturnValue::AllNew);
     if let Some(name) = req.name {
         set.push("#name = :name");
-        req_builder = req_builder.expression_attribute_names("#name", "name").expression_attribute_values(":name", s(name));
+        req_builder = req_builder
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_values(":name", s(name));
     }
     match req.phone {
         Some(Some(phone)) => {
@@ -101,7 +103,11 @@ async fn update_me(
     if !remove.is_empty() {
         expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
     }
-    let out = req_builder.update_expression(expr).send().await.map_err(classify)?;
+    let out = req_builder
+        .update_expression(expr)
+        .send()
+        .await
+        .map_err(classify)?;
     let user: UserRecord = from_item(out.attributes.unwrap_or_default())?;
     Ok(Json(UserView::from(&user)))
 }
@@ -177,10 +183,20 @@ async fn all_addresses(state: &AppState, user_id: &str) -> Result<Vec<AddressRec
         shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
-async fn list_addresses(State(state): State<AppState>, caller: AuthUser) -> Result<Json<ListResponse<Address>>, ApiError> {
+async fn list_addresses(
+    State(state): State<AppState>,
+    caller: AuthUser,
+) -> Result<Json<ListResponse<Address>>, ApiError> {
     let default_id = caller.user.default_address_id.as_deref();
-    let items = all_addresses(&state, caller.id()).await?.into_iter().map(|r| view(r, default_id)).collect();
-    Ok(Json(ListResponse { items, next_cursor: None }))
+    let items = all_addresses(&state, caller.id())
+        .await?
+        .into_iter()
+        .map(|r| view(r, default_id))
+        .collect();
+    Ok(Json(ListResponse {
+        items,
+        next_cursor: None,
+    }))
 }
 
 /// Add an address; the first one becomes the default.
@@ -217,11 +233,15 @@ async fn create_address(
     match result {
         Ok(()) => {}
         Err(e) if e.failed_condition_index() == Some(1) => {
-            return Err(ApiError::Conflict(format!("the address book is full ({MAX_ADDRESSES} addresses); delete one first")));
+            return Err(ApiError::Conflict(format!(
+                "the address book is full ({MAX_ADDRESSES} addresses); delete one first"
+            )));
         }
         Err(e) => return Err(e.into()),
     }
-    let user = load_user(&state.db, caller.id()).await?.ok_or_else(not_found_user)?;
+    let user = load_user(&state.db, caller.id())
+        .await?
+        .ok_or_else(not_found_user)?;
     let address = view(record, user.default_address_id.as_deref());
     Ok((StatusCode::CREATED, Json(address)).into_response())
 }
@@ -243,11 +263,25 @@ async fn update_address(
     Path(id): Path<String>,
     ValidJson(input): ValidJson<AddressInput>,
 ) -> Result<Json<Address>, ApiError> {
-    let existing: AddressRecord = state.db.get(keys::address(caller.id(), &id)).await?.ok_or_else(not_found_address)?;
+    let existing: AddressRecord = state
+        .db
+        .get(keys::address(caller.id(), &id))
+        .await?
+        .ok_or_else(not_found_address)?;
     let record = AddressRecord::new(caller.id(), id, input, existing.address.created_at);
-    let result = state.db.transact(vec![tx::put(&state.db.table, &record, Some("attribute_exists(PK)"))?]).await;
+    let result = state
+        .db
+        .transact(vec![tx::put(
+            &state.db.table,
+            &record,
+            Some("attribute_exists(PK)"),
+        )?])
+        .await;
     match result {
-        Ok(()) => Ok(Json(view(record, caller.user.default_address_id.as_deref()))),
+        Ok(()) => Ok(Json(view(
+            record,
+            caller.user.default_address_id.as_deref(),
+        ))),
         Err(e) if e.failed_condition_index().is_some() => Err(not_found_address()),
         Err(e) => Err(e.into()),
     }
@@ -263,47 +297,76 @@ async fn update_address(
         shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
-async fn delete_address(State(state): State<AppState>, caller: AuthUser, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn delete_address(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let table = &state.db.table;
     // A concurrent delete or default change cancels the transaction; re-read and try again.
     for attempt in 0..5u64 {
         if attempt > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
         }
-        let user = load_user(&state.db, caller.id()).await?.ok_or_else(not_found_user)?;
+        let user = load_user(&state.db, caller.id())
+            .await?
+            .ok_or_else(not_found_user)?;
         let addresses = all_addresses(&state, caller.id()).await?;
         if !addresses.iter().any(|a| a.address.id == id) {
             return Err(not_found_address());
         }
-        let mut actions = vec![tx::delete(table, keys::address(caller.id(), &id), Some("attribute_exists(PK)"), vec![])?];
+        let mut actions = vec![tx::delete(
+            table,
+            keys::address(caller.id(), &id),
+            Some("attribute_exists(PK)"),
+            vec![],
+        )?];
         if user.default_address_id.as_deref() == Some(id.as_str()) {
             match addresses.iter().find(|a| a.address.id != id) {
                 Some(next) => {
-                    actions.push(tx::update(table, tx::UpdateSpec {
+                    actions.push(tx::update(
+                        table,
+                        tx::UpdateSpec {
+                            key: keys::user_profile(caller.id()),
+                            update: "SET default_address_id = :next ADD address_count :minus",
+                            condition: Some("default_address_id = :id"),
+                            names: &[],
+                            values: vec![
+                                (":next", s(&next.address.id)),
+                                (":id", s(&id)),
+                                (":minus", n(-1)),
+                            ],
+                        },
+                    )?);
+                    actions.push(tx::check_exists(
+                        table,
+                        keys::address(caller.id(), &next.address.id),
+                    )?);
+                }
+                None => actions.push(tx::update(
+                    table,
+                    tx::UpdateSpec {
                         key: keys::user_profile(caller.id()),
-                        update: "SET default_address_id = :next ADD address_count :minus",
+                        update: "REMOVE default_address_id ADD address_count :minus",
                         condition: Some("default_address_id = :id"),
                         names: &[],
-                        values: vec![(":next", s(&next.address.id)), (":id", s(&id)), (":minus", n(-1))],
-                    })?);
-                    actions.push(tx::check_exists(table, keys::address(caller.id(), &next.address.id))?);
-                }
-                None => actions.push(tx::update(table, tx::UpdateSpec {
-                    key: keys::user_profile(caller.id()),
-                    update: "REMOVE default_address_id ADD address_count :minus",
-                    condition: Some("default_address_id = :id"),
-                    names: &[],
-                    values: vec![(":id", s(&id)), (":minus", n(-1))],
-                })?),
+                        values: vec![(":id", s(&id)), (":minus", n(-1))],
+                    },
+                )?),
             }
         } else {
-            actions.push(tx::update(table, tx::UpdateSpec {
-                key: keys::user_profile(caller.id()),
-                update: "ADD address_count :minus",
-                condition: Some("attribute_not_exists(default_address_id) OR default_address_id <> :id"),
-                names: &[],
-                values: vec![(":id", s(&id)), (":minus", n(-1))],
-            })?);
+            actions.push(tx::update(
+                table,
+                tx::UpdateSpec {
+                    key: keys::user_profile(caller.id()),
+                    update: "ADD address_count :minus",
+                    condition: Some(
+                        "attribute_not_exists(default_address_id) OR default_address_id <> :id",
+                    ),
+                    names: &[],
+                    values: vec![(":id", s(&id)), (":minus", n(-1))],
+                },
+            )?);
         }
         match state.db.transact(actions).await {
             Ok(()) => return Ok(no_content()),
@@ -311,7 +374,9 @@ async fn delete_address(State(state): State<AppState>, caller: AuthUser, Path(id
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Conflict("the address book changed while deleting; retry".into()))
+    Err(ApiError::Conflict(
+        "the address book changed while deleting; retry".into(),
+    ))
 }
 
 /// Make an address the default one.
@@ -323,19 +388,26 @@ async fn delete_address(State(state): State<AppState>, caller: AuthUser, Path(id
         shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
-async fn set_default_address(State(state): State<AppState>, caller: AuthUser, Path(id): Path<String>) -> Result<Json<Address>, ApiError> {
+async fn set_default_address(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<Address>, ApiError> {
     let table = &state.db.table;
     let result = state
         .db
         .transact(vec![
             tx::check_exists(table, keys::address(caller.id(), &id))?,
-            tx::update(table, tx::UpdateSpec {
-                key: keys::user_profile(caller.id()),
-                update: "SET default_address_id = :id",
-                condition: Some("attribute_exists(PK)"),
-                names: &[],
-                values: vec![(":id", s(&id))],
-            })?,
+            tx::update(
+                table,
+                tx::UpdateSpec {
+                    key: keys::user_profile(caller.id()),
+                    update: "SET default_address_id = :id",
+                    condition: Some("attribute_exists(PK)"),
+                    names: &[],
+                    values: vec![(":id", s(&id))],
+                },
+            )?,
         ])
         .await;
     match result {
@@ -343,7 +415,11 @@ async fn set_default_address(State(state): State<AppState>, caller: AuthUser, Pa
         Err(e) if e.failed_condition_index() == Some(0) => return Err(not_found_address()),
         Err(e) => return Err(e.into()),
     }
-    let record: AddressRecord = state.db.get(keys::address(caller.id(), &id)).await?.ok_or_else(not_found_address)?;
+    let record: AddressRecord = state
+        .db
+        .get(keys::address(caller.id(), &id))
+        .await?
+        .ok_or_else(not_found_address)?;
     Ok(Json(view(record, Some(&id))))
 }
 
@@ -377,10 +453,21 @@ async fn list_users(
     caller.require_role(Role::Admin)?;
     if let Some(mut email) = q.email {
         shared::validate::email("email", &mut email).map_err(|e| ApiError::Validation(vec![e]))?;
-        let items = find_user_by_email(&state.db, &email).await?.iter().map(UserView::from).collect();
-        return Ok(Json(ListResponse { items, next_cursor: None }));
+        let items = find_user_by_email(&state.db, &email)
+            .await?
+            .iter()
+            .map(UserView::from)
+            .collect();
+        return Ok(Json(ListResponse {
+            items,
+            next_cursor: None,
+        }));
     }
-    let page = PageQuery { limit: q.limit, cursor: q.cursor }.pagination()?;
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .pagination()?;
     let result = state
         .db
         .query_page::<UserRecord>(QuerySpec {
@@ -392,7 +479,10 @@ async fn list_users(
             start: page.start,
         })
         .await?;
-    Ok(Json(ListResponse { items: result.items.iter().map(UserView::from).collect(), next_cursor: result.next_cursor }))
+    Ok(Json(ListResponse {
+        items: result.items.iter().map(UserView::from).collect(),
+        next_cursor: result.next_cursor,
+    }))
 }
 
 /// Updates one user's profile item as an admin, returning the new record.
@@ -448,13 +538,18 @@ async fn set_roles(
 ) -> Result<Json<UserView>, ApiError> {
     caller.require_role(Role::Admin)?;
     if id == caller.id() && !req.roles.contains(&Role::Admin) {
-        return Err(ApiError::field("roles", "you cannot remove your own admin role"));
+        return Err(ApiError::field(
+            "roles",
+            "you cannot remove your own admin role",
+        ));
     }
     let roles = serde_dynamo::to_attribute_value(&req.roles).map_err(ApiError::internal)?;
-    let user = admin_update(&state, &id, "SET #roles = :roles, updated_at = :now", vec![
-        (":roles", roles),
-        (":now", s(shared::now_rfc3339())),
-    ])
+    let user = admin_update(
+        &state,
+        &id,
+        "SET #roles = :roles, updated_at = :now",
+        vec![(":roles", roles), (":now", s(shared::now_rfc3339()))],
+    )
     .await?;
     tracing::info!(admin_id = %caller.id(), user_id = %id, roles = ?req.roles, "roles changed");
     Ok(Json(UserView::from(&user)))
@@ -480,7 +575,10 @@ async fn set_status(
 ) -> Result<Json<UserView>, ApiError> {
     caller.require_role(Role::Admin)?;
     if id == caller.id() && req.status == UserStatus::Disabled {
-        return Err(ApiError::field("status", "you cannot disable your own account"));
+        return Err(ApiError::field(
+            "status",
+            "you cannot disable your own account",
+        ));
     }
     let now = s(shared::now_rfc3339());
     let status = serde_dynamo::to_attribute_value(req.status).map_err(ApiError::internal)?;

@@ -20,7 +20,9 @@ pub struct UpdateProfileRequest {
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
@@ -75,7 +77,12 @@ impl Validate for AddressInput {
     fn validate(&mut self) -> Result<(), Vec<FieldError>> {
         let mut e = Errors::default();
         e.check(validate::optional_text("label", &mut self.label, 40));
-        e.check(validate::text("recipient_name", &mut self.recipient_name, 1, 100));
+        e.check(validate::text(
+            "recipient_name",
+            &mut self.recipient_name,
+            1,
+            100,
+        ));
         e.check(validate::phone("phone", &mut self.phone));
         e.check(validate::text("line1", &mut self.line1, 1, 200));
         e.check(validate::optional_text("line2", &mut self.line2, 200));
@@ -83,7 +90,11 @@ impl Validate for AddressInput {
         e.check(validate::optional_text("district", &mut self.district, 100));
         e.check(validate::text("city", &mut self.city, 1, 100));
         e.check(validate::optional_text("region", &mut self.region, 100));
-        e.check(validate::optional_text("postal_code", &mut self.postal_code, 20));
+        e.check(validate::optional_text(
+            "postal_code",
+            &mut self.postal_code,
+            20,
+        ));
         e.check(validate::country("country", &mut self.country));
         e.finish()
     }
@@ -120,7 +131,10 @@ pub struct SetRolesRequest {
 impl Validate for SetRolesRequest {
     fn validate(&mut self) -> Result<(), Vec<FieldError>> {
         if self.roles.is_empty() {
-            return Err(vec![FieldError::new("roles", "must contain at least one role")]);
+            return Err(vec![FieldError::new(
+                "roles",
+                "must contain at least one role",
+            )]);
         }
         let before = self.roles.len();
         self.roles.sort();

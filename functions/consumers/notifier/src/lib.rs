@@ -116,14 +116,18 @@ impl Notifier {
                 return Ok(Outcome::Ignored);
             }
         };
-        let Some(email) = compose(&event, &self.web_app_url) else { return Ok(Outcome::Ignored) };
+        let Some(email) = compose(&event, &self.web_app_url) else {
+            return Ok(Outcome::Ignored);
+        };
         let event_id = bus_event.detail.id;
         if !self.claim(&event_id).await? {
             return Ok(Outcome::Duplicate);
         }
         if let Err(e) = self.send(&email).await {
             // Release the claim so the retry can send.
-            self.db.delete(keys::processed_event(CONSUMER, &event_id)).await?;
+            self.db
+                .delete(keys::processed_event(CONSUMER, &event_id))
+                .await?;
             return Err(e);
         }
         tracing::info!(event_id = %event_id, detail_type = %bus_event.detail_type, "e-mail sent");
@@ -133,7 +137,12 @@ impl Notifier {
     /// Records that this consumer handles the event; false if it already did.
     async fn claim(&self, event_id: &str) -> anyhow::Result<bool> {
         let (pk, sk) = keys::processed_event(CONSUMER, event_id);
-        let claim = Claim { pk, sk, entity_type: "processed_event", expires_at: shared::now_epoch() + DEDUPE_TTL_SECS };
+        let claim = Claim {
+            pk,
+            sk,
+            entity_type: "processed_event",
+            expires_at: shared::now_epoch() + DEDUPE_TTL_SECS,
+        };
         match self.db.put_new(&claim).await {
             Ok(()) => Ok(true),
             Err(StoreError::ConditionFailed) => Ok(false),
@@ -154,7 +163,12 @@ impl Notifier {
             .content(EmailContent::builder().simple(message).build())
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("SES send failed: {}", aws_sdk_sesv2::error::DisplayErrorContext(&e)))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "SES send failed: {}",
+                    aws_sdk_sesv2::error::DisplayErrorContext(&e)
+                )
+            })?;
         Ok(())
     }
 }
@@ -174,7 +188,10 @@ mod tests {
         });
         let mail = compose(&event, "http://localhost:3000/").unwrap();
         assert_eq!(mail.to, "ann@example.com");
-        assert!(mail.text.contains("http://localhost:3000/verify-email?token=tok123"));
+        assert!(
+            mail.text
+                .contains("http://localhost:3000/verify-email?token=tok123")
+        );
         assert!(mail.text.contains("Verification token: tok123"));
     }
 
@@ -198,6 +215,9 @@ mod tests {
             "detail":{"id":"01J","occurred_at":"2026-01-01T00:00:00Z","version":1,"data":{"user_id":"u","email":"a@b.co","name":"A","verification_token":"t"}}}"#;
         let e: BusEvent = serde_json::from_str(body).unwrap();
         assert_eq!(e.detail.id, "01J");
-        assert!(matches!(DomainEvent::from_parts(&e.detail_type, e.detail.data).unwrap(), DomainEvent::UserRegistered(_)));
+        assert!(matches!(
+            DomainEvent::from_parts(&e.detail_type, e.detail.data).unwrap(),
+            DomainEvent::UserRegistered(_)
+        ));
     }
 }

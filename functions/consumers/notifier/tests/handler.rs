@@ -3,11 +3,20 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 
 async fn notifier() -> consumer_notifier::Notifier {
-    consumer_notifier::Notifier::from_env().await.expect("make test exports the stack environment")
+    consumer_notifier::Notifier::from_env()
+        .await
+        .expect("make test exports the stack environment")
 }
 
 fn event(email: &str, event_id: &str) -> SqsEvent {
-    serde_json::from_str(&e2e::fixture("sqs-notifier-user-registered.json", &[("EMAIL_PLACEHOLDER", email), ("EVENT_ID_PLACEHOLDER", event_id)])).unwrap()
+    serde_json::from_str(&e2e::fixture(
+        "sqs-notifier-user-registered.json",
+        &[
+            ("EMAIL_PLACEHOLDER", email),
+            ("EVENT_ID_PLACEHOLDER", event_id),
+        ],
+    ))
+    .unwrap()
 }
 
 #[tokio::test]
@@ -21,7 +30,12 @@ async fn a_user_registered_message_sends_one_email_even_when_delivered_twice() {
     assert!(second.batch_item_failures.is_empty());
     let mails = e2e::mails_to(&email).await;
     assert_eq!(mails.len(), 1, "{mails:?}");
-    assert!(mails[0]["body"].as_str().unwrap().contains("Verification token: fixture-token"));
+    assert!(
+        mails[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("Verification token: fixture-token")
+    );
 }
 
 #[tokio::test]
@@ -34,7 +48,11 @@ async fn a_poison_message_fails_alone_in_its_batch() {
     poison.body = Some("this is not an EventBridge event".into());
     batch.records.push(poison);
     let response = notifier.handle(batch).await;
-    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
     assert_eq!(failed, vec!["poison-1"]);
     assert_eq!(e2e::mails_to(&email).await.len(), 1);
 }

@@ -33,9 +33,13 @@ pub fn outbox_item(record: &EventRecord) -> Result<Option<OutboxItem>, serde_dyn
 
 impl Relay {
     pub async fn from_env() -> anyhow::Result<Self> {
-        let bus = std::env::var("EVENT_BUS_NAME").map_err(|_| anyhow::anyhow!("missing environment variable EVENT_BUS_NAME"))?;
+        let bus = std::env::var("EVENT_BUS_NAME")
+            .map_err(|_| anyhow::anyhow!("missing environment variable EVENT_BUS_NAME"))?;
         let sdk = shared::state::aws_config().await;
-        Ok(Self { events: aws_sdk_eventbridge::Client::new(&sdk), bus })
+        Ok(Self {
+            events: aws_sdk_eventbridge::Client::new(&sdk),
+            bus,
+        })
     }
 
     pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
@@ -77,14 +81,27 @@ impl Relay {
     /// Publishes one chunk; returns the sequence number of the first entry that failed.
     async fn publish(&self, chunk: &[(String, PutEventsRequestEntry)]) -> Option<String> {
         let entries = chunk.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>();
-        match self.events.put_events().set_entries(Some(entries)).send().await {
+        match self
+            .events
+            .put_events()
+            .set_entries(Some(entries))
+            .send()
+            .await
+        {
             Ok(out) if out.failed_entry_count() == 0 => {
                 tracing::info!(count = chunk.len(), "events published");
                 None
             }
             Ok(out) => {
-                let first = out.entries().iter().position(|e| e.error_code().is_some()).unwrap_or(0);
-                tracing::warn!(failed = out.failed_entry_count(), "some events were not accepted; retrying from the first");
+                let first = out
+                    .entries()
+                    .iter()
+                    .position(|e| e.error_code().is_some())
+                    .unwrap_or(0);
+                tracing::warn!(
+                    failed = out.failed_entry_count(),
+                    "some events were not accepted; retrying from the first"
+                );
                 Some(chunk[first].0.clone())
             }
             Err(e) => {

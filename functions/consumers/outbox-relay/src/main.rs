@@ -7,6 +7,8 @@ use lambda_runtime::{LambdaEvent, service_fn};
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
     let relay = &*Box::leak(Box::new(consumer_outbox_relay::Relay::from_env().await?));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move { Ok::<_, lambda_runtime::Error>(relay.handle(event.payload).await) }))
-        .await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
+        Ok::<_, lambda_runtime::Error>(relay.handle(event.payload).await)
+    }))
+    .await
 }

@@ -7,7 +7,14 @@ use aws_lambda_events::event::dynamodb::Event;
 
 fn event(email: &str) -> Event {
     let event_id = ulid::Ulid::new().to_string();
-    serde_json::from_str(&e2e::fixture("dynamodb-stream-outbox-insert.json", &[("EMAIL_PLACEHOLDER", email), ("EVENT_ID_PLACEHOLDER", &event_id)])).unwrap()
+    serde_json::from_str(&e2e::fixture(
+        "dynamodb-stream-outbox-insert.json",
+        &[
+            ("EMAIL_PLACEHOLDER", email),
+            ("EVENT_ID_PLACEHOLDER", &event_id),
+        ],
+    ))
+    .unwrap()
 }
 
 #[tokio::test]
@@ -23,8 +30,16 @@ async fn an_outbox_insert_is_published_and_reaches_the_notifier() {
 #[tokio::test]
 async fn only_outbox_inserts_are_relayed() {
     let e = event("x@example.com");
-    assert!(consumer_outbox_relay::outbox_item(&e.records[0]).unwrap().is_some());
-    assert!(consumer_outbox_relay::outbox_item(&e.records[1]).unwrap().is_none());
+    assert!(
+        consumer_outbox_relay::outbox_item(&e.records[0])
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        consumer_outbox_relay::outbox_item(&e.records[1])
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -32,6 +47,10 @@ async fn a_failed_publish_reports_the_record_so_lambda_retries_from_it() {
     let mut relay = consumer_outbox_relay::Relay::from_env().await.unwrap();
     relay.bus = "no-such-bus".into();
     let response = relay.handle(event(&e2e::unique_email("relay-fail"))).await;
-    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
     assert_eq!(failed, vec![Some("100000000000000000001".to_owned())]);
 }
