@@ -341,6 +341,38 @@ async fn forgot_password(
     }
 }
 
+/// The write that replaces a password and ends every existing session (bumps
+/// `session_version`). With `previous`, only if the hash is still that one.
+fn set_password(
+    table: &str,
+    user_id: &str,
+    hash: String,
+    previous: Option<&str>,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    let mut values = vec![
+        (":hash", s(hash)),
+        (":now_s", s(shared::now_rfc3339())),
+        (":one", n(1)),
+    ];
+    if let Some(old) = previous {
+        values.push((":old", s(old)));
+    }
+    tx::update(
+        table,
+        tx::UpdateSpec {
+            key: keys::user_profile(user_id),
+            update: "SET password_hash = :hash, updated_at = :now_s ADD session_version :one",
+            condition: Some(if previous.is_some() {
+                "password_hash = :old"
+            } else {
+                "attribute_exists(PK)"
+            }),
+            names: &[],
+            values,
+        },
+    )
+}
+
 /// Set a new password with the e-mailed code. Wrong codes count; after 5 the code is dead. A
 /// wrong, expired, used or exhausted code is a 400 problem (the same for unknown addresses).
 #[utoipa::path(post, path = "/api/v1/auth/reset-password", tag = TAG,
@@ -399,15 +431,13 @@ async fn reset_password(
                 table,
                 key,
                 Some("code_hash = :code AND attempts < :max AND expires_at > :now"),
-                vec![(":code", s(presented)), (":max", n(RESET_MAX_ATTEMPTS)), (":now", n(now))],
+                vec![
+                    (":code", s(presented)),
+                    (":max", n(RESET_MAX_ATTEMPTS)),
+                    (":now", n(now)),
+                ],
             )?,
-            tx::update(table, tx::UpdateSpec {
-                key: keys::user_profile(&user.id),
-                update: "SET password_hash = :hash, updated_at = :now_s ADD session_version :one",
-                condition: Some("attribute_exists(PK)"),
-                names: &[],
-                values: vec![(":hash", s(hash)), (":now_s", s(shared::now_rfc3339())), (":one", n(1))],
-            })?,
+            set_password(table, &user.id, hash, None)?,
         ])
         .await;
     match result {
@@ -448,20 +478,11 @@ async fn change_password(
     let hash = blocking(move || auth::hash_password(&password)).await?;
     state
         .db
-        .transact(vec![tx::update(
+        .transact(vec![set_password(
             &state.db.table,
-            tx::UpdateSpec {
-                key: keys::user_profile(&user.id),
-                update: "SET password_hash = :hash, updated_at = :now_s ADD session_version :one",
-                condition: Some("password_hash = :old"),
-                names: &[],
-                values: vec![
-                    (":hash", s(hash)),
-                    (":old", s(&user.password_hash)),
-                    (":now_s", s(shared::now_rfc3339())),
-                    (":one", n(1)),
-                ],
-            },
+            &user.id,
+            hash,
+            Some(&user.password_hash),
         )?])
         .await?;
     let user = load_user(&state.db, &user.id)
