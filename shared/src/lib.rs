@@ -2,9 +2,12 @@
 //! extractors, authentication, DynamoDB access, the event catalog and telemetry.
 
 pub mod auth;
+pub mod catalog;
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod events;
+pub mod geo;
 pub mod http;
 pub mod identity;
 pub mod openapi;

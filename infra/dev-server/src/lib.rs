@@ -17,6 +17,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(shared::openapi::base())
         .merge(api_auth::api())
         .merge(api_users::api())
+        .merge(api_shops::api())
 }
 
 /// The OpenAPI document of the whole API.

@@ -58,8 +58,9 @@ fn openapi_routes(doc: &utoipa::openapi::OpenApi) -> Routes {
         .collect()
 }
 
-/// A state whose clients are never called: every probe below is rejected (401 / 415) before
-/// any handler touches storage.
+/// A state whose clients cannot reach anything: secured and body-taking routes reject the
+/// probe (401 / 415) before storage; public routes fail at storage instead (a 5xx), which is
+/// still not the router's own 404/405.
 fn offline_state() -> shared::AppState {
     let config = shared::config::Config {
         table_name: "unused".into(),
@@ -78,7 +79,9 @@ fn offline_state() -> shared::AppState {
 /// True when the router has a route for (method, path): probing without auth or body yields
 /// an auth/content answer, never the router's own 404/405.
 async fn serves(router: &axum::Router, method: &str, path: &str) -> bool {
-    let uri = path.replace("{id}", "01JCONTRACT0000000000000000");
+    let uri = path
+        .replace("{id}", "01JCONTRACT0000000000000000")
+        .replace("{user_id}", "01JCONTRACTUSER000000000000");
     let response = router
         .clone()
         .oneshot(
@@ -103,8 +106,13 @@ fn function_routers() -> Vec<(&'static str, axum::Router, Routes)> {
         ),
         (
             "api-users",
-            api_users::router(state),
+            api_users::router(state.clone()),
             openapi_routes(&api_users::api().split_for_parts().1),
+        ),
+        (
+            "api-shops",
+            api_shops::router(state),
+            openapi_routes(&api_shops::api().split_for_parts().1),
         ),
     ]
 }

@@ -54,3 +54,39 @@ pub const GSI1_ALL_USERS: &str = "USERS";
 pub fn gsi1_user_sort(created_at: &str, user_id: &str) -> String {
     format!("{created_at}#{user_id}")
 }
+
+// ---------------------------------------------------------------- catalog
+pub fn org_profile(org_id: &str) -> (String, String) {
+    (format!("ORG#{org_id}"), PROFILE.to_owned())
+}
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+pub fn org_member(org_id: &str, user_id: &str) -> (String, String) {
+    (format!("ORG#{org_id}"), format!("{MEMBER_PREFIX}{user_id}"))
+}
+pub fn org_pk(org_id: &str) -> String {
+    format!("ORG#{org_id}")
+}
+/// GSI1 partition listing the organisations a user belongs to.
+pub fn gsi1_memberships(user_id: &str) -> String {
+    format!("MEMBERSHIPS#{user_id}")
+}
+pub const ORG_SHOP_PREFIX: &str = "SHOP#";
+/// Pointer from an organisation to one of its shops (lists an org's shops in one query).
+pub fn org_shop(org_id: &str, shop_id: &str) -> (String, String) {
+    (org_pk(org_id), format!("{ORG_SHOP_PREFIX}{shop_id}"))
+}
+pub fn shop_profile(shop_id: &str) -> (String, String) {
+    (format!("SHOP#{shop_id}"), PROFILE.to_owned())
+}
+/// GSI1: active shops by lower-cased name (prefix search).
+pub const GSI1_SHOPS_BY_NAME: &str = "SHOPS";
+/// Name, then id after U+0001 — a separator below every printable character, so "abc" sorts
+/// before "abc south" (with '#' it would not).
+pub fn gsi1_shop_name(name_lower: &str, shop_id: &str) -> String {
+    format!("{name_lower}\u{1}{shop_id}")
+}
+/// GSI2: active shops by geohash cell (precision [`SHOP_GEO_PRECISION`]).
+pub const SHOP_GEO_PRECISION: usize = 4;
+pub fn gsi2_shop_geo(cell: &str) -> String {
+    format!("SHOPGEO#{cell}")
+}

@@ -167,6 +167,26 @@ impl Ctx {
         )
     }
 
+    /// A registered, logged-in seller: (user id, e-mail, access token).
+    pub async fn seller(&self, prefix: &str) -> (String, String, String) {
+        let email = unique_email(prefix);
+        let r = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({"email": email, "password": PASSWORD, "name": "Seller", "role": "seller"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let t = self.login(&email, PASSWORD).await;
+        assert_eq!(t.status, 200, "{}", t.text);
+        (
+            r.body["id"].as_str().unwrap().to_owned(),
+            email,
+            t.body["access_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// Waits for an e-mail to `to` whose subject contains `subject`, as the emulator recorded
     /// it, and returns its body. Mail passes outbox → stream → relay → bus → queue → notifier.
     pub async fn wait_for_mail(&self, to: &str, subject: &str) -> String {
