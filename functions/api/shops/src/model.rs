@@ -123,13 +123,13 @@ impl Validate for ShopInput {
             0,
             2000,
         ));
-        if let Some(url) = &self.logo_url {
-            if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 500 {
-                e.push(
-                    "logo_url",
-                    "must be an http(s) URL of at most 500 characters",
-                );
-            }
+        if let Some(url) = &self.logo_url
+            && (!(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 500)
+        {
+            e.push(
+                "logo_url",
+                "must be an http(s) URL of at most 500 characters",
+            );
         }
         e.check(validate::text(
             "address.line1",
