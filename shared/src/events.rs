@@ -15,6 +15,7 @@ const OUTBOX_RETENTION_SECS: i64 = 7 * 24 * 3600;
 
 pub mod source {
     pub const IDENTITY: &str = "commerce.identity";
+    pub const CATALOG: &str = "commerce.catalog";
 }
 
 /// Every event of the system. The variant name is the EventBridge `detail-type`.
@@ -23,6 +24,49 @@ pub mod source {
 pub enum DomainEvent {
     UserRegistered(UserRegistered),
     PasswordResetRequested(PasswordResetRequested),
+    ProductUpserted(ProductUpserted),
+    ProductDeleted(ProductDeleted),
+    StockChanged(StockChanged),
+    StockLow(StockLow),
+}
+
+/// A product was created or changed (any status). Search indexing consumes it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProductUpserted {
+    pub product_id: String,
+    pub shop_id: String,
+    pub category_id: String,
+    pub name: String,
+    pub status: crate::products::ProductStatus,
+    pub version: u64,
+}
+
+/// A product was archived: it leaves every buyer-facing listing and the search index.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProductDeleted {
+    pub product_id: String,
+    pub shop_id: String,
+}
+
+/// A variant's stock was adjusted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StockChanged {
+    pub product_id: String,
+    pub shop_id: String,
+    pub sku: String,
+    pub delta: i64,
+    pub reason: String,
+}
+
+/// A variant's available stock fell to or below its threshold (once per crossing).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StockLow {
+    pub product_id: String,
+    pub shop_id: String,
+    pub org_id: String,
+    pub sku: String,
+    pub available: i64,
+    pub threshold: i64,
 }
 
 /// A user signed up. Carries the one-time e-mail verification token for the notifier: treat
@@ -50,12 +94,20 @@ impl DomainEvent {
         match self {
             Self::UserRegistered(_) => "UserRegistered",
             Self::PasswordResetRequested(_) => "PasswordResetRequested",
+            Self::ProductUpserted(_) => "ProductUpserted",
+            Self::ProductDeleted(_) => "ProductDeleted",
+            Self::StockChanged(_) => "StockChanged",
+            Self::StockLow(_) => "StockLow",
         }
     }
 
     pub fn source(&self) -> &'static str {
         match self {
             Self::UserRegistered(_) | Self::PasswordResetRequested(_) => source::IDENTITY,
+            Self::ProductUpserted(_)
+            | Self::ProductDeleted(_)
+            | Self::StockChanged(_)
+            | Self::StockLow(_) => source::CATALOG,
         }
     }
 
@@ -71,6 +123,10 @@ impl DomainEvent {
         match self {
             Self::UserRegistered(d) => serde_json::to_value(d),
             Self::PasswordResetRequested(d) => serde_json::to_value(d),
+            Self::ProductUpserted(d) => serde_json::to_value(d),
+            Self::ProductDeleted(d) => serde_json::to_value(d),
+            Self::StockChanged(d) => serde_json::to_value(d),
+            Self::StockLow(d) => serde_json::to_value(d),
         }
         .expect("event data serialises")
     }

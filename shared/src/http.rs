@@ -299,6 +299,28 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
+/// The caller if an `Authorization` header is sent (and then it must be valid), else nobody:
+/// for public routes that show more to some callers.
+#[derive(Debug, Clone)]
+pub struct MaybeAuthUser(pub Option<AuthUser>);
+
+impl FromRequestParts<AppState> for MaybeAuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            Ok(Self(Some(
+                AuthUser::from_request_parts(parts, state).await?,
+            )))
+        } else {
+            Ok(Self(None))
+        }
+    }
+}
+
 /// `?limit=&cursor=` for list routes.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

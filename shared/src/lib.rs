@@ -11,6 +11,7 @@ pub mod geo;
 pub mod http;
 pub mod identity;
 pub mod openapi;
+pub mod products;
 pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -18,6 +18,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(api_auth::api())
         .merge(api_users::api())
         .merge(api_shops::api())
+        .merge(api_products::api())
+        .merge(api_inventory::api())
 }
 
 /// The OpenAPI document of the whole API.

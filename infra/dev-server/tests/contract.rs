@@ -81,7 +81,8 @@ fn offline_state() -> shared::AppState {
 async fn serves(router: &axum::Router, method: &str, path: &str) -> bool {
     let uri = path
         .replace("{id}", "01JCONTRACT0000000000000000")
-        .replace("{user_id}", "01JCONTRACTUSER000000000000");
+        .replace("{user_id}", "01JCONTRACTUSER000000000000")
+        .replace("{sku}", "SKU-1");
     let response = router
         .clone()
         .oneshot(
@@ -111,8 +112,18 @@ fn function_routers() -> Vec<(&'static str, axum::Router, Routes)> {
         ),
         (
             "api-shops",
-            api_shops::router(state),
+            api_shops::router(state.clone()),
             openapi_routes(&api_shops::api().split_for_parts().1),
+        ),
+        (
+            "api-products",
+            api_products::router(state.clone()),
+            openapi_routes(&api_products::api().split_for_parts().1),
+        ),
+        (
+            "api-inventory",
+            api_inventory::router(state),
+            openapi_routes(&api_inventory::api().split_for_parts().1),
         ),
     ]
 }

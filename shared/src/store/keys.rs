@@ -90,3 +90,65 @@ pub const SHOP_GEO_PRECISION: usize = 4;
 pub fn gsi2_shop_geo(cell: &str) -> String {
     format!("SHOPGEO#{cell}")
 }
+pub fn category(category_id: &str) -> (String, String) {
+    (format!("CATEGORY#{category_id}"), PROFILE.to_owned())
+}
+pub const GSI1_CATEGORIES: &str = "CATEGORIES";
+pub fn brand(brand_id: &str) -> (String, String) {
+    (format!("BRAND#{brand_id}"), PROFILE.to_owned())
+}
+pub const GSI1_BRANDS: &str = "BRANDS";
+pub fn product_pk(product_id: &str) -> String {
+    format!("PRODUCT#{product_id}")
+}
+/// The product item; its variants share the partition and sort after it (`VARIANT#…`), price
+/// history sorts before it (`PRICE#…`), so `SK >= "PRODUCT"` reads product + variants at once.
+pub const PRODUCT_SK: &str = "PRODUCT";
+pub fn product(product_id: &str) -> (String, String) {
+    (product_pk(product_id), PRODUCT_SK.to_owned())
+}
+pub const VARIANT_PREFIX: &str = "VARIANT#";
+pub fn variant(product_id: &str, sku: &str) -> (String, String) {
+    (product_pk(product_id), format!("{VARIANT_PREFIX}{sku}"))
+}
+/// SKUs are unique per shop.
+pub fn sku_guard(shop_id: &str, sku: &str) -> (String, String) {
+    (format!("SKU#{shop_id}#{sku}"), "GUARD".to_owned())
+}
+pub const PRICE_PREFIX: &str = "PRICE#";
+pub fn price_change(product_id: &str, sku: &str, at: &str, id: &str) -> (String, String) {
+    (
+        product_pk(product_id),
+        format!("{PRICE_PREFIX}{sku}#{at}#{id}"),
+    )
+}
+/// GSI2: all products of a shop, any status, newest first (seller back office).
+pub fn gsi2_shop_products(shop_id: &str) -> String {
+    format!("SHOPPRODUCTS#{shop_id}")
+}
+pub fn ledger_pk(product_id: &str, sku: &str) -> String {
+    format!("LEDGER#{product_id}#{sku}")
+}
+pub fn ledger_entry(product_id: &str, sku: &str, at: &str, id: &str) -> (String, String) {
+    (ledger_pk(product_id, sku), format!("{at}#{id}"))
+}
+/// Buyer-facing listing partitions (active products only): one for everything, one per
+/// category, one per shop. Each holds two orderings of the same cards: `N#` newest, `P#` price.
+pub fn listing_all() -> String {
+    "LIST#ALL".to_owned()
+}
+pub fn listing_category(category_id: &str) -> String {
+    format!("LIST#CAT#{category_id}")
+}
+pub fn listing_shop(shop_id: &str) -> String {
+    format!("LIST#SHOP#{shop_id}")
+}
+pub const LIST_NEWEST: &str = "N#";
+pub const LIST_PRICE: &str = "P#";
+pub fn listing_newest_sk(created_at: &str, product_id: &str) -> String {
+    format!("{LIST_NEWEST}{created_at}#{product_id}")
+}
+/// Zero-padded so string order is numeric order (amounts are at most 10^12).
+pub fn listing_price_sk(amount: i64, product_id: &str) -> String {
+    format!("{LIST_PRICE}{amount:013}#{product_id}")
+}

@@ -52,6 +52,11 @@ pub fn compose(event: &DomainEvent, web_app_url: &str) -> Option<Email> {
                 minutes = e.expires_in_minutes
             ),
         }),
+        // Catalog events reach other consumers (search indexing; low-stock alerts are next).
+        DomainEvent::ProductUpserted(_)
+        | DomainEvent::ProductDeleted(_)
+        | DomainEvent::StockChanged(_)
+        | DomainEvent::StockLow(_) => None,
     }
 }
 
