@@ -42,7 +42,10 @@ async fn operations(ctx: &Ctx) -> (Value, Vec<Op>) {
             ops.push(Op {
                 method: method.to_uppercase().parse().unwrap(),
                 // ids that exist nowhere: auth and validation must answer before any lookup
-                path: path.replace("{id}", "01JZZZZZZZZZZZZZZZZZZZZZZZ"),
+                path: path
+                    .replace("{id}", "01JZZZZZZZZZZZZZZZZZZZZZZZ")
+                    .replace("{user_id}", "01JZZZZZZZZZZZZZZZZZZZZZZY")
+                    .replace("{sku}", "NO-SUCH-SKU"),
                 secured: op["security"].as_array().is_some_and(|s| !s.is_empty()),
                 body_schema,
             });
@@ -90,7 +93,6 @@ fn wrong_type(prop: &Value) -> Value {
         Some("array") => json!("not-an-array"),
         Some("integer" | "number") => json!("NaN"),
         Some("boolean") => json!("yes"),
-        _ if prop.get("enum").is_some() || prop.get("oneOf").is_some() => json!(["?"]),
         _ => json!(12345),
     }
 }
