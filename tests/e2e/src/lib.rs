@@ -274,9 +274,9 @@ pub async fn mails_to(to: &str) -> Vec<Value> {
         .collect()
 }
 
-/// Waits up to 45 s for an e-mail to `to` whose subject contains `subject`; returns its body.
+/// Waits up to 90 s for an e-mail to `to` whose subject contains `subject`; returns its body.
 pub async fn wait_for_mail(to: &str, subject: &str) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
         let found = mails_to(to)
             .await
@@ -288,7 +288,7 @@ pub async fn wait_for_mail(to: &str, subject: &str) -> String {
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "no e-mail '{subject}' to {to} arrived within 45 s"
+            "no e-mail '{subject}' to {to} arrived within 90 s"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

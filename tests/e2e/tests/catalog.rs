@@ -18,19 +18,43 @@ async fn admin(ctx: &Ctx) -> String {
 }
 
 async fn category(ctx: &Ctx, admin: &str) -> String {
-    let root = ctx.post("/api/v1/categories", Some(admin), json!({"name": format!("Fashion {}", ulid::Ulid::new())})).await;
+    let root = ctx
+        .post(
+            "/api/v1/categories",
+            Some(admin),
+            json!({"name": format!("Fashion {}", ulid::Ulid::new())}),
+        )
+        .await;
     assert_eq!(root.status, 201, "{}", root.text);
-    let sub = ctx.post("/api/v1/categories", Some(admin), json!({"name": "Ao dai", "parent_id": root.body["id"]})).await;
+    let sub = ctx
+        .post(
+            "/api/v1/categories",
+            Some(admin),
+            json!({"name": "Ao dai", "parent_id": root.body["id"]}),
+        )
+        .await;
     assert_eq!(sub.status, 201, "{}", sub.text);
     // three levels are refused
-    let deep = ctx.post("/api/v1/categories", Some(admin), json!({"name": "Too deep", "parent_id": sub.body["id"]})).await;
+    let deep = ctx
+        .post(
+            "/api/v1/categories",
+            Some(admin),
+            json!({"name": "Too deep", "parent_id": sub.body["id"]}),
+        )
+        .await;
     assert_eq!(deep.problem(422)["errors"][0]["field"], "parent_id");
     sub.body["id"].as_str().unwrap().to_owned()
 }
 
 async fn seller(ctx: &Ctx, prefix: &str) -> Seller {
     let (_, _, token) = ctx.seller(prefix).await;
-    let org = ctx.post("/api/v1/organizations", Some(&token), json!({"name": "Catalog Co"})).await;
+    let org = ctx
+        .post(
+            "/api/v1/organizations",
+            Some(&token),
+            json!({"name": "Catalog Co"}),
+        )
+        .await;
     let org_id = org.body["id"].as_str().unwrap().to_owned();
     let shop = ctx
         .post(&format!("/api/v1/organizations/{org_id}/shops"), Some(&token), json!({
@@ -38,7 +62,11 @@ async fn seller(ctx: &Ctx, prefix: &str) -> Seller {
         }))
         .await;
     assert_eq!(shop.status, 201, "{}", shop.text);
-    Seller { token, org_id, shop_id: shop.body["id"].as_str().unwrap().to_owned() }
+    Seller {
+        token,
+        org_id,
+        shop_id: shop.body["id"].as_str().unwrap().to_owned(),
+    }
 }
 
 fn variant(sku: &str, amount: i64, stock: i64) -> Value {
@@ -50,7 +78,13 @@ fn product(category_id: &str, status: &str, variants: Vec<Value>) -> Value {
 }
 
 async fn create(ctx: &Ctx, s: &Seller, body: Value) -> Value {
-    let r = ctx.post(&format!("/api/v1/shops/{}/products", s.shop_id), Some(&s.token), body).await;
+    let r = ctx
+        .post(
+            &format!("/api/v1/shops/{}/products", s.shop_id),
+            Some(&s.token),
+            body,
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     r.body
 }
@@ -66,21 +100,53 @@ async fn a_product_with_three_variants_is_listed_for_buyers_until_archived() {
     let cat = category(&ctx, &admin).await;
     let s = seller(&ctx, "catalog-seller").await;
     let (a, b, c) = (sku(), sku(), sku());
-    let p = create(&ctx, &s, product(&cat, "active", vec![variant(&a, 450_000, 3), variant(&b, 500_000, 0), variant(&c, 550_000, 8)])).await;
+    let p = create(
+        &ctx,
+        &s,
+        product(
+            &cat,
+            "active",
+            vec![
+                variant(&a, 450_000, 3),
+                variant(&b, 500_000, 0),
+                variant(&c, 550_000, 8),
+            ],
+        ),
+    )
+    .await;
     let id = p["id"].as_str().unwrap();
-    let cheap = create(&ctx, &s, product(&cat, "active", vec![variant(&sku(), 120_000, 1)])).await;
-    let draft = create(&ctx, &s, product(&cat, "draft", vec![variant(&sku(), 90_000, 1)])).await;
+    let cheap = create(
+        &ctx,
+        &s,
+        product(&cat, "active", vec![variant(&sku(), 120_000, 1)]),
+    )
+    .await;
+    let draft = create(
+        &ctx,
+        &s,
+        product(&cat, "draft", vec![variant(&sku(), 90_000, 1)]),
+    )
+    .await;
 
     let (_, buyer, _) = ctx.user("catalog-buyer").await;
-    let seen = ctx.get(&format!("/api/v1/products/{id}"), Some(&buyer)).await;
+    let seen = ctx
+        .get(&format!("/api/v1/products/{id}"), Some(&buyer))
+        .await;
     assert_eq!(seen.status, 200, "{}", seen.text);
     let variants = seen.body["variants"].as_array().unwrap();
     assert_eq!(variants.len(), 3);
     assert_eq!(variants.iter().filter(|v| v["in_stock"] == true).count(), 2);
 
     // by shop, newest first: the draft is not there
-    let by_shop = ctx.get(&format!("/api/v1/products?shop_id={}", s.shop_id), None).await;
-    let ids: Vec<&str> = by_shop.body["items"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let by_shop = ctx
+        .get(&format!("/api/v1/products?shop_id={}", s.shop_id), None)
+        .await;
+    let ids: Vec<&str> = by_shop.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, vec![cheap["id"].as_str().unwrap(), id]);
     // by category, cheapest first, within a price range
     let ranged = ctx.get(&format!("/api/v1/products?category_id={cat}&sort=price_asc&min_price=100000&max_price=460000"), None).await;
@@ -88,23 +154,69 @@ async fn a_product_with_three_variants_is_listed_for_buyers_until_archived() {
     assert_eq!(cards.len(), 2, "{}", ranged.text);
     assert_eq!(cards[0]["price"]["amount"], 120_000);
     assert_eq!(cards[1]["price"]["amount"], 450_000);
-    let desc = ctx.get(&format!("/api/v1/products?category_id={cat}&sort=price_desc"), None).await;
+    let desc = ctx
+        .get(
+            &format!("/api/v1/products?category_id={cat}&sort=price_desc"),
+            None,
+        )
+        .await;
     assert_eq!(desc.body["items"][0]["id"], id);
     // related: same category, near in price
-    let related = ctx.get(&format!("/api/v1/products/{}/related", cheap["id"].as_str().unwrap()), None).await;
-    assert_eq!(related.body["items"], json!([]), "450 000 is not within ±30 % of 120 000");
+    let related = ctx
+        .get(
+            &format!("/api/v1/products/{}/related", cheap["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        related.body["items"],
+        json!([]),
+        "450 000 is not within ±30 % of 120 000"
+    );
     // drafts are the seller's only
-    ctx.get(&format!("/api/v1/products/{}", draft["id"].as_str().unwrap()), Some(&buyer)).await.problem(404);
-    assert_eq!(ctx.get(&format!("/api/v1/products/{}", draft["id"].as_str().unwrap()), Some(&s.token)).await.status, 200);
-    let mine = ctx.get(&format!("/api/v1/shops/{}/products", s.shop_id), Some(&s.token)).await;
+    ctx.get(
+        &format!("/api/v1/products/{}", draft["id"].as_str().unwrap()),
+        Some(&buyer),
+    )
+    .await
+    .problem(404);
+    assert_eq!(
+        ctx.get(
+            &format!("/api/v1/products/{}", draft["id"].as_str().unwrap()),
+            Some(&s.token)
+        )
+        .await
+        .status,
+        200
+    );
+    let mine = ctx
+        .get(
+            &format!("/api/v1/shops/{}/products", s.shop_id),
+            Some(&s.token),
+        )
+        .await;
     assert_eq!(mine.body["items"].as_array().unwrap().len(), 3);
 
     // archiving removes it from every buyer view
-    assert_eq!(ctx.delete(&format!("/api/v1/products/{id}"), Some(&s.token)).await.status, 204);
-    ctx.get(&format!("/api/v1/products/{id}"), None).await.problem(404);
-    let after = ctx.get(&format!("/api/v1/products?category_id={cat}"), None).await;
+    assert_eq!(
+        ctx.delete(&format!("/api/v1/products/{id}"), Some(&s.token))
+            .await
+            .status,
+        204
+    );
+    ctx.get(&format!("/api/v1/products/{id}"), None)
+        .await
+        .problem(404);
+    let after = ctx
+        .get(&format!("/api/v1/products?category_id={cat}"), None)
+        .await;
     assert!(!after.text.contains(id), "{}", after.text);
-    assert_eq!(ctx.get(&format!("/api/v1/products/{id}"), Some(&s.token)).await.body["status"], "archived");
+    assert_eq!(
+        ctx.get(&format!("/api/v1/products/{id}"), Some(&s.token))
+            .await
+            .body["status"],
+        "archived"
+    );
 }
 
 #[tokio::test]
@@ -113,9 +225,17 @@ async fn price_changes_are_recorded_and_discounts_apply_in_their_window() {
     let cat = category(&ctx, &admin(&ctx).await).await;
     let s = seller(&ctx, "pricing").await;
     let code = sku();
-    let p = create(&ctx, &s, product(&cat, "active", vec![variant(&code, 200_000, 5)])).await;
+    let p = create(
+        &ctx,
+        &s,
+        product(&cat, "active", vec![variant(&code, 200_000, 5)]),
+    )
+    .await;
     let id = p["id"].as_str().unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let changed = ctx
         .put(&format!("/api/v1/products/{id}/variants/{code}/price"), Some(&s.token), json!({
             "price": {"amount": 180_000, "currency": "VND"},
@@ -123,14 +243,42 @@ async fn price_changes_are_recorded_and_discounts_apply_in_their_window() {
         }))
         .await;
     assert_eq!(changed.status, 200, "{}", changed.text);
-    assert_eq!(changed.body["variants"][0]["effective_price"]["amount"], 162_000);
-    let history = ctx.get(&format!("/api/v1/products/{id}/price-history"), None).await;
-    let amounts: Vec<i64> = history.body["items"].as_array().unwrap().iter().map(|h| h["price"]["amount"].as_i64().unwrap()).collect();
+    assert_eq!(
+        changed.body["variants"][0]["effective_price"]["amount"],
+        162_000
+    );
+    let history = ctx
+        .get(&format!("/api/v1/products/{id}/price-history"), None)
+        .await;
+    let amounts: Vec<i64> = history.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["price"]["amount"].as_i64().unwrap())
+        .collect();
     assert_eq!(amounts, vec![180_000, 200_000]);
     // the listing follows the new list price
-    let listed = ctx.get(&format!("/api/v1/products?shop_id={}&sort=price_asc&max_price=190000", s.shop_id), None).await;
-    assert_eq!(listed.body["items"][0]["price"]["amount"], 180_000, "{}", listed.text);
-    let r = ctx.put(&format!("/api/v1/products/{id}/variants/{code}/price"), Some(&s.token), json!({"price": {"amount": 1, "currency": "USD"}, "discount": null})).await;
+    let listed = ctx
+        .get(
+            &format!(
+                "/api/v1/products?shop_id={}&sort=price_asc&max_price=190000",
+                s.shop_id
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(
+        listed.body["items"][0]["price"]["amount"], 180_000,
+        "{}",
+        listed.text
+    );
+    let r = ctx
+        .put(
+            &format!("/api/v1/products/{id}/variants/{code}/price"),
+            Some(&s.token),
+            json!({"price": {"amount": 1, "currency": "USD"}, "discount": null}),
+        )
+        .await;
     assert_eq!(r.problem(422)["errors"][0]["field"], "price.currency");
 }
 
@@ -141,22 +289,65 @@ async fn the_isolation_matrix_holds() {
     let a = seller(&ctx, "iso-a").await;
     let b = seller(&ctx, "iso-b").await;
     let code = sku();
-    let draft = create(&ctx, &a, product(&cat, "draft", vec![variant(&code, 10_000, 5)])).await;
+    let draft = create(
+        &ctx,
+        &a,
+        product(&cat, "draft", vec![variant(&code, 10_000, 5)]),
+    )
+    .await;
     let id = draft["id"].as_str().unwrap();
     let edit = json!({"name": "Stolen", "category_id": cat, "status": "active"});
 
     // another organisation: reads, edits, stock and listings of A's shop are all closed
-    ctx.get(&format!("/api/v1/products/{id}"), Some(&b.token)).await.problem(404);
-    ctx.put(&format!("/api/v1/products/{id}"), Some(&b.token), edit.clone()).await.problem(404);
-    ctx.delete(&format!("/api/v1/products/{id}"), Some(&b.token)).await.problem(404);
-    ctx.post(&format!("/api/v1/products/{id}/variants/{code}/stock-adjustments"), Some(&b.token), json!({"delta": 5, "reason": "restock"})).await.problem(404);
-    ctx.post(&format!("/api/v1/shops/{}/products", a.shop_id), Some(&b.token), product(&cat, "active", vec![variant(&sku(), 1, 1)])).await.problem(404);
-    ctx.get(&format!("/api/v1/shops/{}/inventory", a.shop_id), Some(&b.token)).await.problem(404);
+    ctx.get(&format!("/api/v1/products/{id}"), Some(&b.token))
+        .await
+        .problem(404);
+    ctx.put(
+        &format!("/api/v1/products/{id}"),
+        Some(&b.token),
+        edit.clone(),
+    )
+    .await
+    .problem(404);
+    ctx.delete(&format!("/api/v1/products/{id}"), Some(&b.token))
+        .await
+        .problem(404);
+    ctx.post(
+        &format!("/api/v1/products/{id}/variants/{code}/stock-adjustments"),
+        Some(&b.token),
+        json!({"delta": 5, "reason": "restock"}),
+    )
+    .await
+    .problem(404);
+    ctx.post(
+        &format!("/api/v1/shops/{}/products", a.shop_id),
+        Some(&b.token),
+        product(&cat, "active", vec![variant(&sku(), 1, 1)]),
+    )
+    .await
+    .problem(404);
+    ctx.get(
+        &format!("/api/v1/shops/{}/inventory", a.shop_id),
+        Some(&b.token),
+    )
+    .await
+    .problem(404);
 
     // a buyer cannot call seller routes
     let (_, buyer, _) = ctx.user("iso-buyer").await;
-    ctx.post(&format!("/api/v1/shops/{}/products", a.shop_id), Some(&buyer), product(&cat, "active", vec![variant(&sku(), 1, 1)])).await.problem(404);
-    ctx.get(&format!("/api/v1/products/{id}/variants/{code}/ledger"), Some(&buyer)).await.problem(404);
+    ctx.post(
+        &format!("/api/v1/shops/{}/products", a.shop_id),
+        Some(&buyer),
+        product(&cat, "active", vec![variant(&sku(), 1, 1)]),
+    )
+    .await
+    .problem(404);
+    ctx.get(
+        &format!("/api/v1/products/{id}/variants/{code}/ledger"),
+        Some(&buyer),
+    )
+    .await
+    .problem(404);
 
     // a manager of another shop of the same organisation is refused with 403
     let other_shop = ctx
@@ -166,15 +357,36 @@ async fn the_isolation_matrix_holds() {
         .await;
     let (_, manager_email, manager) = ctx.seller("iso-manager").await;
     let added = ctx
-        .post(&format!("/api/v1/organizations/{}/members", a.org_id), Some(&a.token), json!({"email": manager_email, "role": "manager", "shop_ids": [other_shop.body["id"]]}))
+        .post(
+            &format!("/api/v1/organizations/{}/members", a.org_id),
+            Some(&a.token),
+            json!({"email": manager_email, "role": "manager", "shop_ids": [other_shop.body["id"]]}),
+        )
         .await;
     assert_eq!(added.status, 201, "{}", added.text);
-    ctx.put(&format!("/api/v1/products/{id}"), Some(&manager), edit.clone()).await.problem(403);
-    ctx.post(&format!("/api/v1/products/{id}/variants/{code}/stock-adjustments"), Some(&manager), json!({"delta": 5, "reason": "restock"})).await.problem(403);
+    ctx.put(
+        &format!("/api/v1/products/{id}"),
+        Some(&manager),
+        edit.clone(),
+    )
+    .await
+    .problem(403);
+    ctx.post(
+        &format!("/api/v1/products/{id}/variants/{code}/stock-adjustments"),
+        Some(&manager),
+        json!({"delta": 5, "reason": "restock"}),
+    )
+    .await
+    .problem(403);
 
     // nothing changed
-    let still = ctx.get(&format!("/api/v1/products/{id}"), Some(&a.token)).await;
-    assert_eq!((still.body["name"].as_str(), still.body["status"].as_str()), (Some("Silk ao dai"), Some("draft")));
+    let still = ctx
+        .get(&format!("/api/v1/products/{id}"), Some(&a.token))
+        .await;
+    assert_eq!(
+        (still.body["name"].as_str(), still.body["status"].as_str()),
+        (Some("Silk ao dai"), Some("draft"))
+    );
     assert_eq!(still.body["variants"][0]["available"], 5);
 }
 
@@ -185,35 +397,92 @@ async fn bad_catalog_input_is_refused_and_writes_nothing() {
     let s = seller(&ctx, "bad-catalog").await;
     let path = format!("/api/v1/shops/{}/products", s.shop_id);
     let cases = [
-        (product(&cat, "active", vec![variant(&sku(), -5, 1)]), "variants[0].price.amount"),
-        (product(&cat, "active", vec![variant(&sku(), 5, -1)]), "variants[0].stock"),
+        (
+            product(&cat, "active", vec![variant(&sku(), -5, 1)]),
+            "variants[0].price.amount",
+        ),
+        (
+            product(&cat, "active", vec![variant(&sku(), 5, -1)]),
+            "variants[0].stock",
+        ),
         (product(&cat, "active", vec![]), "variants"),
-        (product(&cat, "active", vec![variant("DUP", 5, 1), variant("dup", 6, 1)]), "variants[1].sku"),
-        (product("no-such-category", "active", vec![variant(&sku(), 5, 1)]), "category_id"),
+        (
+            product(
+                &cat,
+                "active",
+                vec![variant("DUP", 5, 1), variant("dup", 6, 1)],
+            ),
+            "variants[1].sku",
+        ),
+        (
+            product("no-such-category", "active", vec![variant(&sku(), 5, 1)]),
+            "category_id",
+        ),
     ];
     for (body, field) in cases {
         let r = ctx.post(&path, Some(&s.token), body).await;
         r.problem(422);
-        assert!(r.error_fields().contains(&field.to_owned()), "{field}: {}", r.text);
+        assert!(
+            r.error_fields().contains(&field.to_owned()),
+            "{field}: {}",
+            r.text
+        );
     }
     let mut unknown_currency = product(&cat, "active", vec![variant(&sku(), 5, 1)]);
     unknown_currency["variants"][0]["price"]["currency"] = json!("XYZ");
     let r = ctx.post(&path, Some(&s.token), unknown_currency).await;
-    assert_eq!(r.problem(422)["errors"][0]["field"], "variants[0].price.currency");
+    assert_eq!(
+        r.problem(422)["errors"][0]["field"],
+        "variants[0].price.currency"
+    );
 
     // a SKU already used in the shop: 409, and the second product was not half-written
     let taken = sku();
-    create(&ctx, &s, product(&cat, "active", vec![variant(&taken, 5, 1)])).await;
-    let dup = ctx.post(&path, Some(&s.token), product(&cat, "active", vec![variant(&sku(), 7, 1), variant(&taken, 5, 1)])).await;
-    assert!(dup.problem(409)["detail"].as_str().unwrap().contains("variants[1].sku"), "{}", dup.text);
+    create(
+        &ctx,
+        &s,
+        product(&cat, "active", vec![variant(&taken, 5, 1)]),
+    )
+    .await;
+    let dup = ctx
+        .post(
+            &path,
+            Some(&s.token),
+            product(
+                &cat,
+                "active",
+                vec![variant(&sku(), 7, 1), variant(&taken, 5, 1)],
+            ),
+        )
+        .await;
+    assert!(
+        dup.problem(409)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("variants[1].sku"),
+        "{}",
+        dup.text
+    );
     let mine = ctx.get(&path, Some(&s.token)).await;
     assert_eq!(mine.body["items"].as_array().unwrap().len(), 1);
 
     // removing more than is available is a conflict, not negative stock
     let p = mine.body["items"][0]["id"].as_str().unwrap().to_owned();
-    let r = ctx.post(&format!("/api/v1/products/{p}/variants/{taken}/stock-adjustments"), Some(&s.token), json!({"delta": -2, "reason": "damage"})).await;
+    let r = ctx
+        .post(
+            &format!("/api/v1/products/{p}/variants/{taken}/stock-adjustments"),
+            Some(&s.token),
+            json!({"delta": -2, "reason": "damage"}),
+        )
+        .await;
     r.problem(409);
-    let r = ctx.post(&format!("/api/v1/products/{p}/variants/{taken}/stock-adjustments"), Some(&s.token), json!({"delta": 3, "reason": "damage"})).await;
+    let r = ctx
+        .post(
+            &format!("/api/v1/products/{p}/variants/{taken}/stock-adjustments"),
+            Some(&s.token),
+            json!({"delta": 3, "reason": "damage"}),
+        )
+        .await;
     assert_eq!(r.problem(422)["errors"][0]["field"], "delta");
 }
 
@@ -227,16 +496,50 @@ async fn fifty_concurrent_adjustments_never_lose_an_update() {
     let id = p["id"].as_str().unwrap();
     let path = format!("/api/v1/products/{id}/variants/{code}/stock-adjustments");
     // 30 restocks of +2 and 20 damages of -1, all at once
-    let bodies: Vec<Value> = (0..50).map(|i| if i % 5 < 3 { json!({"delta": 2, "reason": "restock"}) } else { json!({"delta": -1, "reason": "damage"}) }).collect();
-    let replies = join_all(bodies.into_iter().map(|b| ctx.post(&path, Some(&s.token), b))).await;
-    assert!(replies.iter().all(|r| r.status == 200), "{:?}", replies.iter().filter(|r| r.status != 200).map(|r| &r.text).collect::<Vec<_>>());
+    let bodies: Vec<Value> = (0..50)
+        .map(|i| {
+            if i % 5 < 3 {
+                json!({"delta": 2, "reason": "restock"})
+            } else {
+                json!({"delta": -1, "reason": "damage"})
+            }
+        })
+        .collect();
+    let replies = join_all(
+        bodies
+            .into_iter()
+            .map(|b| ctx.post(&path, Some(&s.token), b)),
+    )
+    .await;
+    assert!(
+        replies.iter().all(|r| r.status == 200),
+        "{:?}",
+        replies
+            .iter()
+            .filter(|r| r.status != 200)
+            .map(|r| &r.text)
+            .collect::<Vec<_>>()
+    );
 
-    let product = ctx.get(&format!("/api/v1/products/{id}"), Some(&s.token)).await;
+    let product = ctx
+        .get(&format!("/api/v1/products/{id}"), Some(&s.token))
+        .await;
     assert_eq!(product.body["variants"][0]["available"], 10 + 60 - 20);
-    let ledger = ctx.get(&format!("/api/v1/products/{id}/variants/{code}/ledger?limit=100"), Some(&s.token)).await;
+    let ledger = ctx
+        .get(
+            &format!("/api/v1/products/{id}/variants/{code}/ledger?limit=100"),
+            Some(&s.token),
+        )
+        .await;
     let entries = ledger.body["items"].as_array().unwrap();
     assert_eq!(entries.len(), 51, "the opening stock plus 50 adjustments");
-    assert_eq!(entries.iter().map(|e| e["delta"].as_i64().unwrap()).sum::<i64>(), 50);
+    assert_eq!(
+        entries
+            .iter()
+            .map(|e| e["delta"].as_i64().unwrap())
+            .sum::<i64>(),
+        50
+    );
 
     // bulk: all or nothing
     let bulk = format!("/api/v1/shops/{}/inventory/adjustments", s.shop_id);
@@ -244,7 +547,23 @@ async fn fifty_concurrent_adjustments_never_lose_an_update() {
     r.problem(409);
     let r = ctx.post(&bulk, Some(&s.token), json!({"adjustments": [{"product_id": id, "sku": code, "delta": -48, "reason": "correction"}]})).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!((r.body["items"][0]["available"].as_i64(), r.body["items"][0]["low_stock"].as_bool()), (Some(2), Some(true)));
-    let low = ctx.get(&format!("/api/v1/shops/{}/inventory?low_stock=true", s.shop_id), Some(&s.token)).await;
-    assert_eq!(low.body["items"].as_array().unwrap().len(), 1, "{}", low.text);
+    assert_eq!(
+        (
+            r.body["items"][0]["available"].as_i64(),
+            r.body["items"][0]["low_stock"].as_bool()
+        ),
+        (Some(2), Some(true))
+    );
+    let low = ctx
+        .get(
+            &format!("/api/v1/shops/{}/inventory?low_stock=true", s.shop_id),
+            Some(&s.token),
+        )
+        .await;
+    assert_eq!(
+        low.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        low.text
+    );
 }

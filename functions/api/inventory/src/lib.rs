@@ -267,10 +267,10 @@ async fn track_low_stock(
                 },
             )?])
             .await;
-        if let Err(e) = rearmed {
-            if !matches!(e, StoreError::TransactionCanceled(_)) {
-                return Err(e.into());
-            }
+        if let Err(e) = rearmed
+            && !matches!(e, StoreError::TransactionCanceled(_))
+        {
+            return Err(e.into());
         }
     }
     Ok(Some(v))

@@ -257,10 +257,10 @@ async fn check_classification(
     {
         return Err(ApiError::field("category_id", "no such category"));
     }
-    if let Some(b) = brand_id {
-        if state.db.get::<BrandRecord>(keys::brand(b)).await?.is_none() {
-            return Err(ApiError::field("brand_id", "no such brand"));
-        }
+    if let Some(b) = brand_id
+        && state.db.get::<BrandRecord>(keys::brand(b)).await?.is_none()
+    {
+        return Err(ApiError::field("brand_id", "no such brand"));
     }
     Ok(())
 }
