@@ -313,7 +313,10 @@ class Provisioner:
             created = True
         cors = p.get("CorsConfiguration")
         if cors:
-            s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": cors["CorsRules"]})
+            # CloudFormation's property names differ from the S3 API's in three places.
+            rename = {"MaxAge": "MaxAgeSeconds", "Id": "ID", "ExposedHeaders": "ExposeHeaders"}
+            rules = [{rename.get(k, k): v for k, v in rule.items()} for rule in cors["CorsRules"]]
+            s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})
         notif = p.get("NotificationConfiguration", {})
         queues = [{"QueueArn": q["Queue"], "Events": [q["Event"]],
                    **({"Filter": {"Key": {"FilterRules": q["Filter"]["S3Key"]["Rules"]}}} if "Filter" in q else {})}
@@ -323,11 +326,17 @@ class Provisioner:
         self.record(lid, "AWS::S3::Bucket", name, Arn=f"arn:aws:s3:::{name}", DomainName=f"{name}.s3.amazonaws.com")
         self.done(lid, "AWS::S3::Bucket", name, created)
 
+    def bucket_policy(self, lid, p):
+        self.client("s3").put_bucket_policy(Bucket=p["Bucket"], Policy=json.dumps(p["PolicyDocument"]))
+        self.record(lid, "AWS::S3::BucketPolicy", lid)
+        self.done(lid, "AWS::S3::BucketPolicy", p["Bucket"], True)
+
     def handlers(self):
         return {"AWS::DynamoDB::Table": self.table, "AWS::Events::EventBus": self.event_bus,
                 "AWS::Events::Rule": self.rule, "AWS::SQS::Queue": self.queue,
                 "AWS::SQS::QueuePolicy": self.queue_policy, "AWS::SecretsManager::Secret": self.secret,
-                "AWS::SES::EmailIdentity": self.email_identity, "AWS::S3::Bucket": self.bucket}
+                "AWS::SES::EmailIdentity": self.email_identity, "AWS::S3::Bucket": self.bucket,
+                "AWS::S3::BucketPolicy": self.bucket_policy}
 
 
 def dependency_order(resources):

@@ -10,6 +10,8 @@ pub struct Config {
     pub mail_from: String,
     pub web_app_url: String,
     pub stage: String,
+    /// The product media bucket (functions that do not handle media run without it).
+    pub media_bucket: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,9 @@ impl Config {
             mail_from: var("MAIL_FROM")?,
             web_app_url: var("WEB_APP_URL")?,
             stage: env::var("STAGE").unwrap_or_else(|_| "dev".into()),
+            media_bucket: env::var("MEDIA_BUCKET")
+                .ok()
+                .filter(|v| !v.trim().is_empty()),
         })
     }
 }

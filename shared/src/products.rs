@@ -43,6 +43,28 @@ pub struct ProductRecord {
     pub updated_at: String,
     /// Bumped on every write; writes are conditional on it (optimistic concurrency).
     pub version: u64,
+    /// Processed images in display order; the first is the cover.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<MediaItem>,
+}
+
+/// JPEG, PNG and WebP are accepted uploads.
+pub const MEDIA_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
+/// Largest accepted upload.
+pub const MAX_MEDIA_BYTES: u64 = 10 * 1024 * 1024;
+/// Thumbnail sizes (longest side, px).
+pub const THUMBNAIL_SIZES: [u32; 2] = [200, 800];
+
+/// A processed product image: the verified original and its thumbnails.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MediaItem {
+    pub id: String,
+    pub content_type: String,
+    pub width: u32,
+    pub height: u32,
+    pub original_url: String,
+    /// `"200"` and `"800"` → JPEG thumbnail URL.
+    pub thumbnails: BTreeMap<String, String>,
 }
 
 /// `PRODUCT#<id>/VARIANT#<sku>`: a sellable unit with its own price and stock.

@@ -14,6 +14,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub keys: Arc<JwtKeys>,
+    /// For presigning media uploads and removing media objects.
+    pub s3: aws_sdk_s3::Client,
 }
 
 /// Loads the AWS configuration (honours `AWS_ENDPOINT_URL`, so the same code reaches the local
@@ -23,7 +25,7 @@ pub async fn aws_config() -> aws_config::SdkConfig {
     // than hold a request or a consumer batch forever.
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_secs(3))
-        .operation_attempt_timeout(std::time::Duration::from_secs(8))
+        .operation_attempt_timeout(std::time::Duration::from_secs(15))
         .build();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(timeouts)
@@ -60,6 +62,7 @@ impl AppState {
             config: Arc::new(config),
             db,
             keys: Arc::new(JwtKeys::new(jwt_secret)),
+            s3: s3_client(sdk),
         }
     }
 
@@ -69,5 +72,31 @@ impl AppState {
         let sdk = aws_config().await;
         let secret = load_jwt_secret(&sdk, &config.jwt_secret_arn).await?;
         Ok(Self::new(config, &sdk, &secret))
+    }
+}
+
+/// An S3 client that works against AWS and the local emulator (path-style addressing when an
+/// endpoint override is set: `<bucket>.127.0.0.1` does not resolve).
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(sdk.endpoint_url().is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// Public base URL of the media bucket: the emulator's path-style URL locally, the bucket's
+/// regional endpoint on AWS (put a CDN in front by setting `MEDIA_PUBLIC_URL`).
+pub fn media_public_base(sdk: &aws_config::SdkConfig, bucket: &str) -> String {
+    if let Ok(url) = std::env::var("MEDIA_PUBLIC_URL")
+        && !url.trim().is_empty()
+    {
+        return url.trim_end_matches('/').to_owned();
+    }
+    match sdk.endpoint_url() {
+        Some(endpoint) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
+        None => format!(
+            "https://{bucket}.s3.{}.amazonaws.com",
+            sdk.region().map(|r| r.as_ref()).unwrap_or("us-east-1")
+        ),
     }
 }

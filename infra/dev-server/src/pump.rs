@@ -20,6 +20,7 @@ use crate::stack::{QueueSource, Stack, StreamSource};
 pub enum Consumer {
     OutboxRelay(consumer_outbox_relay::Relay),
     Notifier(consumer_notifier::Notifier),
+    MediaProcessor(consumer_media_processor::MediaProcessor),
 }
 
 impl Consumer {
@@ -31,6 +32,9 @@ impl Consumer {
             )),
             "consumer-notifier" => Some(Self::Notifier(
                 consumer_notifier::Notifier::from_env().await?,
+            )),
+            "consumer-media-processor" => Some(Self::MediaProcessor(
+                consumer_media_processor::MediaProcessor::from_env().await?,
             )),
             _ => None,
         })
@@ -46,8 +50,10 @@ impl Consumer {
                 .into_iter()
                 .filter_map(|f| f.item_identifier)
                 .collect(),
-            Self::Notifier(_) => {
-                tracing::error!("the notifier has no stream handler; check template.yaml");
+            Self::Notifier(_) | Self::MediaProcessor(_) => {
+                tracing::error!(
+                    "only the outbox relay reads the table stream; check template.yaml"
+                );
                 Vec::new()
             }
         }
@@ -55,19 +61,19 @@ impl Consumer {
 
     /// Message ids the handler reports as failed.
     async fn handle_sqs(&self, event: SqsEvent) -> Vec<String> {
-        match self {
-            Self::Notifier(n) => n
-                .handle(event)
-                .await
-                .batch_item_failures
-                .into_iter()
-                .map(|f| f.item_identifier)
-                .collect(),
+        let response = match self {
+            Self::Notifier(n) => n.handle(event).await,
+            Self::MediaProcessor(m) => m.handle(event).await,
             Self::OutboxRelay(_) => {
                 tracing::error!("the outbox relay has no SQS handler; check template.yaml");
-                Vec::new()
+                return Vec::new();
             }
-        }
+        };
+        response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect()
     }
 }
 

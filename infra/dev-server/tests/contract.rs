@@ -69,6 +69,7 @@ fn offline_state() -> shared::AppState {
         mail_from: "unused@example.com".into(),
         web_app_url: "http://localhost".into(),
         stage: "test".into(),
+        media_bucket: None,
     };
     let sdk = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
@@ -82,7 +83,8 @@ async fn serves(router: &axum::Router, method: &str, path: &str) -> bool {
     let uri = path
         .replace("{id}", "01JCONTRACT0000000000000000")
         .replace("{user_id}", "01JCONTRACTUSER000000000000")
-        .replace("{sku}", "SKU-1");
+        .replace("{sku}", "SKU-1")
+        .replace("{media_id}", "01JCONTRACTMEDIA00000000000");
     let response = router
         .clone()
         .oneshot(

@@ -152,3 +152,16 @@ pub fn listing_newest_sk(created_at: &str, product_id: &str) -> String {
 pub fn listing_price_sk(amount: i64, product_id: &str) -> String {
     format!("{LIST_PRICE}{amount:013}#{product_id}")
 }
+/// Where a presigned upload lands (the media processor watches this prefix).
+pub const UPLOAD_PREFIX: &str = "uploads/";
+pub fn upload_object(product_id: &str, media_id: &str) -> String {
+    format!("{UPLOAD_PREFIX}{product_id}/{media_id}")
+}
+/// Where a verified image and its thumbnails live.
+pub fn media_object(product_id: &str, media_id: &str, name: &str) -> String {
+    format!("media/{product_id}/{media_id}/{name}")
+}
+/// Marks an upload as attached to its product (the media processor's idempotency guard).
+pub fn media_guard(media_id: &str) -> (String, String) {
+    (format!("MEDIA#{media_id}"), "ATTACHED".to_owned())
+}

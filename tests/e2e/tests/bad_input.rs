@@ -45,7 +45,8 @@ async fn operations(ctx: &Ctx) -> (Value, Vec<Op>) {
                 path: path
                     .replace("{id}", "01JZZZZZZZZZZZZZZZZZZZZZZZ")
                     .replace("{user_id}", "01JZZZZZZZZZZZZZZZZZZZZZZY")
-                    .replace("{sku}", "NO-SUCH-SKU"),
+                    .replace("{sku}", "NO-SUCH-SKU")
+                    .replace("{media_id}", "01JZZZZZZZZZZZZZZZZZZZZZZX"),
                 secured: op["security"].as_array().is_some_and(|s| !s.is_empty()),
                 body_schema,
             });

@@ -59,7 +59,17 @@ pub async fn start(state: &AppState, user: &UserRecord) -> Result<TokenPair, Api
         created_at: shared::now_rfc3339(),
         expires_at: now + REFRESH_FAMILY_TTL_SECS,
     };
-    state.db.put_new(&family).await?;
+    // A plain put: the family id is fresh and random, and an unconditional write stays correct
+    // when the SDK retries an attempt that had in fact succeeded.
+    state
+        .db
+        .client
+        .put_item()
+        .table_name(&state.db.table)
+        .set_item(Some(shared::store::to_item(&family)?))
+        .send()
+        .await
+        .map_err(shared::store::classify)?;
     Ok(pair(state, user, &family_id, &secret, now))
 }
 

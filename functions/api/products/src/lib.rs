@@ -43,6 +43,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(set_price))
         .routes(routes!(price_history))
         .routes(routes!(related_products))
+        .routes(routes!(media_upload_url))
+        .routes(routes!(media_order))
+        .routes(routes!(delete_media))
+        .routes(routes!(media_cover))
 }
 
 pub fn router(state: AppState) -> axum::Router {
@@ -317,6 +321,7 @@ fn view(product: &ProductRecord, variants: &[VariantRecord]) -> Product {
         brand_id: product.brand_id.clone(),
         status: product.status,
         variants: variants.iter().map(Variant::from).collect(),
+        media: product.media.clone(),
         created_at: product.created_at.clone(),
         updated_at: product.updated_at.clone(),
         version: product.version,
@@ -378,6 +383,7 @@ async fn create_product(
         created_at: now.clone(),
         updated_at: now.clone(),
         version: 1,
+        media: Vec::new(),
     };
     let variants: Vec<VariantRecord> = req
         .variants
@@ -985,4 +991,186 @@ async fn related_products(
         items: cards,
         next_cursor: None,
     }))
+}
+
+// ------------------------------------------------------------------ media
+
+/// Seller: a presigned S3 PUT for one product image (JPEG, PNG or WebP, at most 10 MiB). The
+/// media processor verifies the file, makes 200 and 800 px thumbnails and adds it to the
+/// product; a file that is not such an image is deleted.
+#[utoipa::path(post, path = "/api/v1/products/{id}/media/upload-url", tag = TAG, security(("bearer" = [])),
+    params(("id" = String, Path, description = "Product id")),
+    request_body = UploadUrlRequest,
+    responses(
+        (status = 201, description = "Upload with a PUT to `upload_url` and the given headers within `expires_in` seconds", body = UploadUrl),
+        (status = 403, description = "The caller's role does not cover this shop", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product in the caller's shops", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The product already has 12 images", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::BodyErrors,
+        shared::openapi::AuthErrors,
+    ))]
+#[tracing::instrument(skip_all)]
+async fn media_upload_url(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<String>,
+    ValidJson(req): ValidJson<UploadUrlRequest>,
+) -> Result<Response, ApiError> {
+    let (product, _, _) = load_for_seller(&state, &caller, &id).await?;
+    if product.media.len() >= 12 {
+        return Err(ApiError::Conflict(
+            "a product has at most 12 images; delete one first".into(),
+        ));
+    }
+    let bucket = state
+        .config
+        .media_bucket
+        .as_deref()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("MEDIA_BUCKET is not configured")))?;
+    let media_id = ulid::Ulid::new().to_string();
+    let expires = std::time::Duration::from_secs(15 * 60);
+    let presigned = state
+        .s3
+        .put_object()
+        .bucket(bucket)
+        .key(keys::upload_object(&product.id, &media_id))
+        .content_type(&req.content_type)
+        .content_length(req.size_bytes as i64)
+        .presigned(
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(expires)
+                .map_err(ApiError::internal)?,
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    let headers = [
+        ("content-type".to_owned(), req.content_type.clone()),
+        ("content-length".to_owned(), req.size_bytes.to_string()),
+    ]
+    .into();
+    let url = UploadUrl {
+        media_id,
+        upload_url: presigned.uri().to_owned(),
+        method: "PUT".into(),
+        headers,
+        expires_in: expires.as_secs(),
+    };
+    Ok((StatusCode::CREATED, Json(url)).into_response())
+}
+
+/// Seller: put the product's images in a new order (the first becomes the cover).
+#[utoipa::path(put, path = "/api/v1/products/{id}/media/order", tag = TAG, security(("bearer" = [])),
+    params(("id" = String, Path, description = "Product id")),
+    request_body = MediaOrderRequest,
+    responses(
+        (status = 200, description = "The product", body = Product),
+        (status = 403, description = "The caller's role does not cover this shop", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product in the caller's shops", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The product changed concurrently", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::BodyErrors,
+        shared::openapi::AuthErrors,
+    ))]
+#[tracing::instrument(skip_all)]
+async fn media_order(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<String>,
+    ValidJson(req): ValidJson<MediaOrderRequest>,
+) -> Result<Json<Product>, ApiError> {
+    let (old, variants, _) = load_for_seller(&state, &caller, &id).await?;
+    let mut current: Vec<&str> = old.media.iter().map(|m| m.id.as_str()).collect();
+    let mut wanted: Vec<&str> = req.media_ids.iter().map(String::as_str).collect();
+    current.sort_unstable();
+    wanted.sort_unstable();
+    if current != wanted {
+        return Err(ApiError::field(
+            "media_ids",
+            "must list every image of the product exactly once",
+        ));
+    }
+    let mut product = old.clone();
+    product.media = req
+        .media_ids
+        .iter()
+        .filter_map(|mid| old.media.iter().find(|m| &m.id == mid).cloned())
+        .collect();
+    save(&state, &old, &variants, product, &variants, Vec::new())
+        .await
+        .map(Json)
+}
+
+/// Seller: make an image the cover (moves it first).
+#[utoipa::path(put, path = "/api/v1/products/{id}/media/{media_id}/cover", tag = TAG, security(("bearer" = [])),
+    params(("id" = String, Path, description = "Product id"), ("media_id" = String, Path, description = "Media id")),
+    responses(
+        (status = 200, description = "The product", body = Product),
+        (status = 403, description = "The caller's role does not cover this shop", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product or image in the caller's shops", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The product changed concurrently", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::AuthErrors,
+    ))]
+#[tracing::instrument(skip_all)]
+async fn media_cover(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path((id, media_id)): Path<(String, String)>,
+) -> Result<Json<Product>, ApiError> {
+    let (old, variants, _) = load_for_seller(&state, &caller, &id).await?;
+    let pos = old
+        .media
+        .iter()
+        .position(|m| m.id == media_id)
+        .ok_or_else(|| ApiError::NotFound("no such image".into()))?;
+    let mut product = old.clone();
+    let cover = product.media.remove(pos);
+    product.media.insert(0, cover);
+    save(&state, &old, &variants, product, &variants, Vec::new())
+        .await
+        .map(Json)
+}
+
+/// Seller: remove an image (and its files).
+#[utoipa::path(delete, path = "/api/v1/products/{id}/media/{media_id}", tag = TAG, security(("bearer" = [])),
+    params(("id" = String, Path, description = "Product id"), ("media_id" = String, Path, description = "Media id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, description = "The caller's role does not cover this shop", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product or image in the caller's shops", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The product changed concurrently", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::AuthErrors,
+    ))]
+#[tracing::instrument(skip_all)]
+async fn delete_media(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path((id, media_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (old, variants, _) = load_for_seller(&state, &caller, &id).await?;
+    if !old.media.iter().any(|m| m.id == media_id) {
+        return Err(ApiError::NotFound("no such image".into()));
+    }
+    let mut product = old.clone();
+    product.media.retain(|m| m.id != media_id);
+    save(&state, &old, &variants, product, &variants, Vec::new()).await?;
+    if let Some(bucket) = state.config.media_bucket.as_deref() {
+        // The product no longer points at the files; failing to delete them only leaves garbage.
+        let mut names = vec!["original".to_owned()];
+        names.extend(
+            shared::products::THUMBNAIL_SIZES
+                .iter()
+                .map(|s| format!("{s}.jpg")),
+        );
+        for name in names {
+            if let Err(e) = state
+                .s3
+                .delete_object()
+                .bucket(bucket)
+                .key(keys::media_object(&id, &media_id, &name))
+                .send()
+                .await
+            {
+                tracing::warn!(error = %aws_sdk_s3::error::DisplayErrorContext(&e), "media object not deleted");
+            }
+        }
+    }
+    Ok(no_content())
 }

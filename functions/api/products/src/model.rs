@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use shared::domain::{Discount, Money};
 use shared::error::FieldError;
-use shared::products::{ProductStatus, Variant};
+use shared::products::{MediaItem, ProductStatus, Variant};
 use shared::validate::{self, Errors, Validate};
 use utoipa::ToSchema;
 
@@ -219,6 +219,8 @@ pub struct Product {
     pub brand_id: Option<String>,
     pub status: ProductStatus,
     pub variants: Vec<Variant>,
+    /// Images in display order; the first is the cover.
+    pub media: Vec<MediaItem>,
     pub created_at: String,
     pub updated_at: String,
     pub version: u64,
@@ -231,4 +233,61 @@ pub struct PriceChange {
     pub discount: Option<Discount>,
     pub changed_at: String,
     pub changed_by: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadUrlRequest {
+    /// `image/jpeg`, `image/png` or `image/webp`.
+    #[schema(example = "image/jpeg")]
+    pub content_type: String,
+    /// Exact size of the file to upload, at most 10 MiB.
+    #[schema(example = 482113)]
+    pub size_bytes: u64,
+}
+
+impl Validate for UploadUrlRequest {
+    fn validate(&mut self) -> Result<(), Vec<FieldError>> {
+        let mut e = Errors::default();
+        self.content_type = self.content_type.trim().to_lowercase();
+        if !shared::products::MEDIA_TYPES.contains(&self.content_type.as_str()) {
+            e.push(
+                "content_type",
+                "must be image/jpeg, image/png or image/webp",
+            );
+        }
+        if self.size_bytes == 0 || self.size_bytes > shared::products::MAX_MEDIA_BYTES {
+            e.push("size_bytes", "must be 1 byte to 10 MiB");
+        }
+        e.finish()
+    }
+}
+
+/// Where and how to PUT the file. The image appears on the product once processed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadUrl {
+    pub media_id: String,
+    pub upload_url: String,
+    #[schema(example = "PUT")]
+    pub method: String,
+    /// Headers the PUT must carry exactly.
+    pub headers: BTreeMap<String, String>,
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MediaOrderRequest {
+    /// Every media id of the product, in the new order.
+    pub media_ids: Vec<String>,
+}
+
+impl Validate for MediaOrderRequest {
+    fn validate(&mut self) -> Result<(), Vec<FieldError>> {
+        let unique: std::collections::BTreeSet<_> = self.media_ids.iter().collect();
+        if unique.len() != self.media_ids.len() {
+            return Err(vec![FieldError::new("media_ids", "must not repeat an id")]);
+        }
+        Ok(())
+    }
 }

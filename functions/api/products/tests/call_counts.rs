@@ -68,6 +68,7 @@ async fn arrange(state: &shared::AppState, variants: usize) -> (String, String) 
         created_at: now.clone(),
         updated_at: now,
         version: 1,
+        media: Vec::new(),
     };
     let variants: Vec<VariantRecord> = (0..variants)
         .map(|i| {
