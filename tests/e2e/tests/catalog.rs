@@ -6,6 +6,7 @@ use futures::future::join_all;
 use serde_json::{Value, json};
 
 struct Seller {
+    email: String,
     token: String,
     org_id: String,
     shop_id: String,
@@ -47,7 +48,7 @@ async fn category(ctx: &Ctx, admin: &str) -> String {
 }
 
 async fn seller(ctx: &Ctx, prefix: &str) -> Seller {
-    let (_, _, token) = ctx.seller(prefix).await;
+    let (_, email, token) = ctx.seller(prefix).await;
     let org = ctx
         .post(
             "/api/v1/organizations",
@@ -63,6 +64,7 @@ async fn seller(ctx: &Ctx, prefix: &str) -> Seller {
         .await;
     assert_eq!(shop.status, 201, "{}", shop.text);
     Seller {
+        email,
         token,
         org_id,
         shop_id: shop.body["id"].as_str().unwrap().to_owned(),
@@ -566,4 +568,30 @@ async fn fifty_concurrent_adjustments_never_lose_an_update() {
         "{}",
         low.text
     );
+    // the crossing was announced once: StockLow → bus → notifier → the owner's mailbox
+    let mail = ctx
+        .wait_for_mail(&s.email, &format!("Low stock: {code}"))
+        .await;
+    assert!(mail.contains("down to 2"), "{mail}");
+    // a further removal below the threshold does not announce it again
+    let r = ctx
+        .post(
+            &path,
+            Some(&s.token),
+            json!({"delta": -1, "reason": "damage"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let lows = ctx
+        .mails_to(&s.email)
+        .await
+        .into_iter()
+        .filter(|m| {
+            m["subject"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Low stock"))
+        })
+        .count();
+    assert_eq!(lows, 1);
 }

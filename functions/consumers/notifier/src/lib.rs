@@ -5,8 +5,9 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use serde::{Deserialize, Serialize};
+use shared::catalog::{MemberRecord, MemberRole};
 use shared::events::{DomainEvent, Envelope};
-use shared::store::{Db, StoreError, keys};
+use shared::store::{Db, QuerySpec, StoreError, keys};
 
 pub const CONSUMER: &str = "notifier";
 /// How long a processed event id is remembered (longer than any redelivery window).
@@ -29,8 +30,31 @@ pub struct BusEvent {
     pub detail: Envelope,
 }
 
-/// What to send for an event, if anything. Pure: no I/O.
-pub fn compose(event: &DomainEvent, web_app_url: &str) -> Option<Email> {
+/// What to send for an event (possibly nothing). Pure: no I/O. `staff` are the members of the
+/// event's organisation (loaded only for shop events).
+pub fn compose(event: &DomainEvent, web_app_url: &str, staff: &[MemberRecord]) -> Vec<Email> {
+    match event {
+        DomainEvent::StockLow(e) => staff
+            .iter()
+            .filter(|m| m.role == MemberRole::Owner || (m.role == MemberRole::Manager && m.covers(&e.shop_id)))
+            .map(|m| Email {
+                to: m.email.clone(),
+                subject: format!("Low stock: {}", e.sku),
+                text: format!(
+                    "Stock of {sku} (product {product}) is down to {available}, at or below its threshold of {threshold}.\nRestock it in the seller centre: {url}/seller/products/{product}\n",
+                    sku = e.sku,
+                    product = e.product_id,
+                    available = e.available,
+                    threshold = e.threshold,
+                    url = web_app_url.trim_end_matches('/'),
+                ),
+            })
+            .collect(),
+        other => compose_identity(other, web_app_url).into_iter().collect(),
+    }
+}
+
+fn compose_identity(event: &DomainEvent, web_app_url: &str) -> Option<Email> {
     match event {
         DomainEvent::UserRegistered(e) => Some(Email {
             to: e.email.clone(),
@@ -52,7 +76,7 @@ pub fn compose(event: &DomainEvent, web_app_url: &str) -> Option<Email> {
                 minutes = e.expires_in_minutes
             ),
         }),
-        // Catalog events reach other consumers (search indexing; low-stock alerts are next).
+        // Other catalogue events are for other consumers (search indexing).
         DomainEvent::ProductUpserted(_)
         | DomainEvent::ProductDeleted(_)
         | DomainEvent::StockChanged(_)
@@ -121,22 +145,44 @@ impl Notifier {
                 return Ok(Outcome::Ignored);
             }
         };
-        let Some(email) = compose(&event, &self.web_app_url) else {
-            return Ok(Outcome::Ignored);
+        let staff = match &event {
+            DomainEvent::StockLow(e) => self.staff(&e.org_id).await?,
+            _ => Vec::new(),
         };
+        let emails = compose(&event, &self.web_app_url, &staff);
+        if emails.is_empty() {
+            return Ok(Outcome::Ignored);
+        }
         let event_id = bus_event.detail.id;
         if !self.claim(&event_id).await? {
             return Ok(Outcome::Duplicate);
         }
-        if let Err(e) = self.send(&email).await {
-            // Release the claim so the retry can send.
-            self.db
-                .delete(keys::processed_event(CONSUMER, &event_id))
-                .await?;
-            return Err(e);
+        for email in &emails {
+            if let Err(e) = self.send(email).await {
+                // Release the claim so the retry can send (earlier recipients may get it twice).
+                self.db
+                    .delete(keys::processed_event(CONSUMER, &event_id))
+                    .await?;
+                return Err(e);
+            }
         }
         tracing::info!(event_id = %event_id, detail_type = %bus_event.detail_type, "e-mail sent");
         Ok(Outcome::Sent)
+    }
+
+    async fn staff(&self, org_id: &str) -> anyhow::Result<Vec<MemberRecord>> {
+        let page = self
+            .db
+            .query_page::<MemberRecord>(QuerySpec {
+                index: None,
+                pk: keys::org_pk(org_id),
+                sk_prefix: Some(keys::MEMBER_PREFIX.into()),
+                ascending: true,
+                limit: 100,
+                start: None,
+            })
+            .await?;
+        Ok(page.items)
     }
 
     /// Records that this consumer handles the event; false if it already did.
@@ -191,7 +237,7 @@ mod tests {
             name: "Ann".into(),
             verification_token: "tok123".into(),
         });
-        let mail = compose(&event, "http://localhost:3000/").unwrap();
+        let mail = compose(&event, "http://localhost:3000/", &[]).remove(0);
         assert_eq!(mail.to, "ann@example.com");
         assert!(
             mail.text
@@ -209,9 +255,50 @@ mod tests {
             code: "004217".into(),
             expires_in_minutes: 10,
         });
-        let mail = compose(&event, "http://x").unwrap();
+        let mail = compose(&event, "http://x", &[]).remove(0);
         assert!(mail.text.contains("Your password reset code is: 004217"));
         assert!(mail.text.contains("10 minutes"));
+    }
+
+    #[test]
+    fn low_stock_mails_the_owners_and_the_shops_managers_only() {
+        let staff = vec![
+            MemberRecord::new("o", "u1", "owner@x.co", MemberRole::Owner, vec![]),
+            MemberRecord::new(
+                "o",
+                "u2",
+                "manager@x.co",
+                MemberRole::Manager,
+                vec!["s1".into()],
+            ),
+            MemberRecord::new(
+                "o",
+                "u3",
+                "other-manager@x.co",
+                MemberRole::Manager,
+                vec!["s2".into()],
+            ),
+            MemberRecord::new(
+                "o",
+                "u4",
+                "staff@x.co",
+                MemberRole::Staff,
+                vec!["s1".into()],
+            ),
+        ];
+        let event = DomainEvent::StockLow(shared::events::StockLow {
+            product_id: "p".into(),
+            shop_id: "s1".into(),
+            org_id: "o".into(),
+            sku: "HAT-M".into(),
+            available: 2,
+            threshold: 3,
+        });
+        let to: Vec<String> = compose(&event, "http://x", &staff)
+            .into_iter()
+            .map(|m| m.to)
+            .collect();
+        assert_eq!(to, vec!["owner@x.co", "manager@x.co"]);
     }
 
     #[test]
