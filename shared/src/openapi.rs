@@ -85,3 +85,17 @@ impl utoipa::IntoResponses for AuthErrors {
         .into()
     }
 }
+
+/// The problem a seller route answers when the caller's organisation role does not reach the
+/// shop (`shared::catalog::authorize_shop`).
+pub struct ShopRoleErrors;
+
+impl utoipa::IntoResponses for ShopRoleErrors {
+    fn responses() -> Responses {
+        [(
+            "403".to_owned(),
+            problem("The caller's role in the organisation does not cover this shop or action"),
+        )]
+        .into()
+    }
+}

@@ -107,17 +107,20 @@ pub async fn start(
             }));
         }
         for source in &function.queues {
-            let client = aws_sdk_sqs::Client::new(sdk);
-            let (consumer, source, region, shutdown) = (
-                consumer.clone(),
-                source.clone(),
-                stack.region.clone(),
-                shutdown.clone(),
-            );
-            tracing::info!(function = %name, queue = %source.url, "pumping queue");
-            tasks.push(tokio::spawn(async move {
-                pump_queue(client, consumer, source, region, shutdown).await
-            }));
+            tracing::info!(function = %name, queue = %source.url, pollers = QUEUE_POLLERS, "pumping queue");
+            // Like Lambda's SQS scaling: several batches of one queue in flight at once.
+            for _ in 0..QUEUE_POLLERS {
+                let client = aws_sdk_sqs::Client::new(sdk);
+                let (consumer, source, region, shutdown) = (
+                    consumer.clone(),
+                    source.clone(),
+                    stack.region.clone(),
+                    shutdown.clone(),
+                );
+                tasks.push(tokio::spawn(async move {
+                    pump_queue(client, consumer, source, region, shutdown).await
+                }));
+            }
         }
     }
     Ok(tasks)
@@ -125,6 +128,8 @@ pub async fn start(
 
 const IDLE: Duration = Duration::from_millis(150);
 const RETRY_BACKOFF: Duration = Duration::from_secs(1);
+/// Concurrent batches per queue.
+const QUEUE_POLLERS: usize = 3;
 const SHARD_DISCOVERY_EVERY: Duration = Duration::from_secs(5);
 const REANCHOR_IDLE_EVERY: Duration = Duration::from_secs(1);
 

@@ -306,7 +306,7 @@ async fn product_for(
     request_body = AdjustRequest,
     responses(
         (status = 200, description = "Stock after the adjustment", body = StockLevel),
-        (status = 403, description = "The caller's role does not cover this shop", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such product or variant in the caller's shops", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not enough available stock to remove", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
@@ -353,7 +353,7 @@ async fn adjust(
     request_body = BulkAdjustRequest,
     responses(
         (status = 200, description = "Stock after the adjustments", body = ListResponse<StockLevel>),
-        (status = 403, description = "The caller's role does not cover this shop", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such shop in the caller's organisations", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not enough available stock for one of them (none applied)", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
@@ -430,7 +430,7 @@ pub struct LedgerEntry {
     responses(
         (status = 200, description = "Ledger entries", body = ListResponse<LedgerEntry>),
         (status = 400, description = "Malformed query string", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller's role does not cover this shop", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such product in the caller's shops", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid limit or cursor", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,
@@ -474,7 +474,7 @@ pub struct InventoryQuery {
     responses(
         (status = 200, description = "Stock levels", body = ListResponse<StockLevel>),
         (status = 400, description = "Malformed query string", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller's role does not cover this shop", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such shop in the caller's organisations", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,
     ))]

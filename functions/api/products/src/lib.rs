@@ -345,7 +345,7 @@ fn upserted(p: &ProductRecord) -> DomainEvent {
     request_body = CreateProductRequest,
     responses(
         (status = 201, description = "The product with its variants", body = Product),
-        (status = 403, description = "The caller's role does not cover this shop", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such shop in the caller's organisations", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "A SKU already exists in this shop, or the shop is suspended", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
@@ -472,7 +472,7 @@ pub struct ShopProductsQuery {
     responses(
         (status = 200, description = "A page of products (with variants)", body = ListResponse<Product>),
         (status = 400, description = "Malformed query string", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller's role does not cover this shop", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such shop in the caller's organisations", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid limit or cursor", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,
@@ -738,7 +738,7 @@ fn stale() -> ApiError {
     request_body = UpdateProductRequest,
     responses(
         (status = 200, description = "The product", body = Product),
-        (status = 403, description = "The caller's role does not cover this shop", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such product in the caller's shops", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The product changed concurrently", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
@@ -805,7 +805,7 @@ async fn save(
     params(("id" = String, Path, description = "Product id")),
     responses(
         (status = 204, description = "Archived"),
-        (status = 403, description = "The caller's role does not cover this shop", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such product in the caller's shops", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The product changed concurrently", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,
@@ -832,7 +832,7 @@ async fn archive_product(
     request_body = SetPriceRequest,
     responses(
         (status = 200, description = "The product with the new price", body = Product),
-        (status = 403, description = "The caller's role does not cover this shop", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such product or variant in the caller's shops", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The product changed concurrently", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
@@ -1003,7 +1003,7 @@ async fn related_products(
     request_body = UploadUrlRequest,
     responses(
         (status = 201, description = "Upload with a PUT to `upload_url` and the given headers within `expires_in` seconds", body = UploadUrl),
-        (status = 403, description = "The caller's role does not cover this shop", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such product in the caller's shops", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The product already has 12 images", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
@@ -1063,7 +1063,7 @@ async fn media_upload_url(
     request_body = MediaOrderRequest,
     responses(
         (status = 200, description = "The product", body = Product),
-        (status = 403, description = "The caller's role does not cover this shop", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such product in the caller's shops", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The product changed concurrently", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
@@ -1103,7 +1103,7 @@ async fn media_order(
     params(("id" = String, Path, description = "Product id"), ("media_id" = String, Path, description = "Media id")),
     responses(
         (status = 200, description = "The product", body = Product),
-        (status = 403, description = "The caller's role does not cover this shop", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such product or image in the caller's shops", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The product changed concurrently", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,
@@ -1133,7 +1133,7 @@ async fn media_cover(
     params(("id" = String, Path, description = "Product id"), ("media_id" = String, Path, description = "Media id")),
     responses(
         (status = 204, description = "Removed"),
-        (status = 403, description = "The caller's role does not cover this shop", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such product or image in the caller's shops", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The product changed concurrently", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,

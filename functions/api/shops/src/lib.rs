@@ -607,7 +607,7 @@ async fn get_shop(
     request_body = ShopInput,
     responses(
         (status = 200, description = "The shop", body = Shop),
-        (status = 403, description = "The caller's role does not cover this shop", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such shop in the caller's organisations", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
         shared::openapi::AuthErrors,

@@ -120,11 +120,15 @@ impl Notifier {
         })
     }
 
+    /// Handles the batch's messages concurrently (they are independent e-mails) and reports
+    /// the failed ones.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let outcomes =
+            futures::future::join_all(event.records.iter().map(|m| self.process(m))).await;
         let mut response = SqsBatchResponse::default();
-        for message in &event.records {
+        for (message, outcome) in event.records.iter().zip(outcomes) {
             let id = message.message_id.clone().unwrap_or_default();
-            match self.process(message).await {
+            match outcome {
                 Ok(outcome) => tracing::info!(message_id = %id, ?outcome, "message handled"),
                 Err(e) => {
                     tracing::warn!(message_id = %id, error = %e, "message failed; it will be retried");
