@@ -257,3 +257,34 @@ impl LedgerRecord {
         }
     }
 }
+
+/// A product with its variants for a seller route: loaded in one query, then the caller must
+/// be able to manage its shop's catalogue. A product of another organisation is simply not
+/// there for the caller (404); a member whose role does not reach the shop gets 403.
+pub async fn load_for_seller(
+    db: &Db,
+    caller: &crate::http::AuthUser,
+    product_id: &str,
+) -> Result<
+    (
+        ProductRecord,
+        Vec<VariantRecord>,
+        crate::catalog::ShopAccess,
+    ),
+    crate::ApiError,
+> {
+    let not_found = || crate::ApiError::NotFound("no such product in your shops".into());
+    let (product, variants) = load_product(db, product_id).await?.ok_or_else(not_found)?;
+    let access = crate::catalog::authorize_shop(
+        db,
+        caller,
+        &product.shop_id,
+        crate::catalog::Capability::ManageCatalog,
+    )
+    .await
+    .map_err(|e| match e {
+        crate::ApiError::NotFound(_) => not_found(),
+        other => other,
+    })?;
+    Ok((product, variants, access))
+}

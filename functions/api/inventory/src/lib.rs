@@ -276,27 +276,14 @@ async fn track_low_stock(
     Ok(Some(v))
 }
 
-/// Loads a product for a stock route and checks the caller may manage its shop's catalogue.
+/// A product of the caller's shops with its variants (see `shared::products::load_for_seller`).
 async fn product_for(
     state: &AppState,
     caller: &AuthUser,
     product_id: &str,
 ) -> Result<(ProductRecord, Vec<VariantRecord>), ApiError> {
-    let not_found = || ApiError::NotFound("no such product in your shops".into());
-    let (product, variants) = load_product(&state.db, product_id)
-        .await?
-        .ok_or_else(not_found)?;
-    authorize_shop(
-        &state.db,
-        caller,
-        &product.shop_id,
-        Capability::ManageCatalog,
-    )
-    .await
-    .map_err(|e| match e {
-        ApiError::NotFound(_) => not_found(),
-        other => other,
-    })?;
+    let (product, variants, _) =
+        shared::products::load_for_seller(&state.db, caller, product_id).await?;
     Ok((product, variants))
 }
 

@@ -627,27 +627,14 @@ async fn list_products(
     }))
 }
 
-/// Loads a product for a seller route and checks the caller may manage its shop.
+/// [`shared::products::load_for_seller`], with the shop record as the routes here use it.
 async fn load_for_seller(
     state: &AppState,
     caller: &AuthUser,
     id: &str,
 ) -> Result<(ProductRecord, Vec<VariantRecord>, ShopRecord), ApiError> {
-    let (product, variants) = load_product(&state.db, id)
-        .await?
-        .ok_or_else(product_not_found)?;
-    let access = authorize_shop(
-        &state.db,
-        caller,
-        &product.shop_id,
-        Capability::ManageCatalog,
-    )
-    .await
-    .map_err(|e| match e {
-        // a product of another organisation is simply not there for this caller
-        ApiError::NotFound(_) => product_not_found(),
-        other => other,
-    })?;
+    let (product, variants, access) =
+        shared::products::load_for_seller(&state.db, caller, id).await?;
     Ok((product, variants, access.shop))
 }
 
