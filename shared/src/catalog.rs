@@ -185,6 +185,8 @@ pub enum Capability {
     ManageCatalog,
     /// Members of the organisation: owners.
     ManageMembers,
+    /// The shop's orders and vouchers: owners, and managers or staff of the shop.
+    FulfilOrders,
 }
 
 /// The caller's standing in a shop's organisation, after [`authorize_shop`].
@@ -229,7 +231,9 @@ pub fn check_member(member: &MemberRecord, shop_id: &str, cap: Capability) -> Re
         (MemberRole::Owner, _) => true,
         (_, Capability::ManageMembers) => false,
         (MemberRole::Manager, _) => member.covers(shop_id),
-        (MemberRole::Staff, Capability::ManageCatalog) => member.covers(shop_id),
+        (MemberRole::Staff, Capability::ManageCatalog | Capability::FulfilOrders) => {
+            member.covers(shop_id)
+        }
         (MemberRole::Staff, Capability::ManageShop) => false,
     };
     if allowed {

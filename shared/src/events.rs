@@ -16,6 +16,7 @@ const OUTBOX_RETENTION_SECS: i64 = 7 * 24 * 3600;
 pub mod source {
     pub const IDENTITY: &str = "commerce.identity";
     pub const CATALOG: &str = "commerce.catalog";
+    pub const ORDERS: &str = "commerce.orders";
 }
 
 /// Every event of the system. The variant name is the EventBridge `detail-type`.
@@ -28,6 +29,69 @@ pub enum DomainEvent {
     ProductDeleted(ProductDeleted),
     StockChanged(StockChanged),
     StockLow(StockLow),
+    OrderPlaced(OrderPlaced),
+    OrderConfirmed(OrderStatusChanged),
+    OrderProcessing(OrderStatusChanged),
+    OrderShipped(OrderStatusChanged),
+    OrderDelivered(OrderStatusChanged),
+    OrderCompleted(OrderStatusChanged),
+    OrderCancelled(OrderStatusChanged),
+    OrderPaymentFailed(OrderStatusChanged),
+    OrderReturnRequested(OrderStatusChanged),
+    OrderReturned(OrderStatusChanged),
+    OrderReturnRejected(OrderStatusChanged),
+    OrderRefunded(OrderStatusChanged),
+}
+
+/// A shop order was placed (one per shop of a checkout). Payment and shipping consume it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderPlaced {
+    pub order_id: String,
+    pub checkout_id: String,
+    pub buyer_id: String,
+    pub shop_id: String,
+    pub status: crate::domain::order_state::OrderStatus,
+    pub payment_method: String,
+    pub total: crate::domain::Money,
+    /// When an unpaid online order expires (RFC 3339), if it waits for payment.
+    pub payment_due_at: Option<String>,
+}
+
+/// An order moved from one status to another; the detail-type names the move.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderStatusChanged {
+    pub order_id: String,
+    pub buyer_id: String,
+    pub shop_id: String,
+    pub from: crate::domain::order_state::OrderStatus,
+    pub to: crate::domain::order_state::OrderStatus,
+    pub total: crate::domain::Money,
+    /// Why (cancellation or return reason), when one was given.
+    pub reason: Option<String>,
+    /// `buyer`, `seller`, `admin` or `system`.
+    pub actor: String,
+}
+
+impl OrderStatusChanged {
+    /// The event of a move: `OrderConfirmed`, `OrderCancelled`, … (a rejected return, which goes
+    /// back to `delivered`, is `OrderReturnRejected`).
+    pub fn into_event(self) -> DomainEvent {
+        use crate::domain::order_state::OrderStatus as S;
+        match (self.from, self.to) {
+            (S::ReturnRequested, S::Delivered) => DomainEvent::OrderReturnRejected(self),
+            (_, S::Confirmed) => DomainEvent::OrderConfirmed(self),
+            (_, S::Processing) => DomainEvent::OrderProcessing(self),
+            (_, S::Shipped) => DomainEvent::OrderShipped(self),
+            (_, S::Delivered) => DomainEvent::OrderDelivered(self),
+            (_, S::Completed) => DomainEvent::OrderCompleted(self),
+            (_, S::Cancelled) => DomainEvent::OrderCancelled(self),
+            (_, S::PaymentFailed) => DomainEvent::OrderPaymentFailed(self),
+            (_, S::ReturnRequested) => DomainEvent::OrderReturnRequested(self),
+            (_, S::Returned) => DomainEvent::OrderReturned(self),
+            (_, S::Refunded) => DomainEvent::OrderRefunded(self),
+            (_, S::PendingPayment) => unreachable!("no move leads back to pending_payment"),
+        }
+    }
 }
 
 /// A product was created or changed (any status). Search indexing consumes it.
@@ -98,6 +162,18 @@ impl DomainEvent {
             Self::ProductDeleted(_) => "ProductDeleted",
             Self::StockChanged(_) => "StockChanged",
             Self::StockLow(_) => "StockLow",
+            Self::OrderPlaced(_) => "OrderPlaced",
+            Self::OrderConfirmed(_) => "OrderConfirmed",
+            Self::OrderProcessing(_) => "OrderProcessing",
+            Self::OrderShipped(_) => "OrderShipped",
+            Self::OrderDelivered(_) => "OrderDelivered",
+            Self::OrderCompleted(_) => "OrderCompleted",
+            Self::OrderCancelled(_) => "OrderCancelled",
+            Self::OrderPaymentFailed(_) => "OrderPaymentFailed",
+            Self::OrderReturnRequested(_) => "OrderReturnRequested",
+            Self::OrderReturned(_) => "OrderReturned",
+            Self::OrderReturnRejected(_) => "OrderReturnRejected",
+            Self::OrderRefunded(_) => "OrderRefunded",
         }
     }
 
@@ -108,6 +184,18 @@ impl DomainEvent {
             | Self::ProductDeleted(_)
             | Self::StockChanged(_)
             | Self::StockLow(_) => source::CATALOG,
+            Self::OrderPlaced(_)
+            | Self::OrderConfirmed(_)
+            | Self::OrderProcessing(_)
+            | Self::OrderShipped(_)
+            | Self::OrderDelivered(_)
+            | Self::OrderCompleted(_)
+            | Self::OrderCancelled(_)
+            | Self::OrderPaymentFailed(_)
+            | Self::OrderReturnRequested(_)
+            | Self::OrderReturned(_)
+            | Self::OrderReturnRejected(_)
+            | Self::OrderRefunded(_) => source::ORDERS,
         }
     }
 
@@ -127,6 +215,18 @@ impl DomainEvent {
             Self::ProductDeleted(d) => serde_json::to_value(d),
             Self::StockChanged(d) => serde_json::to_value(d),
             Self::StockLow(d) => serde_json::to_value(d),
+            Self::OrderPlaced(d) => serde_json::to_value(d),
+            Self::OrderConfirmed(d)
+            | Self::OrderProcessing(d)
+            | Self::OrderShipped(d)
+            | Self::OrderDelivered(d)
+            | Self::OrderCompleted(d)
+            | Self::OrderCancelled(d)
+            | Self::OrderPaymentFailed(d)
+            | Self::OrderReturnRequested(d)
+            | Self::OrderReturned(d)
+            | Self::OrderReturnRejected(d)
+            | Self::OrderRefunded(d) => serde_json::to_value(d),
         }
         .expect("event data serialises")
     }

@@ -2,7 +2,9 @@
 //! extractors, authentication, DynamoDB access, the event catalog and telemetry.
 
 pub mod auth;
+pub mod cart;
 pub mod catalog;
+pub mod checkout;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -11,11 +13,13 @@ pub mod geo;
 pub mod http;
 pub mod identity;
 pub mod openapi;
+pub mod orders;
 pub mod products;
 pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod validate;
+pub mod vouchers;
 
 pub use error::ApiError;
 pub use state::AppState;

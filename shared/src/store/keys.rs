@@ -165,3 +165,89 @@ pub fn media_object(product_id: &str, media_id: &str, name: &str) -> String {
 pub fn media_guard(media_id: &str) -> (String, String) {
     (format!("MEDIA#{media_id}"), "ATTACHED".to_owned())
 }
+
+// ---------------------------------------------------------------- cart, vouchers, orders
+/// A buyer's whole cart is one item: lines, saved-for-later lines and applied vouchers are
+/// attributes of it (see `shared::cart`), so the cart reads in one GetItem, concurrent edits
+/// of different lines never collide, and checkout empties it with one action.
+pub fn cart(user_id: &str) -> (String, String) {
+    (format!("CART#{user_id}"), "CART".to_owned())
+}
+/// Attribute name prefixes inside the cart item.
+pub const CART_LINE_PREFIX: &str = "L#";
+pub const CART_SAVED_PREFIX: &str = "S#";
+pub const CART_SHOP_VOUCHER_PREFIX: &str = "V#";
+pub const CART_PLATFORM_VOUCHER: &str = "voucher_platform";
+pub fn cart_line_attr(product_id: &str, sku: &str) -> String {
+    format!("{CART_LINE_PREFIX}{product_id}#{sku}")
+}
+pub fn cart_saved_attr(product_id: &str, sku: &str) -> String {
+    format!("{CART_SAVED_PREFIX}{product_id}#{sku}")
+}
+pub fn cart_shop_voucher_attr(shop_id: &str) -> String {
+    format!("{CART_SHOP_VOUCHER_PREFIX}{shop_id}")
+}
+
+/// Scope of a voucher: the platform's, or one shop's. Codes are unique within a scope.
+pub fn voucher_scope(shop_id: Option<&str>) -> String {
+    match shop_id {
+        Some(shop) => format!("SHOP#{shop}"),
+        None => "PLATFORM".to_owned(),
+    }
+}
+pub fn voucher(scope: &str, code: &str) -> (String, String) {
+    (format!("VOUCHER#{scope}#{code}"), "VOUCHER".to_owned())
+}
+/// How often one user redeemed one voucher (the per-user limit guards it).
+pub fn voucher_usage(scope: &str, code: &str, user_id: &str) -> (String, String) {
+    (
+        format!("VOUCHERUSE#{scope}#{code}#{user_id}"),
+        "USAGE".to_owned(),
+    )
+}
+/// GSI1: vouchers of one scope (a shop's, or the platform's), by code.
+pub fn gsi1_vouchers(scope: &str) -> String {
+    format!("VOUCHERS#{scope}")
+}
+
+pub fn order(order_id: &str) -> (String, String) {
+    (format!("ORDER#{order_id}"), "ORDER".to_owned())
+}
+/// GSI1: a buyer's orders, newest first.
+pub fn gsi1_buyer_orders(user_id: &str) -> String {
+    format!("BUYERORDERS#{user_id}")
+}
+/// GSI2: a shop's orders, newest first.
+pub fn gsi2_shop_orders(shop_id: &str) -> String {
+    format!("SHOPORDERS#{shop_id}")
+}
+pub fn order_sort(created_at: &str, order_id: &str) -> String {
+    format!("{created_at}#{order_id}")
+}
+/// GSI3 (sparse): orders waiting for payment, by payment deadline, spread over
+/// [`PAYMENT_DUE_SHARDS`] partitions so checkout writes do not share one hot key. The attributes
+/// exist only while an order is `pending_payment`; the expiry sweeper queries them.
+pub const PAYMENT_DUE_SHARDS: u32 = 4;
+pub fn gsi3_payment_due(order_id: &str) -> String {
+    let shard = order_id
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+        % PAYMENT_DUE_SHARDS;
+    gsi3_payment_due_shard(shard)
+}
+pub fn gsi3_payment_due_shard(shard: u32) -> String {
+    format!("PAYMENTDUE#{shard}")
+}
+/// A buyer's order counters and spend (purchase summary), kept by the same transactions that
+/// change orders.
+pub fn order_stats(user_id: &str) -> (String, String) {
+    (user_pk(user_id), "ORDERSTATS".to_owned())
+}
+/// The response of a checkout, remembered under the buyer's Idempotency-Key.
+pub fn checkout_idempotency(user_id: &str, key: &str) -> (String, String) {
+    idempotency(&format!("checkout#{user_id}"), key)
+}
+/// Where a buyer's return photo is uploaded (outside `uploads/`: the media processor ignores it).
+pub fn return_photo_object(order_id: &str, photo_id: &str) -> String {
+    format!("returns/{order_id}/{photo_id}")
+}

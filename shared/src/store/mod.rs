@@ -140,6 +140,11 @@ impl Db {
         &self,
         k: (String, String),
     ) -> Result<Option<T>, StoreError> {
+        self.get_item(k).await?.map(from_item).transpose()
+    }
+
+    /// Strongly consistent read of one item's raw attributes.
+    pub async fn get_item(&self, k: (String, String)) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -149,7 +154,7 @@ impl Db {
             .send()
             .await
             .map_err(classify)?;
-        out.item.map(from_item).transpose()
+        Ok(out.item)
     }
 
     /// Put that fails with `ConditionFailed` if the item already exists.
@@ -193,10 +198,21 @@ impl Db {
         &self,
         q: QuerySpec<'_>,
     ) -> Result<Page<T>, StoreError> {
+        self.query_page_filtered(q, None).await
+    }
+
+    /// [`Db::query_page`] with a filter on non-key attributes. DynamoDB applies the limit before
+    /// the filter, so a page may hold fewer items than asked (even none) and still have a cursor.
+    pub async fn query_page_filtered<T: DeserializeOwned>(
+        &self,
+        q: QuerySpec<'_>,
+        filter: Option<Filter<'_>>,
+    ) -> Result<Page<T>, StoreError> {
         let (pk_name, sk_name) = match q.index {
             None => ("PK", "SK"),
             Some("GSI1") => ("GSI1PK", "GSI1SK"),
             Some("GSI2") => ("GSI2PK", "GSI2SK"),
+            Some("GSI3") => ("GSI3PK", "GSI3SK"),
             Some(other) => return Err(StoreError::Other(anyhow::anyhow!("unknown index {other}"))),
         };
         let mut req = self
@@ -219,6 +235,15 @@ impl Db {
         if q.index.is_none() {
             req = req.consistent_read(true);
         }
+        if let Some(f) = filter {
+            req = req.filter_expression(f.expression);
+            for (k, v) in f.names {
+                req = req.expression_attribute_names(*k, *v);
+            }
+            for (k, v) in f.values {
+                req = req.expression_attribute_values(k, v);
+            }
+        }
         let out = req.send().await.map_err(classify)?;
         let items = out
             .items
@@ -229,6 +254,62 @@ impl Db {
         let next_cursor = out.last_evaluated_key.map(|k| encode_cursor(&k));
         Ok(Page { items, next_cursor })
     }
+
+    /// Strongly consistent reads of many items, in as few BatchGetItem calls as the 100-key
+    /// limit allows (duplicates are read once; unprocessed keys are retried with backoff).
+    /// Missing items are simply absent from the result.
+    pub async fn batch_get(&self, keys: &[(String, String)]) -> Result<Vec<Item>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut unique: Vec<&(String, String)> = Vec::with_capacity(keys.len());
+        for k in keys {
+            if !unique.contains(&k) {
+                unique.push(k);
+            }
+        }
+        let mut found = Vec::with_capacity(unique.len());
+        for chunk in unique.chunks(100) {
+            let mut pending: Vec<Item> = chunk.iter().map(|k| key((*k).clone())).collect();
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Other(e.into()))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                if let Some(mut responses) = out.responses {
+                    found.extend(responses.remove(&self.table).unwrap_or_default());
+                }
+                if let Some(mut unprocessed) = out.unprocessed_keys
+                    && let Some(rest) = unprocessed.remove(&self.table)
+                {
+                    pending = rest.keys;
+                }
+                if !pending.is_empty() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(StoreError::Throttled);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(5)))
+                        .await;
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A filter on non-key attributes for [`Db::query_page_filtered`].
+pub struct Filter<'a> {
+    pub expression: &'a str,
+    pub names: &'a [(&'a str, &'a str)],
+    pub values: Vec<(&'a str, AttributeValue)>,
 }
 
 pub struct QuerySpec<'a> {
@@ -241,7 +322,9 @@ pub struct QuerySpec<'a> {
 }
 
 /// Key attribute names a cursor may carry; anything else is a forged cursor.
-const CURSOR_KEYS: [&str; 6] = ["PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK"];
+const CURSOR_KEYS: [&str; 8] = [
+    "PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK",
+];
 
 /// A `LastEvaluatedKey` as an opaque URL-safe string (only string key attributes exist).
 pub fn encode_cursor(key: &Item) -> String {

@@ -1,5 +1,9 @@
 //! Pure domain rules (no I/O): money in integer minor units, discounts and the one function
-//! that computes an effective price, and stock arithmetic.
+//! that computes an effective price, and stock arithmetic. Checkout pricing (vouchers, shipping,
+//! tax) is in [`checkout`], the order state machine in [`order_state`].
+
+pub mod checkout;
+pub mod order_state;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -1,0 +1,485 @@
+//! Orders as stored in the table, and the one way an order changes status: [`transition`], a
+//! single transaction that moves the order conditionally on the status it was read in, appends
+//! the move to its timeline, releases or sells its reserved stock, keeps the buyer's counters and
+//! writes the event to the outbox. Two racing moves (cancel and expiry, say) cannot both win, so
+//! a reservation is released exactly once.
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::order_state::{OrderStatus, StockEffect};
+use crate::domain::{Currency, Money};
+use crate::events::{self, OrderStatusChanged};
+use crate::products::LedgerRecord;
+use crate::store::{Db, StoreError, keys, n, s, tx};
+
+/// How long an online order waits for its payment.
+pub const PAYMENT_WINDOW_SECS: i64 = 15 * 60;
+/// How long after delivery a buyer may ask for a return.
+pub const RETURN_WINDOW_SECS: i64 = 7 * 24 * 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    /// Cash on delivery: the order is confirmed at once.
+    Cod,
+    /// Card / wallet through a payment provider: the order waits for the payment.
+    Online,
+}
+
+impl PaymentMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cod => "cod",
+            Self::Online => "online",
+        }
+    }
+}
+
+/// Where the parcel goes: a copy of the buyer's address at checkout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ShippingAddress {
+    pub recipient_name: String,
+    pub phone: String,
+    pub line1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ward: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
+    pub city: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    pub country: String,
+}
+
+/// One line of an order: a snapshot of what was bought, at the price paid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrderLine {
+    pub product_id: String,
+    pub sku: String,
+    pub name: String,
+    pub attributes: std::collections::BTreeMap<String, String>,
+    /// List price at purchase.
+    pub list_price: Money,
+    /// Price paid per unit (list price less the product discount active at purchase).
+    pub unit_price: Money,
+    pub quantity: i64,
+    pub line_total: Money,
+    pub weight_grams: u32,
+}
+
+/// One entry of an order's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TimelineEntry {
+    pub status: OrderStatus,
+    pub at: String,
+    /// `buyer`, `seller`, `admin` or `system`.
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Shipment {
+    pub carrier: String,
+    pub tracking_number: String,
+    pub shipped_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReturnRequest {
+    pub reason: String,
+    /// Keys of the uploaded photos (shown as short-lived download URLs).
+    #[serde(default)]
+    pub photo_ids: Vec<String>,
+    pub requested_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_note: Option<String>,
+}
+
+/// `ORDER#<id>/ORDER`: one shop's part of a checkout. GSI1 lists a buyer's orders, GSI2 a
+/// shop's; GSI3 holds it while it waits for payment (the expiry sweeper reads it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderRecord {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    #[serde(rename = "GSI2PK")]
+    pub gsi2pk: String,
+    #[serde(rename = "GSI2SK")]
+    pub gsi2sk: String,
+    #[serde(rename = "GSI3PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi3pk: Option<String>,
+    #[serde(rename = "GSI3SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi3sk: Option<String>,
+    pub entity_type: String,
+    pub id: String,
+    pub checkout_id: String,
+    pub buyer_id: String,
+    pub shop_id: String,
+    pub shop_name: String,
+    pub org_id: String,
+    pub status: OrderStatus,
+    pub payment_method: PaymentMethod,
+    pub currency: Currency,
+    pub lines: Vec<OrderLine>,
+    pub subtotal: i64,
+    pub shop_discount: i64,
+    pub platform_discount: i64,
+    pub shipping_fee: i64,
+    pub tax_included: i64,
+    pub total: i64,
+    pub weight_grams: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shop_voucher: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_voucher: Option<String>,
+    pub shipping_address: ShippingAddress,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Unix seconds by which an online order must be paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_due_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipment: Option<Shipment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_request: Option<ReturnRequest>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+pub const ORDER_ENTITY: &str = "order";
+
+impl OrderRecord {
+    pub fn money(&self, amount: i64) -> Money {
+        Money::new(amount, self.currency)
+    }
+}
+
+/// Who moves an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Buyer,
+    Seller,
+    Admin,
+    System,
+}
+
+impl Actor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Buyer => "buyer",
+            Self::Seller => "seller",
+            Self::Admin => "admin",
+            Self::System => "system",
+        }
+    }
+}
+
+/// Attributes a move sets besides the status (shipment, return request, …).
+pub type ExtraSet = Vec<(&'static str, AttributeValue)>;
+
+/// Why a move did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    #[error("an order cannot go from {from} to {to}")]
+    Illegal { from: OrderStatus, to: OrderStatus },
+    /// Someone else moved the order first (its status is no longer the one read).
+    #[error("the order changed concurrently")]
+    Raced,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<TransitionError> for crate::ApiError {
+    fn from(e: TransitionError) -> Self {
+        match e {
+            TransitionError::Illegal { from, to } => {
+                crate::ApiError::Conflict(format!("an order that is {from} cannot become {to}"))
+            }
+            TransitionError::Raced => crate::ApiError::Conflict(
+                "the order was changed by someone else meanwhile; reload it".into(),
+            ),
+            TransitionError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The stats attribute counting orders in a status.
+fn count_attr(status: OrderStatus) -> String {
+    format!("count_{}", status.as_str())
+}
+
+/// The stats attribute summing a buyer's spend in a currency.
+pub fn spend_attr(currency: Currency) -> String {
+    format!("spend_{currency:?}")
+}
+
+/// The buyer's counters after placing `orders` (all of one checkout): one action.
+pub fn stats_on_place(
+    table: &str,
+    buyer_id: &str,
+    orders: &[OrderRecord],
+) -> Result<TransactWriteItem, StoreError> {
+    let mut by_status: std::collections::BTreeMap<OrderStatus, i64> = Default::default();
+    for o in orders {
+        *by_status.entry(o.status).or_default() += 1;
+    }
+    let mut names: Vec<(String, String)> = Vec::new();
+    let mut values: Vec<(String, AttributeValue)> = Vec::new();
+    let mut adds = vec!["orders_placed :placed".to_owned()];
+    values.push((":placed".into(), n(orders.len())));
+    for (i, (status, count)) in by_status.iter().enumerate() {
+        names.push((format!("#c{i}"), count_attr(*status)));
+        values.push((format!(":c{i}"), n(count)));
+        adds.push(format!("#c{i} :c{i}"));
+    }
+    if let Some(first) = orders.first() {
+        names.push(("#spend".into(), spend_attr(first.currency)));
+        values.push((
+            ":spend".into(),
+            n(orders.iter().map(|o| o.total).sum::<i64>()),
+        ));
+        adds.push("#spend :spend".into());
+    }
+    let update = format!("ADD {}", adds.join(", "));
+    let name_refs: Vec<(&str, &str)> = names
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    tx::update(
+        table,
+        tx::UpdateSpec {
+            key: keys::order_stats(buyer_id),
+            update: &update,
+            condition: None,
+            names: &name_refs,
+            values: values
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect(),
+        },
+    )
+}
+
+/// The stock writes of a move, per line: releasing gives reserved units back to `available`;
+/// selling takes them out of `stock` and records the sale in the variant's ledger (so stock
+/// stays the sum of its ledger). Both require the units to be reserved.
+fn stock_actions(
+    table: &str,
+    order: &OrderRecord,
+    effect: StockEffect,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let mut actions = Vec::new();
+    for line in &order.lines {
+        let key = keys::variant(&line.product_id, &line.sku);
+        match effect {
+            StockEffect::None => {}
+            StockEffect::Release => actions.push(tx::update(
+                table,
+                tx::UpdateSpec {
+                    key,
+                    update: "ADD reserved :minus, available :q",
+                    condition: Some("reserved >= :q"),
+                    names: &[],
+                    values: vec![(":minus", n(-line.quantity)), (":q", n(line.quantity))],
+                },
+            )?),
+            StockEffect::Sell => {
+                actions.push(tx::update(
+                    table,
+                    tx::UpdateSpec {
+                        key,
+                        update: "ADD stock :minus, reserved :minus",
+                        condition: Some("reserved >= :q"),
+                        names: &[],
+                        values: vec![(":minus", n(-line.quantity)), (":q", n(line.quantity))],
+                    },
+                )?);
+                actions.push(tx::put_new(
+                    table,
+                    &LedgerRecord::new(
+                        &line.product_id,
+                        &line.sku,
+                        -line.quantity,
+                        "sale",
+                        &format!("order:{}", order.id),
+                    ),
+                )?);
+            }
+        }
+    }
+    Ok(actions)
+}
+
+/// Moves `order` (as read) to `to`: see the module docs. Returns the order as it now is.
+pub async fn transition(
+    db: &Db,
+    order: &OrderRecord,
+    to: OrderStatus,
+    actor: Actor,
+    note: Option<String>,
+    extra: ExtraSet,
+) -> Result<OrderRecord, TransitionError> {
+    let from = order.status;
+    if !from.can_become(to) {
+        return Err(TransitionError::Illegal { from, to });
+    }
+    let table = &db.table;
+    let now = crate::now_rfc3339();
+    let entry = TimelineEntry {
+        status: to,
+        at: now.clone(),
+        actor: actor.as_str().into(),
+        note: note.clone(),
+    };
+    let mut set = vec![
+        "#status = :to".to_owned(),
+        "updated_at = :now".to_owned(),
+        "timeline = list_append(timeline, :entry)".to_owned(),
+    ];
+    let mut values: Vec<(String, AttributeValue)> = vec![
+        (":to".into(), s(to.as_str())),
+        (":from".into(), s(from.as_str())),
+        (":now".into(), s(now.clone())),
+        (
+            ":entry".into(),
+            AttributeValue::L(vec![
+                serde_dynamo::to_attribute_value(&entry)
+                    .map_err(|e| StoreError::Other(e.into()))?,
+            ]),
+        ),
+    ];
+    for (i, (attr, value)) in extra.iter().enumerate() {
+        set.push(format!("{attr} = :x{i}"));
+        values.push((format!(":x{i}"), value.clone()));
+    }
+    let mut update = format!("SET {}", set.join(", "));
+    if from == OrderStatus::PendingPayment {
+        update.push_str(" REMOVE GSI3PK, GSI3SK");
+    }
+    let mut actions = vec![tx::update(
+        table,
+        tx::UpdateSpec {
+            key: keys::order(&order.id),
+            update: &update,
+            condition: Some("#status = :from"),
+            names: &[("#status", "status")],
+            values: values
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect(),
+        },
+    )?];
+    actions.extend(stock_actions(table, order, from.stock_effect(to))?);
+    // The buyer's counters: one order leaves `from` and enters `to`; spend is voided once.
+    let (from_attr, to_attr, spend) =
+        (count_attr(from), count_attr(to), spend_attr(order.currency));
+    let mut stats_update = "ADD #from :minus, #to :one".to_owned();
+    let mut stats_values = vec![(":minus", n(-1)), (":one", n(1))];
+    let mut stats_names = vec![("#from", from_attr.as_str()), ("#to", to_attr.as_str())];
+    if to.voids_spend() && !from.voids_spend() {
+        stats_update.push_str(", #spend :void");
+        stats_values.push((":void", n(-order.total)));
+        stats_names.push(("#spend", spend.as_str()));
+    }
+    actions.push(tx::update(
+        table,
+        tx::UpdateSpec {
+            key: keys::order_stats(&order.buyer_id),
+            update: &stats_update,
+            condition: None,
+            names: &stats_names,
+            values: stats_values,
+        },
+    )?);
+    actions.push(events::outbox_put(
+        table,
+        &OrderStatusChanged {
+            order_id: order.id.clone(),
+            buyer_id: order.buyer_id.clone(),
+            shop_id: order.shop_id.clone(),
+            from,
+            to,
+            total: order.money(order.total),
+            reason: note,
+            actor: actor.as_str().into(),
+        }
+        .into_event(),
+    )?);
+    match db.transact(actions).await {
+        Ok(()) => {}
+        Err(e) if e.failed_condition_index() == Some(0) => return Err(TransitionError::Raced),
+        Err(e) => return Err(e.into()),
+    }
+    let mut moved = order.clone();
+    moved.status = to;
+    moved.updated_at = now;
+    moved.timeline.push(entry);
+    if from == OrderStatus::PendingPayment {
+        (moved.gsi3pk, moved.gsi3sk) = (None, None);
+    }
+    Ok(moved)
+}
+
+/// Orders whose payment window closed before `now`, from every payment-due shard (at most
+/// `limit` per shard). The index is eventually consistent: callers move each order with
+/// [`transition`], which re-checks the status.
+pub async fn payment_overdue(
+    db: &Db,
+    now: i64,
+    limit: i32,
+) -> Result<Vec<OrderRecord>, StoreError> {
+    let mut found = Vec::new();
+    for shard in 0..keys::PAYMENT_DUE_SHARDS {
+        let out = db
+            .client
+            .query()
+            .table_name(&db.table)
+            .index_name("GSI3")
+            .key_condition_expression("GSI3PK = :pk AND GSI3SK < :now")
+            .expression_attribute_values(":pk", s(keys::gsi3_payment_due_shard(shard)))
+            .expression_attribute_values(":now", s(payment_due_sort(now, "")))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(crate::store::classify)?;
+        for item in out.items.unwrap_or_default() {
+            found.push(crate::store::from_item(item)?);
+        }
+    }
+    Ok(found)
+}
+
+/// GSI3 sort key: the deadline as zero-padded Unix seconds, then the order id.
+pub fn payment_due_sort(due_at: i64, order_id: &str) -> String {
+    format!("{due_at:012}#{order_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payment_due_keys_sort_by_deadline() {
+        assert!(payment_due_sort(999, "Z") < payment_due_sort(1_000, "A"));
+        assert!(payment_due_sort(1_000, "A") < payment_due_sort(1_001, ""));
+    }
+}
