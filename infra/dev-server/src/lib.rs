@@ -20,6 +20,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(api_shops::api())
         .merge(api_products::api())
         .merge(api_inventory::api())
+        .merge(api_cart::api())
+        .merge(api_vouchers::api())
+        .merge(api_orders::api())
 }
 
 /// The OpenAPI document of the whole API.

@@ -21,6 +21,7 @@ pub enum Consumer {
     OutboxRelay(consumer_outbox_relay::Relay),
     Notifier(consumer_notifier::Notifier),
     MediaProcessor(consumer_media_processor::MediaProcessor),
+    OrderExpiry(consumer_order_expiry::Expiry),
 }
 
 impl Consumer {
@@ -36,6 +37,9 @@ impl Consumer {
             "consumer-media-processor" => Some(Self::MediaProcessor(
                 consumer_media_processor::MediaProcessor::from_env().await?,
             )),
+            "consumer-order-expiry" => Some(Self::OrderExpiry(
+                consumer_order_expiry::Expiry::from_env().await?,
+            )),
             _ => None,
         })
     }
@@ -50,7 +54,7 @@ impl Consumer {
                 .into_iter()
                 .filter_map(|f| f.item_identifier)
                 .collect(),
-            Self::Notifier(_) | Self::MediaProcessor(_) => {
+            Self::Notifier(_) | Self::MediaProcessor(_) | Self::OrderExpiry(_) => {
                 tracing::error!(
                     "only the outbox relay reads the table stream; check template.yaml"
                 );
@@ -64,6 +68,7 @@ impl Consumer {
         let response = match self {
             Self::Notifier(n) => n.handle(event).await,
             Self::MediaProcessor(m) => m.handle(event).await,
+            Self::OrderExpiry(e) => e.handle(event).await,
             Self::OutboxRelay(_) => {
                 tracing::error!("the outbox relay has no SQS handler; check template.yaml");
                 return Vec::new();

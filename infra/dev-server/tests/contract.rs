@@ -84,7 +84,8 @@ async fn serves(router: &axum::Router, method: &str, path: &str) -> bool {
         .replace("{id}", "01JCONTRACT0000000000000000")
         .replace("{user_id}", "01JCONTRACTUSER000000000000")
         .replace("{sku}", "SKU-1")
-        .replace("{media_id}", "01JCONTRACTMEDIA00000000000");
+        .replace("{media_id}", "01JCONTRACTMEDIA00000000000")
+        .replace("{code}", "CONTRACT10");
     let response = router
         .clone()
         .oneshot(
@@ -124,8 +125,23 @@ fn function_routers() -> Vec<(&'static str, axum::Router, Routes)> {
         ),
         (
             "api-inventory",
-            api_inventory::router(state),
+            api_inventory::router(state.clone()),
             openapi_routes(&api_inventory::api().split_for_parts().1),
+        ),
+        (
+            "api-cart",
+            api_cart::router(state.clone()),
+            openapi_routes(&api_cart::api().split_for_parts().1),
+        ),
+        (
+            "api-vouchers",
+            api_vouchers::router(state.clone()),
+            openapi_routes(&api_vouchers::api().split_for_parts().1),
+        ),
+        (
+            "api-orders",
+            api_orders::router(state),
+            openapi_routes(&api_orders::api().split_for_parts().1),
         ),
     ]
 }

@@ -46,7 +46,8 @@ async fn operations(ctx: &Ctx) -> (Value, Vec<Op>) {
                     .replace("{id}", "01JZZZZZZZZZZZZZZZZZZZZZZZ")
                     .replace("{user_id}", "01JZZZZZZZZZZZZZZZZZZZZZZY")
                     .replace("{sku}", "NO-SUCH-SKU")
-                    .replace("{media_id}", "01JZZZZZZZZZZZZZZZZZZZZZZX"),
+                    .replace("{media_id}", "01JZZZZZZZZZZZZZZZZZZZZZZX")
+                    .replace("{code}", "NOSUCHCODE"),
                 secured: op["security"].as_array().is_some_and(|s| !s.is_empty()),
                 body_schema,
             });

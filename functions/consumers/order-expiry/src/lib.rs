@@ -1,0 +1,109 @@
+//! The order-expiry sweeper: on every scheduled tick (EventBridge schedule → SQS) it cancels
+//! the online orders whose payment window has closed, releasing their reserved stock. Each
+//! cancellation is the shared conditional transition, so an order that was paid or cancelled
+//! meanwhile is left alone and stock is released exactly once, however ticks and buyers race.
+
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use shared::domain::order_state::OrderStatus;
+use shared::orders::{self, Actor, TransitionError};
+use shared::store::{Db, StoreError, s};
+
+/// Orders read per payment-due shard per pass.
+const PAGE: i32 = 100;
+/// A tick stops starting new passes after this long (the queue's visibility timeout is 120 s).
+const TICK_BUDGET: Duration = Duration::from_secs(40);
+pub const EXPIRY_REASON: &str = "payment window expired";
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Orders this sweep cancelled.
+    pub expired: usize,
+    /// Overdue candidates someone else moved first (paid, cancelled, or another sweep).
+    pub skipped: usize,
+}
+
+pub struct Expiry {
+    db: Db,
+}
+
+impl Expiry {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// The handler `main` builds: the table from `TABLE_NAME`, clients from the environment.
+    pub async fn from_env() -> anyhow::Result<Self> {
+        let table = std::env::var("TABLE_NAME")
+            .map_err(|_| anyhow::anyhow!("missing environment variable TABLE_NAME"))?;
+        let sdk = shared::state::aws_config().await;
+        Ok(Self::new(Db::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            table,
+        )))
+    }
+
+    /// Cancels every order whose payment was due before `now`.
+    pub async fn sweep(&self, now: i64) -> Result<SweepReport, StoreError> {
+        let started = Instant::now();
+        let mut report = SweepReport::default();
+        loop {
+            let overdue = orders::payment_overdue(&self.db, now, PAGE).await?;
+            let full_page = overdue.len() >= PAGE as usize;
+            let before = report;
+            for order in overdue {
+                if order.status != OrderStatus::PendingPayment
+                    || order.payment_due_at.is_none_or(|due| due > now)
+                {
+                    report.skipped += 1;
+                    continue;
+                }
+                match orders::transition(
+                    &self.db,
+                    &order,
+                    OrderStatus::Cancelled,
+                    Actor::System,
+                    Some(EXPIRY_REASON.into()),
+                    vec![("cancel_reason", s(EXPIRY_REASON))],
+                )
+                .await
+                {
+                    Ok(_) => {
+                        tracing::info!(order_id = %order.id, "unpaid order expired; stock released");
+                        report.expired += 1;
+                    }
+                    Err(TransitionError::Raced | TransitionError::Illegal { .. }) => {
+                        report.skipped += 1
+                    }
+                    Err(TransitionError::Store(e)) => return Err(e),
+                }
+            }
+            // Another pass only if a shard was full and this pass made progress.
+            if !full_page || report == before || started.elapsed() > TICK_BUDGET {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// One SQS batch of ticks: each tick runs a sweep; a failed sweep reports its message so
+    /// SQS redelivers it (and the DLQ catches a sweeper that keeps failing).
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        for message in event.records {
+            match self.sweep(shared::now_epoch()).await {
+                Ok(report) => tracing::info!(
+                    expired = report.expired,
+                    skipped = report.skipped,
+                    "expiry sweep done"
+                ),
+                Err(e) => {
+                    tracing::error!(error = ?e, "expiry sweep failed");
+                    response.add_failure(message.message_id.unwrap_or_default());
+                }
+            }
+        }
+        response
+    }
+}
