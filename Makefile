@@ -11,7 +11,7 @@ dev: ## Run everything locally with demo data: emulator, provisioning from templ
 	@bash infra/local/dev.sh
 
 test: ## Run every test (unit, handler, end-to-end) against a fresh emulator, then stop it
-	@bash infra/local/test.sh
+	@bash infra/local/test.sh $(TEST_ARGS)
 
 lint: ## cfn-lint the template and clippy the workspace
 	@bash infra/local/venv.sh

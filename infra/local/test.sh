@@ -57,4 +57,4 @@ set -a
 source "$run_dir/stack.env"
 set +a
 export E2E_BASE_URL="http://127.0.0.1:$api_port"
-cargo nextest run --workspace --no-fail-fast
+cargo nextest run --workspace --no-fail-fast "$@"

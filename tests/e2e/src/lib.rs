@@ -306,3 +306,134 @@ pub fn fixture(name: &str, replacements: &[(&str, &str)]) -> String {
     }
     text
 }
+
+/// A seller's shop ready to sell: the seller's token, organisation, shop and a category.
+#[derive(Debug, Clone)]
+pub struct TestShop {
+    pub seller_token: String,
+    pub seller_email: String,
+    pub org_id: String,
+    pub shop_id: String,
+    pub category_id: String,
+}
+
+/// One variant to create: SKU, price (VND), opening stock, weight in grams.
+pub struct NewVariant<'a> {
+    pub sku: &'a str,
+    pub price: i64,
+    pub stock: i64,
+    pub weight_grams: u32,
+}
+
+impl Ctx {
+    /// A fresh admin's access token.
+    pub async fn admin_token(&self) -> String {
+        let (id, token, _) = self.user("admin").await;
+        self.make_admin(&id).await;
+        token
+    }
+
+    /// A new seller with an organisation, an active shop and a category to list products in.
+    pub async fn test_shop(&self, prefix: &str) -> TestShop {
+        let admin = self.admin_token().await;
+        let category = self
+            .post(
+                "/api/v1/categories",
+                Some(&admin),
+                json!({"name": format!("{prefix} {}", ulid::Ulid::new())}),
+            )
+            .await;
+        assert_eq!(category.status, 201, "{}", category.text);
+        let (_, seller_email, seller_token) = self.seller(prefix).await;
+        let org = self
+            .post(
+                "/api/v1/organizations",
+                Some(&seller_token),
+                json!({"name": format!("{prefix} Co")}),
+            )
+            .await;
+        assert_eq!(org.status, 201, "{}", org.text);
+        let org_id = org.body["id"].as_str().unwrap().to_owned();
+        let shop = self
+            .post(&format!("/api/v1/organizations/{org_id}/shops"), Some(&seller_token), json!({
+                "name": format!("{prefix} shop"),
+                "address": {"line1": "1 Trang Tien", "city": "Hanoi", "country": "VN", "location": {"lat": 21.02, "lng": 105.85}}
+            }))
+            .await;
+        assert_eq!(shop.status, 201, "{}", shop.text);
+        TestShop {
+            seller_token,
+            seller_email,
+            org_id,
+            shop_id: shop.body["id"].as_str().unwrap().to_owned(),
+            category_id: category.body["id"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// An active product of `shop` with these variants; returns the product id. SKUs are made
+    /// unique per call by a suffix, returned in the same order.
+    pub async fn test_product(
+        &self,
+        shop: &TestShop,
+        variants: &[NewVariant<'_>],
+    ) -> (String, Vec<String>) {
+        let suffix = &ulid::Ulid::new().to_string()[20..];
+        let skus: Vec<String> = variants
+            .iter()
+            .map(|v| format!("{}-{suffix}", v.sku))
+            .collect();
+        let body = json!({
+            "name": format!("Product {suffix}"),
+            "description": "For tests",
+            "category_id": shop.category_id,
+            "status": "active",
+            "variants": variants.iter().zip(&skus).map(|(v, sku)| json!({
+                "sku": sku,
+                "attributes": {"size": "M"},
+                "price": {"amount": v.price, "currency": "VND"},
+                "weight_grams": v.weight_grams,
+                "stock": v.stock,
+            })).collect::<Vec<_>>(),
+        });
+        let r = self
+            .post(
+                &format!("/api/v1/shops/{}/products", shop.shop_id),
+                Some(&shop.seller_token),
+                body,
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        (r.body["id"].as_str().unwrap().to_owned(), skus)
+    }
+
+    /// A shipping address in the buyer's address book; returns its id.
+    pub async fn test_address(&self, token: &str) -> String {
+        let r = self
+            .post(
+                "/api/v1/users/me/addresses",
+                Some(token),
+                json!({"recipient_name": "Bao Buyer", "phone": "+84901234567", "line1": "12 Hang Bac", "city": "Hanoi", "country": "VN"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Stock figures of one variant, as the shop's inventory view shows them.
+    pub async fn stock_of(&self, shop: &TestShop, product_id: &str, sku: &str) -> Value {
+        let r = self
+            .get(
+                &format!("/api/v1/shops/{}/inventory", shop.shop_id),
+                Some(&shop.seller_token),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["product_id"] == product_id && i["sku"] == sku)
+            .cloned()
+            .unwrap_or_else(|| panic!("{product_id}/{sku} not in the inventory: {}", r.text))
+    }
+}
