@@ -149,6 +149,91 @@ pub fn remove_purchased(
     )
 }
 
+/// Why a line could not be added.
+#[derive(Debug, thiserror::Error)]
+pub enum AddLineError {
+    #[error("the cart already holds {MAX_CART_LINES} lines")]
+    CartFull,
+    #[error("the cart holds items priced in another currency")]
+    OtherCurrency,
+    #[error("a cart line holds at most {max} units", max = crate::domain::checkout::MAX_LINE_QUANTITY)]
+    TooMany,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<AddLineError> for crate::ApiError {
+    fn from(e: AddLineError) -> Self {
+        match e {
+            AddLineError::Store(e) => e.into(),
+            other => crate::ApiError::Conflict(other.to_string()),
+        }
+    }
+}
+
+/// Adds `line.quantity` units of a variant to the cart: to its line if there is one (up to
+/// [`crate::domain::checkout::MAX_LINE_QUANTITY`]), else as a new line (up to [`MAX_CART_LINES`], and
+/// only in the cart's currency). Each case is one conditional UpdateItem; the cart is read only
+/// to explain a refusal.
+pub async fn add_line(
+    db: &Db,
+    user_id: &str,
+    product_id: &str,
+    sku: &str,
+    line: StoredLine,
+) -> Result<(), AddLineError> {
+    let attr = keys::cart_line_attr(product_id, sku);
+    let names = [("#a", attr.as_str())];
+    let room = crate::domain::checkout::MAX_LINE_QUANTITY - line.quantity;
+    let merged = db
+        .update(tx::UpdateSpec {
+            key: keys::cart(user_id),
+            update: "SET #a.quantity = #a.quantity + :q",
+            condition: Some("attribute_exists(#a) AND #a.quantity <= :room"),
+            names: &names,
+            values: vec![(":q", n(line.quantity)), (":room", n(room))],
+        })
+        .await;
+    match merged {
+        Ok(()) => return Ok(()),
+        Err(StoreError::ConditionFailed) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let currency = crate::store::s(format!("{:?}", line.price_when_added.currency));
+    let created = db
+        .update(tx::UpdateSpec {
+            key: keys::cart(user_id),
+            update: "SET #a = :line, currency = :c ADD line_count :one",
+            condition: Some(
+                "attribute_not_exists(#a) AND (attribute_not_exists(line_count) OR line_count < :max) \
+                 AND (attribute_not_exists(currency) OR currency = :c OR line_count = :zero)",
+            ),
+            names: &names,
+            values: vec![
+                (":line", crate::store::value(&line)?),
+                (":c", currency),
+                (":one", n(1)),
+                (":max", n(MAX_CART_LINES)),
+                (":zero", n(0)),
+            ],
+        })
+        .await;
+    match created {
+        Ok(()) => Ok(()),
+        Err(StoreError::ConditionFailed) => {
+            let cart = load(db, user_id).await?;
+            Err(if cart.line(product_id, sku).is_some() {
+                AddLineError::TooMany
+            } else if cart.lines.len() as i64 >= MAX_CART_LINES {
+                AddLineError::CartFull
+            } else {
+                AddLineError::OtherCurrency
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

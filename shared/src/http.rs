@@ -390,7 +390,15 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let value = parts.headers.get("idempotency-key").ok_or_else(|| {
+        Self::from_headers(&parts.headers)
+    }
+}
+
+impl IdempotencyKey {
+    /// Reads the header. Routes with a JSON body call this after the body is validated, so a
+    /// bad body is reported first (an extractor would run before the body's).
+    pub fn from_headers(headers: &HeaderMap) -> Result<Self, ApiError> {
+        let value = headers.get("idempotency-key").ok_or_else(|| {
             ApiError::field("Idempotency-Key", "header is required for this route")
         })?;
         let key = value

@@ -102,6 +102,12 @@ pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
         .map_err(|e| StoreError::Other(anyhow::Error::new(e).context("deserialising item")))
 }
 
+/// Any serialisable value as one attribute (a map for structs).
+pub fn value<T: Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(v)
+        .map_err(|e| StoreError::Other(anyhow::Error::new(e).context("serialising an attribute")))
+}
+
 pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
@@ -167,6 +173,25 @@ impl Db {
             .send()
             .await
             .map_err(classify)?;
+        Ok(())
+    }
+
+    /// One conditional UpdateItem (`ConditionFailed` when its condition does not hold).
+    pub async fn update(&self, spec: tx::UpdateSpec<'_>) -> Result<(), StoreError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(spec.key)))
+            .update_expression(spec.update)
+            .set_condition_expression(spec.condition.map(str::to_owned));
+        for (k, v) in spec.names {
+            req = req.expression_attribute_names(*k, *v);
+        }
+        for (k, v) in spec.values {
+            req = req.expression_attribute_values(k, v);
+        }
+        req.send().await.map_err(classify)?;
         Ok(())
     }
 
