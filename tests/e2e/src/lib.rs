@@ -2,6 +2,8 @@
 //! (`E2E_BASE_URL`), and access to the emulator it runs against (`AWS_ENDPOINT_URL`) for
 //! reading sent e-mail and arranging state that has no API (granting the first admin).
 
+pub mod calls;
+
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};

