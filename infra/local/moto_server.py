@@ -1,18 +1,40 @@
 #!/usr/bin/env python3
-"""moto's server with DynamoDB calls serialised.
+"""moto's server with DynamoDB calls serialised and TransactWriteItems made proportional to
+the transaction, not to the table.
 
-moto 5.2.5 serves requests on threads, and its TransactWriteItems snapshots the whole table
-(copy.deepcopy) to roll back on a failed condition. A write on another thread during that copy
-raises "dictionary changed size during iteration" (a 500), and the rollback restores a
-snapshot that lacks the other thread's write — silently losing committed items and rewinding
-the table stream. Real DynamoDB (and LocalStack) have no such problem, so the fix belongs in
-the local emulator: one lock around every DynamoDB and DynamoDB Streams action. Other services
-(SQS long polls in particular) keep running concurrently.
+1. moto 5.2.5 serves requests on threads, and its TransactWriteItems snapshots the whole table
+   (copy.deepcopy) to roll back on a failed condition. A write on another thread during that
+   copy raises "dictionary changed size during iteration" (a 500), and the rollback restores a
+   snapshot that lacks the other thread's write — silently losing committed items and rewinding
+   the table stream. Real DynamoDB (and LocalStack) have no such problem, so the fix belongs in
+   the local emulator: one lock around every DynamoDB and DynamoDB Streams action. Other
+   services (SQS long polls in particular) keep running concurrently.
+
+2. That snapshot is taken once per *action* of the transaction, so a 20-action checkout on a
+   table of 50 000 items deep-copies a million items: seconds per transaction, growing with the
+   table, and under the lock every other request waits (timeouts in a long test run). Because
+   the lock makes the backend single-threaded and a transaction's actions must target distinct
+   items, the same all-or-nothing result is reached by checking every condition first, then
+   applying the writes, backing up only the items being written. DynamoDB evaluates a
+   transaction's conditions against the state before it too, so this is closer to the real
+   semantics, not further.
 
 Same arguments as `moto_server`.
 """
+import copy
 import threading
 
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 from moto.server import main
@@ -29,6 +51,99 @@ def _serialised(call_action):
 
 for handler in (DynamoHandler, DynamoDBStreamsHandler):
     handler.call_action = _serialised(handler.call_action)
+
+
+def _key_of(table, op_type, op):
+    if op_type != "Put":
+        return op["Key"]
+    attrs = op["Item"]
+    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = attrs[table.range_key_attr]
+    return key
+
+
+def _restore(table, key, old):
+    """Puts an item back as it was (None: absent) without a stream record."""
+    h = DynamoType(key[table.hash_key_attr])
+    if table.range_key_attr is None:
+        if old is None:
+            table.items.pop(h, None)
+        else:
+            table.items[h] = old
+        return
+    r = DynamoType(key[table.range_key_attr])
+    if old is None:
+        table.items[h].pop(r, None)
+    else:
+        table.items[h][r] = old
+
+
+def transact_write_items(self, transact_items):
+    """All conditions first (against the state before the transaction), then the writes."""
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    seen = set()
+    errors = []
+    writes = []
+    for item in transact_items:
+        if len(item) > 1:
+            raise TransactWriteSingleOpException
+        original_item = None
+        try:
+            op_type, op = next(iter(item.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+            table_name = op["TableName"]
+            table = self.get_table(table_name)
+            key = _key_of(table, op_type, op)
+            unique = (str(table_name), str(dict(sorted(key.items()))))
+            if unique in seen:
+                raise MultipleTransactionsException()
+            seen.add(unique)
+            condition = op.get("ConditionExpression")
+            current = self.get_item(table_name, key)
+            if condition is not None:
+                check = get_filter_expression(condition, op.get("ExpressionAttributeNames"),
+                                              op.get("ExpressionAttributeValues"))
+                if not check.expr(current):
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        original_item = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=original_item)
+            if op_type != "ConditionCheck":
+                writes.append((op_type, op, table_name, table, key))
+            errors.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            raise
+        except ConditionalCheckFailed as e:
+            errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+        except Exception as e:  # noqa: BLE001 — reported per action, as moto does
+            errors.append((type(e).__name__, str(e), original_item))
+    if any(code is not None for code, _, _ in errors):
+        raise TransactionCanceledException(errors)
+
+    backups = []
+    try:
+        for op_type, op, table_name, table, key in writes:
+            backups.append((table, key, copy.deepcopy(self.get_item(table_name, key))))
+            names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            if op_type == "Put":
+                self.put_item(table_name, op["Item"], expression_attribute_names=names,
+                              expression_attribute_values=values)
+            elif op_type == "Delete":
+                self.delete_item(table_name, key, expression_attribute_names=names,
+                                 expression_attribute_values=values)
+            else:
+                self.update_item(table_name, key, update_expression=op["UpdateExpression"],
+                                 expression_attribute_names=names, expression_attribute_values=values)
+    except Exception:
+        # an invalid write (e.g. ADD to a string): undo the ones done, then report it
+        for table, key, old in reversed(backups):
+            _restore(table, key, old)
+        raise
+
+
+DynamoDBBackend.transact_write_items = transact_write_items
 
 if __name__ == "__main__":
     main()
