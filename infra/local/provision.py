@@ -20,8 +20,10 @@ Resources that only matter in AWS (IAM, alarms, log groups, the HTTP API — the
 the routes — Lambda permissions) are skipped with a note; an unknown type is skipped with a
 warning. Physical names: the resource's own name property when given, else <stack>-<LogicalId>.
 
-Writes the stack description the dev server reads (--out, JSON: env, resources, and per function
-its binary, environment, routes, queues, streams and S3 sources) and a shell file next to it
+Writes the stack description the dev server reads (--out, JSON: env, resources, per function
+its binary, environment, routes, queues, streams and S3 sources, and the schedules: every
+rule with a rate(...) ScheduleExpression and its queue targets, which the dev server fires
+itself because the emulator never does; cron(...) is not emulated) and a shell file next to it
 (stack.env, `export K=V` lines) so tests and tools reach the same resources.
 
   provision.py --endpoint http://127.0.0.1:4566 --stack commerce-local --out .local/stack.json
@@ -817,6 +819,63 @@ def function_description(lid, res, globals_env, r, prov):
     return out
 
 
+# ---------------------------------------------------------------- schedules
+RATE_UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
+
+
+def rate_seconds(expression):
+    """Period of a rate(N unit) schedule in seconds; None for cron(...). Fails on anything else."""
+    m = re.fullmatch(r"\s*rate\(\s*(\d+)\s+([a-z]+)\s*\)\s*", expression)
+    if m and m.group(2) in RATE_UNITS and int(m.group(1)) > 0:
+        return int(m.group(1)) * RATE_UNITS[m.group(2)]
+    if re.fullmatch(r"\s*cron\(.*\)\s*", expression):
+        return None
+    raise TemplateError(f"ScheduleExpression {expression!r}: expected rate(N minute|minutes|hour|hours|day|days) "
+                        "or cron(...)")
+
+
+def schedule_descriptions(resources, r, prov):
+    """What EventBridge's scheduler would do, for the dev server to do: every enabled rule with a
+    rate(...) ScheduleExpression and its targets that are queues of this template (resolved like
+    function_description resolves SQS events). Other targets and cron(...) rules are reported."""
+    queues_by_arn = {v["arn"]: v for v in prov.resources.values() if v["type"] == "AWS::SQS::Queue"}
+    out = []
+    for lid, res in resources.items():
+        if res.get("Type") != "AWS::Events::Rule" or lid not in prov.resources:
+            continue
+        props = r.resolve(res.get("Properties") or {})
+        expression = props.get("ScheduleExpression")
+        if not expression:
+            continue  # an event-pattern rule: nothing to fire
+        rule = prov.resources[lid]
+        if props.get("State", "ENABLED") != "ENABLED":
+            print(f"    {lid}: schedule {expression} is {props['State']}; not fired locally", flush=True)
+            continue
+        if rate_seconds(expression) is None:
+            print(f"    WARNING {lid}: {expression} is not emulated locally (only rate(...) schedules are "
+                  "fired by the dev server)", file=sys.stderr, flush=True)
+            continue
+        targets = []
+        for t in props.get("Targets") or []:
+            queue = queues_by_arn.get(t.get("Arn"))
+            if queue is None:
+                print(f"    {lid}: target {t.get('Id')} ({t.get('Arn')}) is not a queue of this template; "
+                      "not delivered locally", flush=True)
+                continue
+            if "InputPath" in t or "InputTransformer" in t:
+                print(f"    WARNING {lid}: target {t.get('Id')} uses InputPath/InputTransformer, not emulated; "
+                      "it gets the plain scheduled event", file=sys.stderr, flush=True)
+            target = {"queue_url": queue["url"], "queue_arn": queue["arn"]}
+            if "Input" in t:
+                target["input"] = t["Input"] if isinstance(t["Input"], str) else json.dumps(t["Input"])
+            if (t.get("SqsParameters") or {}).get("MessageGroupId"):
+                target["message_group_id"] = t["SqsParameters"]["MessageGroupId"]
+            targets.append(target)
+        if targets:
+            out.append({"rule": rule["name"], "arn": rule.get("arn"), "expression": expression, "targets": targets})
+    return out
+
+
 def routes_only(template, resolver):
     """All HttpApi/Api routes: [{"function", "binary", "method", "path"}], template order."""
     out = []
@@ -892,8 +951,9 @@ def main():
     functions = {lid: function_description(lid, res, globals_env, resolver, prov)
                  for lid, res in resources.items()
                  if res["Type"] == "AWS::Serverless::Function" and lid in prov.resources}
+    schedules = schedule_descriptions(resources, resolver, prov)
     stack = {"endpoint": args.endpoint, "region": args.region, "stack": args.stack, "account_id": account_id,
-             "env": globals_env, "resources": prov.resources, "functions": functions}
+             "env": globals_env, "resources": prov.resources, "functions": functions, "schedules": schedules}
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -906,7 +966,8 @@ def main():
                      "`source` it (or `set -a; . it`)\n"
                      + "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
     print(f"wrote {out} and {env_file} ({len(functions)} functions, "
-          f"{sum(len(f['routes']) for f in functions.values())} routes)", flush=True)
+          f"{sum(len(f['routes']) for f in functions.values())} routes, "
+          f"{len(schedules)} schedule(s) the dev server fires)", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 //! `dev-server --stack .local/stack.json --port 3000`: serves the API locally against the
-//! emulator described by the stack file, and pumps its events.
+//! emulator described by the stack file, and pumps its events (stream, queues, and the
+//! template's `rate(...)` schedules, which the emulator never fires). See `--help`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,6 +14,25 @@ struct Args {
     pump: bool,
     seed: bool,
 }
+
+const USAGE: &str = "usage: dev-server [--stack FILE] [--port N] [--no-pump] [--seed]";
+
+const HELP: &str = "\
+Serves every API route of template.yaml on one port against the emulator described by the
+stack file (written by infra/local/provision.py), and pumps its events to the consumers as
+Lambda would: the table stream, the SQS queues, and the scheduled rules (EventBridge
+rate(...) schedules with queue targets), which the emulator creates but never fires.
+
+options:
+  --stack FILE   stack file (default .local/stack.json)
+  --port N       port on 127.0.0.1 (default 3000)
+  --no-pump      serve the API only: no stream, queue or schedule pumping
+  --seed         create the demo accounts first
+
+environment:
+  LOCAL_SCHEDULE_SECONDS=N   fire every schedule every N seconds instead of its rate(...)
+                             (e.g. 5, to watch the order-expiry sweeper locally)
+  RUST_LOG                   log filter (default from the stack file's environment)";
 
 fn args() -> anyhow::Result<Args> {
     let mut args = Args {
@@ -34,9 +54,11 @@ fn args() -> anyhow::Result<Args> {
             }
             "--no-pump" => args.pump = false,
             "--seed" => args.seed = true,
-            other => anyhow::bail!(
-                "unknown argument {other}; usage: dev-server [--stack FILE] [--port N] [--no-pump] [--seed]"
-            ),
+            "-h" | "--help" => {
+                println!("{USAGE}\n\n{HELP}");
+                std::process::exit(0);
+            }
+            other => anyhow::bail!("unknown argument {other}; {USAGE}"),
         }
     }
     Ok(args)

@@ -2,6 +2,11 @@
 //! table stream and the consumer queues declared in template.yaml (via the stack file) and
 //! hands each batch, shaped exactly as Lambda would, to the same handler the Lambda runs,
 //! honouring its partial-batch-failure answer.
+//!
+//! It also fires the template's scheduled rules (`rate(...)` `ScheduleExpression`s with queue
+//! targets, listed by the provisioner under `schedules`), which the emulator creates but never
+//! fires: every period it sends each target queue the event EventBridge would send. The
+//! environment variable `LOCAL_SCHEDULE_SECONDS` (e.g. 5) overrides every period, for demos.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +19,7 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeN
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::stack::{QueueSource, Stack, StreamSource};
+use crate::stack::{QueueSource, Schedule, Stack, StreamSource};
 
 /// A consumer handler the pump can feed, keyed by the function's binary name.
 pub enum Consumer {
@@ -128,7 +133,155 @@ pub async fn start(
             }
         }
     }
+    let period_override = schedule_period_override()?;
+    for schedule in &stack.schedules {
+        let Some(period) = period_override.or_else(|| rate_period(&schedule.expression)) else {
+            tracing::warn!(rule = %schedule.rule, expression = %schedule.expression, "only rate(...) schedules are fired locally");
+            continue;
+        };
+        if schedule.targets.is_empty() {
+            continue;
+        }
+        tracing::info!(rule = %schedule.rule, expression = %schedule.expression, every_seconds = period.as_secs(), targets = schedule.targets.len(), "firing schedule");
+        let client = aws_sdk_sqs::Client::new(sdk);
+        let (schedule, region, account, shutdown) = (
+            schedule.clone(),
+            stack.region.clone(),
+            stack.account_id.clone(),
+            shutdown.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            fire_schedule(client, schedule, period, region, account, shutdown).await
+        }));
+    }
     Ok(tasks)
+}
+
+/// Overrides every schedule's period (seconds), for local demos and tests.
+pub const SCHEDULE_OVERRIDE_ENV: &str = "LOCAL_SCHEDULE_SECONDS";
+
+fn schedule_period_override() -> anyhow::Result<Option<Duration>> {
+    match std::env::var(SCHEDULE_OVERRIDE_ENV) {
+        Err(_) => Ok(None),
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(secs) if secs > 0 => Ok(Some(Duration::from_secs(secs))),
+            _ => {
+                anyhow::bail!("{SCHEDULE_OVERRIDE_ENV}={v}: expected a whole number of seconds > 0")
+            }
+        },
+    }
+}
+
+/// The period of an EventBridge `rate(N minute|minutes|hour|hours|day|days)` expression;
+/// `None` for anything else (`cron(...)` is not emulated).
+pub fn rate_period(expression: &str) -> Option<Duration> {
+    let inner = expression.trim().strip_prefix("rate(")?.strip_suffix(')')?;
+    let (n, unit) = inner.trim().split_once(char::is_whitespace)?;
+    let n: u64 = n.parse().ok().filter(|n| *n > 0)?;
+    let unit = match unit.trim() {
+        "minute" | "minutes" => 60,
+        "hour" | "hours" => 3600,
+        "day" | "days" => 86_400,
+        _ => return None,
+    };
+    Some(Duration::from_secs(n * unit))
+}
+
+/// The body EventBridge sends a queue target for one firing of a scheduled rule.
+pub fn scheduled_event(rule_arn: &str, account: &str, region: &str, time: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": event_id(),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "time": time,
+        "region": region,
+        "resources": [rule_arn],
+        "detail": {},
+    })
+}
+
+/// A fresh event id in EventBridge's UUID layout (from a ULID: unique, and sorts by time).
+fn event_id() -> String {
+    let hex = format!("{:032x}", u128::from(ulid::Ulid::new()));
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// Now, as EventBridge writes a scheduled event's `time`: RFC 3339 UTC to the second.
+fn event_time() -> String {
+    let t = shared::now();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// Fires one schedule every `period` (the first time one period after start, as EventBridge
+/// does after the rule is created) until shutdown.
+async fn fire_schedule(
+    client: aws_sdk_sqs::Client,
+    schedule: Schedule,
+    period: Duration,
+    region: String,
+    account: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let rule_arn = schedule
+        .arn
+        .clone()
+        .unwrap_or_else(|| format!("arn:aws:events:{region}:{account}:rule/{}", schedule.rule));
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = ticks.tick() => {}
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    return;
+                }
+                continue;
+            }
+        }
+        let event = scheduled_event(&rule_arn, &account, &region, &event_time());
+        let id = event["id"].as_str().unwrap_or_default().to_owned();
+        let body = event.to_string();
+        let mut sent = 0;
+        for target in &schedule.targets {
+            let fifo = target.queue_url.ends_with(".fifo");
+            match client
+                .send_message()
+                .queue_url(&target.queue_url)
+                .message_body(target.input.clone().unwrap_or_else(|| body.clone()))
+                .set_message_group_id(target.message_group_id.clone())
+                .set_message_deduplication_id(fifo.then(|| id.clone()))
+                .send()
+                .await
+            {
+                Ok(_) => sent += 1,
+                Err(e) => {
+                    tracing::warn!(rule = %schedule.rule, queue = %target.queue_url, error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "sending the scheduled event failed")
+                }
+            }
+        }
+        tracing::info!(rule = %schedule.rule, event_id = %id, sent, targets = schedule.targets.len(), "scheduled event fired");
+    }
 }
 
 const IDLE: Duration = Duration::from_millis(150);
@@ -398,5 +551,43 @@ async fn pump_queue(
         {
             tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "deleting handled messages failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+
+    #[test]
+    fn rate_expressions() {
+        let secs = |e| rate_period(e).map(|d| d.as_secs());
+        assert_eq!(secs("rate(1 minute)"), Some(60));
+        assert_eq!(secs("rate(5 minutes)"), Some(300));
+        assert_eq!(secs("rate(1 hour)"), Some(3600));
+        assert_eq!(secs("rate(12 hours)"), Some(43_200));
+        assert_eq!(secs("rate(1 day)"), Some(86_400));
+        assert_eq!(secs("rate(7 days)"), Some(604_800));
+        assert_eq!(secs("rate(0 minutes)"), None);
+        assert_eq!(secs("rate(10 seconds)"), None);
+        assert_eq!(secs("cron(0 12 * * ? *)"), None);
+    }
+
+    #[test]
+    fn scheduled_event_has_eventbridge_shape() {
+        let arn = "arn:aws:events:us-east-1:123456789012:rule/r";
+        let event = scheduled_event(arn, "123456789012", "us-east-1", &event_time());
+        let parsed: EventBridgeEvent = serde_json::from_value(event.clone()).unwrap();
+        assert_eq!(parsed.detail_type, "Scheduled Event");
+        assert_eq!(parsed.source, "aws.events");
+        assert_eq!(parsed.resources, Some(vec![arn.to_owned()]));
+        assert!(parsed.time.is_some());
+        assert_eq!(event["detail"], json!({}));
+        let id = parsed.id.unwrap();
+        assert_eq!(
+            id.split('-').map(str::len).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert_ne!(id, event_id());
     }
 }

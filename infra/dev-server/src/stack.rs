@@ -1,5 +1,6 @@
 //! The local stack description written by `infra/local/provision.py` from template.yaml:
-//! resolved environment, and per function its routes and event sources.
+//! resolved environment, per function its routes and event sources, and the schedules
+//! (EventBridge `rate(...)` rules with queue targets) the pump fires in the emulator's stead.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,8 +12,14 @@ use serde::Deserialize;
 pub struct Stack {
     pub endpoint: String,
     pub region: String,
+    /// The emulator's account (what its ARNs hold).
+    #[serde(default = "default_account")]
+    pub account_id: String,
     pub env: BTreeMap<String, String>,
     pub functions: BTreeMap<String, Function>,
+    /// Scheduled rules the emulator creates but never fires: the pump fires them.
+    #[serde(default)]
+    pub schedules: Vec<Schedule>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +58,35 @@ pub struct StreamSource {
     pub starting_position: String,
 }
 
+/// An `AWS::Events::Rule` with a `ScheduleExpression`, and its targets that are queues.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Schedule {
+    /// The rule's physical name.
+    pub rule: String,
+    /// The rule's ARN (the scheduled event's `resources`); built from the name when absent.
+    #[serde(default)]
+    pub arn: Option<String>,
+    /// `rate(N minute|minutes|hour|hours|day|days)`; see [`crate::pump::rate_period`].
+    pub expression: String,
+    #[serde(default)]
+    pub targets: Vec<ScheduleTarget>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScheduleTarget {
+    pub queue_url: String,
+    pub queue_arn: String,
+    /// The target's constant `Input`, sent instead of the scheduled event when present.
+    #[serde(default)]
+    pub input: Option<String>,
+    /// `SqsParameters.MessageGroupId` (FIFO queues).
+    #[serde(default)]
+    pub message_group_id: Option<String>,
+}
+
+fn default_account() -> String {
+    "123456789012".into()
+}
 fn default_queue_batch() -> i32 {
     10
 }
