@@ -436,7 +436,35 @@ pub async fn transition(
     if from == OrderStatus::PendingPayment {
         (moved.gsi3pk, moved.gsi3sk) = (None, None);
     }
+    if !extra.is_empty() {
+        moved = with_extra(&moved, &extra)?;
+    }
     Ok(moved)
+}
+
+/// `order` with the attributes a move `SET` besides its status (a dotted name is a path into
+/// a map, as in the update expression), so the caller answers with the order as stored.
+fn with_extra(order: &OrderRecord, extra: &ExtraSet) -> Result<OrderRecord, StoreError> {
+    let mut item = crate::store::to_item(order)?;
+    for (path, value) in extra {
+        let mut parts = path.split('.');
+        let mut map = &mut item;
+        let mut name = parts.next().unwrap_or_default();
+        for next in parts {
+            let entry = map
+                .entry(name.to_owned())
+                .or_insert_with(|| AttributeValue::M(Default::default()));
+            let AttributeValue::M(inner) = entry else {
+                return Err(StoreError::Other(anyhow::anyhow!(
+                    "{path}: {name} is not a map"
+                )));
+            };
+            map = inner;
+            name = next;
+        }
+        map.insert(name.to_owned(), value.clone());
+    }
+    crate::store::from_item(item)
 }
 
 /// Orders whose payment window closed before `now`, from every payment-due shard (at most
