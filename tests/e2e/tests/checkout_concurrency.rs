@@ -178,3 +178,102 @@ async fn the_same_idempotency_key_sent_twenty_times_in_parallel_places_one_order
     let other = checkout(&ctx, &token, &address, &key, "online").await;
     assert_eq!(other.problem(422)["errors"][0]["field"], "Idempotency-Key");
 }
+
+#[tokio::test]
+async fn a_hundred_concurrent_orders_on_a_voucher_limited_to_five_redeem_it_five_times() {
+    let ctx = Ctx::new();
+    let shop = ctx.test_shop("voucher-race").await;
+    let (product, skus) = ctx
+        .test_product(
+            &shop,
+            &[NewVariant {
+                sku: "DEAL",
+                price: 200_000,
+                stock: 1_000,
+                weight_grams: 200,
+            }],
+        )
+        .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let code = format!("FIVE{}", &ulid::Ulid::new().to_string()[18..]);
+    let created = ctx
+        .post(
+            &format!("/api/v1/shops/{}/vouchers", shop.shop_id),
+            Some(&shop.seller_token),
+            json!({"code": code, "description": "five only", "usage_limit": 5, "per_user_limit": 1,
+                   "terms": {"kind": "fixed", "value": 30_000, "currency": "VND", "min_spend": 0,
+                             "starts_at": now - 60, "ends_at": now + 3_600}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let racers = buyers(&ctx, 100, &product, &skus[0], 1).await;
+    // applying never redeems: all 100 apply it and see the discount before the race
+    futures::stream::iter(&racers)
+        .for_each_concurrent(16, |(token, _)| {
+            let (ctx, code, shop_id) = (&ctx, &code, &shop.shop_id);
+            async move {
+                let r = ctx
+                    .post(
+                        "/api/v1/cart/vouchers",
+                        Some(token),
+                        json!({"code": code, "shop_id": shop_id}),
+                    )
+                    .await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                assert_eq!(r.body["discount"]["amount"], 30_000, "{}", r.text);
+            }
+        })
+        .await;
+
+    let replies = join_all(racers.iter().enumerate().map(|(i, (token, address))| {
+        let ctx = &ctx;
+        async move {
+            checkout(
+                ctx,
+                token,
+                address,
+                &format!("v-{i}-{}", ulid::Ulid::new()),
+                "cod",
+            )
+            .await
+        }
+    }))
+    .await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    assert_eq!(count(&replies, 201), 5, "{statuses:?}");
+    assert_eq!(count(&replies, 409), 95, "{statuses:?}");
+    for winner in replies.iter().filter(|r| r.status == 201) {
+        assert_eq!(winner.body["discount"]["amount"], 30_000, "{}", winner.text);
+        assert_eq!(
+            winner.body["orders"][0]["shop_voucher"].as_str(),
+            Some(code.as_str()),
+            "{}",
+            winner.text
+        );
+    }
+    for loser in replies.iter().filter(|r| r.status == 409) {
+        let detail = loser.problem(409)["detail"].as_str().unwrap().to_owned();
+        assert!(
+            detail.contains(&code) || detail.contains("fully redeemed"),
+            "a loser is told the voucher ran out: {detail}"
+        );
+    }
+    // the losers placed nothing: stock reserved for exactly the five winners
+    assert_eq!(ctx.stock_of(&shop, &product, &skus[0]).await["reserved"], 5);
+    let listed = ctx
+        .get(
+            &format!("/api/v1/shops/{}/vouchers", shop.shop_id),
+            Some(&shop.seller_token),
+        )
+        .await;
+    let v = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["code"] == code.as_str())
+        .unwrap_or_else(|| panic!("{}", listed.text));
+    assert_eq!(v["used_count"], 5, "{v}");
+}
