@@ -18,6 +18,7 @@ pub mod products;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod uploads;
 pub mod validate;
 pub mod vouchers;
 

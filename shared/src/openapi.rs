@@ -38,7 +38,8 @@ pub fn base() -> utoipa::openapi::OpenApi {
     BaseDoc::openapi()
 }
 
-fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::response::Response> {
+/// A problem-JSON response with `description`, for a route group's own `IntoResponses` sets.
+pub fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::response::Response> {
     use utoipa::openapi::{Content, Ref, ResponseBuilder};
     ResponseBuilder::new()
         .description(description)
@@ -50,7 +51,7 @@ fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::respons
         .into()
 }
 
-type Responses =
+pub type Responses =
     std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>>;
 
 /// The problems any route with a JSON body can answer (the `ValidJson` extractor's).

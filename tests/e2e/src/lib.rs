@@ -421,6 +421,17 @@ impl Ctx {
         r.body["id"].as_str().unwrap().to_owned()
     }
 
+    /// `POST /api/v1/orders` of the caller's cart with an `Idempotency-Key`.
+    pub async fn checkout(&self, token: &str, address: &str, method: &str, key: &str) -> Reply {
+        let req = self
+            .http
+            .post(format!("{}/api/v1/orders", self.base))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(&json!({"payment_method": method, "address_id": address}));
+        Self::read(req.send().await.unwrap()).await
+    }
+
     /// Stock figures of one variant, as the shop's inventory view shows them.
     pub async fn stock_of(&self, shop: &TestShop, product_id: &str, sku: &str) -> Value {
         let r = self

@@ -7,13 +7,7 @@ use futures::future::join_all;
 use serde_json::json;
 
 async fn checkout(ctx: &Ctx, token: &str, address: &str, key: &str, method: &str) -> Reply {
-    let req = ctx
-        .http
-        .post(format!("{}/api/v1/orders", ctx.base))
-        .bearer_auth(token)
-        .header("idempotency-key", key)
-        .json(&json!({"payment_method": method, "address_id": address}));
-    Ctx::read(req.send().await.unwrap()).await
+    ctx.checkout(token, address, method, key).await
 }
 
 /// `n` buyers, each with an address and `quantity` of `product/sku` in the cart (set up 16 at a

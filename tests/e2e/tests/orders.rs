@@ -21,13 +21,7 @@ async fn add(ctx: &Ctx, token: &str, product: &str, sku: &str, quantity: i64) {
 }
 
 async fn checkout(ctx: &Ctx, token: &str, address: &str, method: &str, key: &str) -> e2e::Reply {
-    let req = ctx
-        .http
-        .post(format!("{}/api/v1/orders", ctx.base))
-        .bearer_auth(token)
-        .header("idempotency-key", key)
-        .json(&json!({"payment_method": method, "address_id": address}));
-    Ctx::read(req.send().await.unwrap()).await
+    ctx.checkout(token, address, method, key).await
 }
 
 /// A buyer (token, address id) with one line of `product/sku` in the cart.

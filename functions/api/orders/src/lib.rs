@@ -26,12 +26,57 @@ use shared::orders::{
 };
 use shared::products::ProductStatus;
 use shared::store::{Filter, QuerySpec, keys, n, s};
+use shared::uploads::ImageUploadRequest;
 use shared::{ApiError, AppState};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use model::*;
+
+/// 404 for an order the caller may not see (another buyer's, another shop's): its existence
+/// is not revealed.
+struct OrderNotFound;
+
+impl utoipa::IntoResponses for OrderNotFound {
+    fn responses() -> shared::openapi::Responses {
+        [(
+            "404".to_owned(),
+            shared::openapi::problem("No such order for the caller"),
+        )]
+        .into()
+    }
+}
+
+/// The problems of a route only the order's buyer may use.
+struct BuyerOnlyErrors;
+
+impl utoipa::IntoResponses for BuyerOnlyErrors {
+    fn responses() -> shared::openapi::Responses {
+        let mut r = <OrderNotFound as utoipa::IntoResponses>::responses();
+        r.insert(
+            "403".to_owned(),
+            shared::openapi::problem("The caller is not the buyer"),
+        );
+        r
+    }
+}
+
+/// The problems of a move only the shop's sellers may make.
+struct ShopMoveErrors;
+
+impl utoipa::IntoResponses for ShopMoveErrors {
+    fn responses() -> shared::openapi::Responses {
+        let mut r = <OrderNotFound as utoipa::IntoResponses>::responses();
+        r.insert(
+            "403".to_owned(),
+            shared::openapi::problem(
+                "The caller is the buyer, or their role does not cover the shop",
+            ),
+        );
+        r
+    }
+}
 
 pub const TAG: &str = "orders";
 
@@ -382,7 +427,7 @@ async fn summary(
     responses(
         (status = 200, description = "The order", body = Order),
         shared::openapi::ShopRoleErrors,
-        (status = 404, description = "No such order for the caller", body = shared::error::Problem, content_type = "application/problem+json"),
+        OrderNotFound,
         shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
@@ -401,7 +446,7 @@ async fn get_order(
     responses(
         (status = 200, description = "Timeline entries", body = ListResponse<TimelineEntry>),
         shared::openapi::ShopRoleErrors,
-        (status = 404, description = "No such order for the caller", body = shared::error::Problem, content_type = "application/problem+json"),
+        OrderNotFound,
         shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
@@ -427,7 +472,7 @@ async fn timeline(
     responses(
         (status = 200, description = "The cancelled order", body = Order),
         shared::openapi::ShopRoleErrors,
-        (status = 404, description = "No such order for the caller", body = shared::error::Problem, content_type = "application/problem+json"),
+        OrderNotFound,
         (status = 409, description = "The order has shipped, is already closed, or changed meanwhile", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
         shared::openapi::AuthErrors,
@@ -463,8 +508,7 @@ async fn cancel(
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, description = "The completed order", body = Order),
-        (status = 403, description = "The caller is not the buyer", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order for the caller", body = shared::error::Problem, content_type = "application/problem+json"),
+        BuyerOnlyErrors,
         (status = 409, description = "The order is not delivered", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,
     ))]
@@ -492,8 +536,7 @@ async fn complete(
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, description = "What was added and what was skipped", body = ReorderResult),
-        (status = 403, description = "The caller is not the buyer", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order for the caller", body = shared::error::Problem, content_type = "application/problem+json"),
+        BuyerOnlyErrors,
         shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
@@ -571,11 +614,10 @@ async fn reorder(
 /// ≤ 10 MiB; PUT it with exactly the returned headers within 15 minutes).
 #[utoipa::path(post, path = "/api/v1/orders/{id}/return-photos", tag = TAG, security(("bearer" = [])),
     params(("id" = String, Path, description = "Order id")),
-    request_body = PhotoUploadRequest,
+    request_body = ImageUploadRequest,
     responses(
         (status = 201, description = "Where to PUT the photo, and its id for the return request", body = PhotoUpload),
-        (status = 403, description = "The caller is not the buyer", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order for the caller", body = shared::error::Problem, content_type = "application/problem+json"),
+        BuyerOnlyErrors,
         (status = 409, description = "The order is not delivered (returns are asked for delivered orders)", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
         shared::openapi::AuthErrors,
@@ -585,7 +627,7 @@ async fn return_photo_url(
     State(state): State<AppState>,
     caller: AuthUser,
     Path(id): Path<String>,
-    ValidJson(req): ValidJson<PhotoUploadRequest>,
+    ValidJson(req): ValidJson<ImageUploadRequest>,
 ) -> Result<Response, ApiError> {
     let order = load_for_buyer(&state, &caller, &id).await?;
     if order.status != OrderStatus::Delivered {
@@ -593,36 +635,16 @@ async fn return_photo_url(
             "returns are asked for delivered orders".into(),
         ));
     }
-    let bucket = state
-        .config
-        .media_bucket
-        .as_deref()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("MEDIA_BUCKET is not configured")))?;
     let photo_id = ulid::Ulid::new().to_string();
-    let expires = std::time::Duration::from_secs(15 * 60);
-    let presigned = state
-        .s3
-        .put_object()
-        .bucket(bucket)
-        .key(keys::return_photo_object(&order.id, &photo_id))
-        .content_type(&req.content_type)
-        .content_length(req.size_bytes as i64)
-        .presigned(
-            aws_sdk_s3::presigning::PresigningConfig::expires_in(expires)
-                .map_err(ApiError::internal)?,
-        )
-        .await
-        .map_err(ApiError::internal)?;
+    let put = state
+        .presign_image_put(keys::return_photo_object(&order.id, &photo_id), &req)
+        .await?;
     let upload = PhotoUpload {
         photo_id,
-        upload_url: presigned.uri().to_owned(),
+        upload_url: put.url,
         method: "PUT".into(),
-        headers: [
-            ("content-type".to_owned(), req.content_type.clone()),
-            ("content-length".to_owned(), req.size_bytes.to_string()),
-        ]
-        .into(),
-        expires_in: expires.as_secs(),
+        headers: put.headers,
+        expires_in: put.expires_in,
     };
     Ok((StatusCode::CREATED, Json(upload)).into_response())
 }
@@ -634,8 +656,7 @@ async fn return_photo_url(
     request_body = ReturnRequestBody,
     responses(
         (status = 200, description = "The order, now return_requested", body = Order),
-        (status = 403, description = "The caller is not the buyer", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order for the caller", body = shared::error::Problem, content_type = "application/problem+json"),
+        BuyerOnlyErrors,
         (status = 409, description = "Not delivered, the 7-day window closed, or a return was already decided", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
         shared::openapi::AuthErrors,
@@ -720,14 +741,26 @@ async fn check_photos(
 
 // ------------------------------------------------------------------ shop moves
 
+/// A seller's move of one of their shop's orders.
+async fn shop_move(
+    state: &AppState,
+    caller: &AuthUser,
+    id: &str,
+    to: OrderStatus,
+    note: Option<String>,
+    extra: shared::orders::ExtraSet,
+) -> Result<Json<Order>, ApiError> {
+    let (order, party) = load_for_shop(state, caller, id).await?;
+    apply(state, &order, to, party, note, extra).await
+}
+
 /// Shop: confirm an order that waits for payment (payment settled outside the platform). Paid
 /// online orders are confirmed by the payment flow; cash-on-delivery orders start confirmed.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/confirm", tag = TAG, security(("bearer" = [])),
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, description = "The confirmed order", body = Order),
-        (status = 403, description = "The caller is the buyer, or their role does not cover the shop", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order for the caller", body = shared::error::Problem, content_type = "application/problem+json"),
+        ShopMoveErrors,
         (status = 409, description = "Illegal move from the order's status, or it changed meanwhile", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,
     ))]
@@ -737,12 +770,11 @@ async fn confirm(
     caller: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<Order>, ApiError> {
-    let (order, party) = load_for_shop(&state, &caller, &id).await?;
-    apply(
+    shop_move(
         &state,
-        &order,
+        &caller,
+        &id,
         OrderStatus::Confirmed,
-        party,
         None,
         Vec::new(),
     )
@@ -754,8 +786,7 @@ async fn confirm(
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, description = "The order, now processing", body = Order),
-        (status = 403, description = "The caller is the buyer, or their role does not cover the shop", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order for the caller", body = shared::error::Problem, content_type = "application/problem+json"),
+        ShopMoveErrors,
         (status = 409, description = "Illegal move from the order's status, or it changed meanwhile", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,
     ))]
@@ -765,12 +796,11 @@ async fn process(
     caller: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<Order>, ApiError> {
-    let (order, party) = load_for_shop(&state, &caller, &id).await?;
-    apply(
+    shop_move(
         &state,
-        &order,
+        &caller,
+        &id,
         OrderStatus::Processing,
-        party,
         None,
         Vec::new(),
     )
@@ -783,8 +813,7 @@ async fn process(
     request_body = ShipRequest,
     responses(
         (status = 200, description = "The order, now shipped", body = Order),
-        (status = 403, description = "The caller is the buyer, or their role does not cover the shop", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order for the caller", body = shared::error::Problem, content_type = "application/problem+json"),
+        ShopMoveErrors,
         (status = 409, description = "Illegal move from the order's status, or it changed meanwhile", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
         shared::openapi::AuthErrors,
@@ -821,8 +850,7 @@ async fn ship(
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, description = "The order, now delivered", body = Order),
-        (status = 403, description = "The caller is the buyer, or their role does not cover the shop", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order for the caller", body = shared::error::Problem, content_type = "application/problem+json"),
+        ShopMoveErrors,
         (status = 409, description = "Illegal move from the order's status, or it changed meanwhile", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,
     ))]
@@ -832,9 +860,8 @@ async fn deliver(
     caller: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<Order>, ApiError> {
-    let (order, party) = load_for_shop(&state, &caller, &id).await?;
     let extra = vec![("delivered_at", n(shared::now_epoch()))];
-    apply(&state, &order, OrderStatus::Delivered, party, None, extra).await
+    shop_move(&state, &caller, &id, OrderStatus::Delivered, None, extra).await
 }
 
 /// Shop: accept a return request (the order becomes `returned`; the refund follows).
@@ -842,8 +869,7 @@ async fn deliver(
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, description = "The order, now returned", body = Order),
-        (status = 403, description = "The caller is the buyer, or their role does not cover the shop", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order for the caller", body = shared::error::Problem, content_type = "application/problem+json"),
+        ShopMoveErrors,
         (status = 409, description = "No return was requested, or the order changed meanwhile", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,
     ))]
@@ -853,13 +879,12 @@ async fn accept_return(
     caller: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<Order>, ApiError> {
-    let (order, party) = load_for_shop(&state, &caller, &id).await?;
     let extra = vec![("return_request.decided_at", s(shared::now_rfc3339()))];
-    apply(
+    shop_move(
         &state,
-        &order,
+        &caller,
+        &id,
         OrderStatus::Returned,
-        party,
         Some("return accepted".into()),
         extra,
     )
@@ -873,8 +898,7 @@ async fn accept_return(
     request_body = ReasonRequest,
     responses(
         (status = 200, description = "The order, delivered again", body = Order),
-        (status = 403, description = "The caller is the buyer, or their role does not cover the shop", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order for the caller", body = shared::error::Problem, content_type = "application/problem+json"),
+        ShopMoveErrors,
         (status = 409, description = "No return was requested, or the order changed meanwhile", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
         shared::openapi::AuthErrors,
@@ -886,16 +910,15 @@ async fn reject_return(
     Path(id): Path<String>,
     ValidJson(req): ValidJson<ReasonRequest>,
 ) -> Result<Json<Order>, ApiError> {
-    let (order, party) = load_for_shop(&state, &caller, &id).await?;
     let extra = vec![
         ("return_request.decided_at", s(shared::now_rfc3339())),
         ("return_request.decision_note", s(&req.reason)),
     ];
-    apply(
+    shop_move(
         &state,
-        &order,
+        &caller,
+        &id,
         OrderStatus::Delivered,
-        party,
         Some(req.reason),
         extra,
     )

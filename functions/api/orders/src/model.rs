@@ -109,34 +109,6 @@ impl Validate for ReturnRequestBody {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PhotoUploadRequest {
-    /// `image/jpeg`, `image/png` or `image/webp`.
-    #[schema(example = "image/jpeg")]
-    pub content_type: String,
-    /// Exact size of the file, at most 10 MiB.
-    #[schema(example = 482113)]
-    pub size_bytes: u64,
-}
-
-impl Validate for PhotoUploadRequest {
-    fn validate(&mut self) -> Result<(), Vec<FieldError>> {
-        let mut e = Errors::default();
-        self.content_type = self.content_type.trim().to_lowercase();
-        if !shared::products::MEDIA_TYPES.contains(&self.content_type.as_str()) {
-            e.push(
-                "content_type",
-                "must be image/jpeg, image/png or image/webp",
-            );
-        }
-        if self.size_bytes == 0 || self.size_bytes > shared::products::MAX_MEDIA_BYTES {
-            e.push("size_bytes", "must be 1 byte to 10 MiB");
-        }
-        e.finish()
-    }
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PhotoUpload {
     pub photo_id: String,

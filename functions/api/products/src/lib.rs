@@ -23,6 +23,7 @@ use shared::products::{
     listing_items, load_product,
 };
 use shared::store::{QuerySpec, StoreError, classify, encode_cursor, from_item, keys, n, s, tx};
+use shared::uploads::ImageUploadRequest;
 use shared::{ApiError, AppState};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -987,7 +988,7 @@ async fn related_products(
 /// product; a file that is not such an image is deleted.
 #[utoipa::path(post, path = "/api/v1/products/{id}/media/upload-url", tag = TAG, security(("bearer" = [])),
     params(("id" = String, Path, description = "Product id")),
-    request_body = UploadUrlRequest,
+    request_body = ImageUploadRequest,
     responses(
         (status = 201, description = "Upload with a PUT to `upload_url` and the given headers within `expires_in` seconds", body = UploadUrl),
         shared::openapi::ShopRoleErrors,
@@ -1001,7 +1002,7 @@ async fn media_upload_url(
     State(state): State<AppState>,
     caller: AuthUser,
     Path(id): Path<String>,
-    ValidJson(req): ValidJson<UploadUrlRequest>,
+    ValidJson(req): ValidJson<ImageUploadRequest>,
 ) -> Result<Response, ApiError> {
     let (product, _, _) = load_for_seller(&state, &caller, &id).await?;
     if product.media.len() >= 12 {
@@ -1009,37 +1010,16 @@ async fn media_upload_url(
             "a product has at most 12 images; delete one first".into(),
         ));
     }
-    let bucket = state
-        .config
-        .media_bucket
-        .as_deref()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("MEDIA_BUCKET is not configured")))?;
     let media_id = ulid::Ulid::new().to_string();
-    let expires = std::time::Duration::from_secs(15 * 60);
-    let presigned = state
-        .s3
-        .put_object()
-        .bucket(bucket)
-        .key(keys::upload_object(&product.id, &media_id))
-        .content_type(&req.content_type)
-        .content_length(req.size_bytes as i64)
-        .presigned(
-            aws_sdk_s3::presigning::PresigningConfig::expires_in(expires)
-                .map_err(ApiError::internal)?,
-        )
-        .await
-        .map_err(ApiError::internal)?;
-    let headers = [
-        ("content-type".to_owned(), req.content_type.clone()),
-        ("content-length".to_owned(), req.size_bytes.to_string()),
-    ]
-    .into();
+    let put = state
+        .presign_image_put(keys::upload_object(&product.id, &media_id), &req)
+        .await?;
     let url = UploadUrl {
         media_id,
-        upload_url: presigned.uri().to_owned(),
+        upload_url: put.url,
         method: "PUT".into(),
-        headers,
-        expires_in: expires.as_secs(),
+        headers: put.headers,
+        expires_in: put.expires_in,
     };
     Ok((StatusCode::CREATED, Json(url)).into_response())
 }

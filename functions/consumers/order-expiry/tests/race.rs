@@ -43,17 +43,14 @@ async fn order(
         )
         .await;
     assert!(r.status.is_success(), "{}", r.text);
-    let placed = Ctx::read(
-        ctx.http
-            .post(format!("{}/api/v1/orders", ctx.base))
-            .bearer_auth(&token)
-            .header("idempotency-key", format!("expiry-{}", ulid::Ulid::new()))
-            .json(&json!({"payment_method": method, "address_id": address}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let placed = ctx
+        .checkout(
+            &token,
+            &address,
+            method,
+            &format!("expiry-{}", ulid::Ulid::new()),
+        )
+        .await;
     assert_eq!(placed.status, 201, "{}", placed.text);
     (
         token,
