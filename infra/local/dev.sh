@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make dev`: the whole system on this machine with demo data. Starts the emulator (unless
 # AWS_ENDPOINT_URL already points at one, e.g. LocalStack), provisions it from template.yaml,
-# seeds demo accounts and serves the API on http://localhost:3000. Ctrl-C stops everything.
+# seeds demo accounts, serves the API on http://localhost:3000 and, once it answers, seeds a demo
+# catalogue through the API (infra/local/seed_demo.py: shop, products, vouchers, buyer address).
+# Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source infra/local/lib.sh
@@ -43,6 +45,14 @@ target/debug/dev-server --stack .local/stack.json --port "$PORT" --seed >.local/
 server_pid=$!
 wait_http "http://127.0.0.1:$PORT/health" 120 .local/dev-server.log
 
+step "Seeding the demo catalogue through the API"
+catalogue='shop "Demo Threads Hanoi", 4 products, vouchers THREADS10 + WELCOME10, a buyer address (ids above)'
+if ! .venv/bin/python infra/local/seed_demo.py --base-url "http://localhost:$PORT"; then
+  catalogue="not seeded (see the warning above)"
+  printf '\n\033[1;33mwarning: seeding the demo catalogue failed (see above); the API keeps running.\033[0m\n' >&2
+  echo "Retry with: .venv/bin/python infra/local/seed_demo.py --base-url http://localhost:$PORT" >&2
+fi
+
 cat <<INFO
 
   API        http://localhost:$PORT/api/v1
@@ -52,6 +62,7 @@ cat <<INFO
 
   Demo logins (password: demo-pass-2026)
     admin@demo.local   seller@demo.local   buyer@demo.local   shipper@demo.local
+  Demo catalogue: $catalogue
 
   Try:  curl -s localhost:$PORT/api/v1/auth/login -H 'content-type: application/json' \\
           -d '{"email":"buyer@demo.local","password":"demo-pass-2026"}'
