@@ -100,6 +100,7 @@ pub enum ShopStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GeoPoint {
     #[schema(example = 21.0285)]
     pub lat: f64,
@@ -108,6 +109,7 @@ pub struct GeoPoint {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ShopAddress {
     pub line1: String,
     pub city: String,
@@ -118,6 +120,7 @@ pub struct ShopAddress {
 
 /// Opening hours of one weekday, local time `HH:MM`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OpeningHours {
     /// 1 = Monday … 7 = Sunday.
     pub weekday: u8,

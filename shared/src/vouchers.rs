@@ -132,3 +132,35 @@ pub fn redeem_actions(
         )?,
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn stored() -> serde_json::Value {
+        json!({
+            "PK": "VOUCHER#PLATFORM#TET10", "SK": "VOUCHER", "GSI1PK": "VOUCHERS#PLATFORM",
+            "GSI1SK": "TET10", "entity_type": "voucher", "code": "TET10", "description": "Tet",
+            "kind": "percentage", "value": 1000, "currency": "VND", "min_spend": 0,
+            "max_discount": 50000, "starts_at": 1, "ends_at": 2, "usage_limit": 5,
+            "per_user_limit": 1, "used_count": 0, "status": "active", "created_by": "u",
+            "created_at": "t", "updated_at": "t"
+        })
+    }
+
+    #[test]
+    fn terms_refuse_unknown_keys_yet_read_flattened_into_the_stored_voucher() {
+        let record: VoucherRecord = serde_json::from_value(stored()).unwrap();
+        assert_eq!(record.terms.max_discount, Some(50_000));
+        assert_eq!(record.used_count, 0);
+
+        let typo = json!({"kind": "fixed", "value": 1, "currency": "VND", "max_discout": 5,
+                          "starts_at": 1, "ends_at": 2});
+        let err = serde_json::from_value::<VoucherTerms>(typo).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `max_discout`"),
+            "{err}"
+        );
+    }
+}

@@ -14,6 +14,9 @@ pub const MAX_LINE_QUANTITY: i64 = 999;
 
 /// What a voucher gives and when (the stored voucher adds its code, scope and counters).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+// Also `#[serde(flatten)]`ed into the stored voucher: serde hands a flattened struct only the
+// keys it names, so refusing unknown ones here is safe there (tested in `shared::vouchers`).
+#[serde(deny_unknown_fields)]
 pub struct VoucherTerms {
     pub kind: DiscountKind,
     /// Basis points (1–10000) for `percentage`; minor units for `fixed`.

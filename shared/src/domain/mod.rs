@@ -35,6 +35,7 @@ impl Currency {
 
 /// An amount of money in minor units (cents; whole đồng for VND). Never a float.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Money {
     #[schema(example = 129900)]
     pub amount: i64,
@@ -66,6 +67,7 @@ impl Money {
 
 /// A discount on a price, active in `[starts_at, ends_at)` (Unix seconds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Discount {
     pub kind: DiscountKind,
     /// Percentage in basis points (1–10000) for `percentage`; minor units for `fixed`.

@@ -272,6 +272,7 @@ pub struct OrderListQuery {
     /// Only orders in this status.
     pub status: Option<OrderStatus>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Opaque cursor from the previous page. A filtered page may be short (even empty) and
     /// still have a next cursor.

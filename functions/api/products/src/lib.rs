@@ -462,6 +462,7 @@ pub struct ShopProductsQuery {
     /// Only products with this status.
     pub status: Option<ProductStatus>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Opaque cursor from the previous page.
     pub cursor: Option<String>,
@@ -538,6 +539,7 @@ pub struct ListProductsQuery {
     /// `newest` (default), `price_asc` or `price_desc`.
     pub sort: Option<Sort>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Opaque cursor from the previous page.
     pub cursor: Option<String>,

@@ -68,7 +68,7 @@ pub struct VariantInput {
     pub attributes: BTreeMap<String, String>,
     pub price: Money,
     pub discount: Option<Discount>,
-    #[schema(example = 350)]
+    #[schema(example = 350, minimum = 1, maximum = 1_000_000)]
     pub weight_grams: u32,
     /// Opening stock (recorded in the ledger as a restock).
     #[serde(default)]

@@ -481,6 +481,7 @@ pub struct ShopSearch {
     /// Search radius in km, up to 50 (default 5).
     pub radius_km: Option<f64>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Opaque cursor from the previous page (name search only).
     pub cursor: Option<String>,

@@ -427,6 +427,7 @@ async fn set_default_address(
 #[into_params(parameter_in = Query)]
 pub struct ListUsersQuery {
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
