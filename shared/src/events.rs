@@ -50,6 +50,11 @@ pub struct OrderPlaced {
     pub checkout_id: String,
     pub buyer_id: String,
     pub shop_id: String,
+    /// The shop's name and organisation (whose owners and managers hear of the order).
+    #[serde(default)]
+    pub shop_name: String,
+    #[serde(default)]
+    pub org_id: String,
     pub status: crate::domain::order_state::OrderStatus,
     pub payment_method: String,
     pub total: crate::domain::Money,
@@ -63,6 +68,10 @@ pub struct OrderStatusChanged {
     pub order_id: String,
     pub buyer_id: String,
     pub shop_id: String,
+    #[serde(default)]
+    pub shop_name: String,
+    #[serde(default)]
+    pub org_id: String,
     pub from: crate::domain::order_state::OrderStatus,
     pub to: crate::domain::order_state::OrderStatus,
     pub total: crate::domain::Money,
@@ -174,6 +183,24 @@ impl DomainEvent {
             Self::OrderReturned(_) => "OrderReturned",
             Self::OrderReturnRejected(_) => "OrderReturnRejected",
             Self::OrderRefunded(_) => "OrderRefunded",
+        }
+    }
+
+    /// The order move an `Order…` event (other than `OrderPlaced`) records.
+    pub fn status_change(&self) -> Option<&OrderStatusChanged> {
+        match self {
+            Self::OrderConfirmed(e)
+            | Self::OrderProcessing(e)
+            | Self::OrderShipped(e)
+            | Self::OrderDelivered(e)
+            | Self::OrderCompleted(e)
+            | Self::OrderCancelled(e)
+            | Self::OrderPaymentFailed(e)
+            | Self::OrderReturnRequested(e)
+            | Self::OrderReturned(e)
+            | Self::OrderReturnRejected(e)
+            | Self::OrderRefunded(e) => Some(e),
+            _ => None,
         }
     }
 

@@ -416,6 +416,8 @@ pub async fn transition(
             order_id: order.id.clone(),
             buyer_id: order.buyer_id.clone(),
             shop_id: order.shop_id.clone(),
+            shop_name: order.shop_name.clone(),
+            org_id: order.org_id.clone(),
             from,
             to,
             total: order.money(order.total),

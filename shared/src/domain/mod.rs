@@ -42,6 +42,26 @@ pub struct Money {
     pub currency: Currency,
 }
 
+/// `450000 VND`, `12.50 USD`: the amount in major units, as people read it.
+impl std::fmt::Display for Money {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let digits = self.currency.minor_digits();
+        let unit = 10_i64.pow(digits);
+        let sign = if self.amount < 0 { "-" } else { "" };
+        let (major, minor) = (self.amount.abs() / unit, self.amount.abs() % unit);
+        if digits == 0 {
+            write!(f, "{sign}{major} {:?}", self.currency)
+        } else {
+            write!(
+                f,
+                "{sign}{major}.{minor:0w$} {:?}",
+                self.currency,
+                w = digits as usize
+            )
+        }
+    }
+}
+
 /// Largest price accepted (10^12 minor units): keeps every sum of a cart far from overflow.
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
 
@@ -141,6 +161,13 @@ mod tests {
 
     fn vnd(a: i64) -> Money {
         Money::new(a, Currency::VND)
+    }
+
+    #[test]
+    fn money_reads_in_major_units() {
+        assert_eq!(vnd(450_000).to_string(), "450000 VND");
+        assert_eq!(Money::new(1_250, Currency::USD).to_string(), "12.50 USD");
+        assert_eq!(Money::new(-5, Currency::USD).to_string(), "-0.05 USD");
     }
 
     #[test]

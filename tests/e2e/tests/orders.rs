@@ -713,3 +713,70 @@ async fn bad_checkouts_are_clear_4xx_problems_and_place_nothing() {
         0
     );
 }
+
+#[tokio::test]
+async fn buyers_and_shops_hear_of_orders_by_email() {
+    let ctx = Ctx::new();
+    let shop = ctx.test_shop("mail-orders").await;
+    let (product, skus) = ctx
+        .test_product(
+            &shop,
+            &[NewVariant {
+                sku: "MAIL",
+                price: 80_000,
+                stock: 5,
+                weight_grams: 200,
+            }],
+        )
+        .await;
+    let (buyer, address) = buyer_with(&ctx, &product, &skus[0], 1).await;
+    let me = ctx.get("/api/v1/users/me", Some(&buyer)).await;
+    let buyer_email = me.body["email"].as_str().unwrap().to_owned();
+
+    let placed = checkout(&ctx, &buyer, &address, "online", &key()).await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let id = placed.body["orders"][0]["id"].as_str().unwrap().to_owned();
+    let cancelled = move_order(
+        &ctx,
+        &buyer,
+        &id,
+        "cancel",
+        json!({"reason": "Paid the wrong amount"}),
+    )
+    .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+
+    let subjects = [
+        format!("Order {id} placed at"),
+        format!("New order {id}"),
+        format!("Your order {id} at"),
+        format!("Order {id} for"),
+    ];
+    let (to_buyer, to_shop, cancel_to_buyer, cancel_to_shop) = tokio::join!(
+        ctx.wait_for_mail(&buyer_email, &subjects[0]),
+        ctx.wait_for_mail(&shop.seller_email, &subjects[1]),
+        ctx.wait_for_mail(&buyer_email, &subjects[2]),
+        ctx.wait_for_mail(&shop.seller_email, &subjects[3]),
+    );
+    assert!(to_buyer.contains("Please pay by"), "{to_buyer}");
+    let total = format!("{} VND", placed.body["orders"][0]["total"]["amount"]);
+    assert!(to_buyer.contains(&total), "{total} in {to_buyer}");
+    assert!(to_shop.contains("pending_payment"), "{to_shop}");
+    assert!(
+        cancel_to_buyer.contains("Reason: Paid the wrong amount"),
+        "{cancel_to_buyer}"
+    );
+    assert!(
+        cancel_to_shop.contains("cancelled by the buyer"),
+        "{cancel_to_shop}"
+    );
+    // nobody else's order mail reaches this buyer
+    assert!(
+        ctx.mails_to(&buyer_email).await.iter().all(|m| m["subject"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&id)
+            || !m["subject"].as_str().unwrap_or_default().contains("rder")),
+        "only this order's mail"
+    );
+}

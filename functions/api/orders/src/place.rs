@@ -339,6 +339,8 @@ pub async fn place(
                 checkout_id: checkout_id.clone(),
                 buyer_id: user_id.into(),
                 shop_id: order.shop_id.clone(),
+                shop_name: order.shop_name.clone(),
+                org_id: order.org_id.clone(),
                 status,
                 payment_method: req.payment_method.as_str().into(),
                 total: order.money(order.total),

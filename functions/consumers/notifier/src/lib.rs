@@ -1,4 +1,4 @@
-//! The notifier: turns identity events into e-mails sent through SES. Idempotent by event id
+//! The notifier: turns identity, low-stock and order events into e-mails sent through SES. Idempotent by event id
 //! (a claim record per event), reports partial batch failures so one bad message does not
 //! redeliver the batch; a message that keeps failing goes to the DLQ by the queue's redrive.
 
@@ -6,7 +6,8 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use serde::{Deserialize, Serialize};
 use shared::catalog::{MemberRecord, MemberRole};
-use shared::events::{DomainEvent, Envelope};
+use shared::events::{DomainEvent, Envelope, OrderStatusChanged};
+use shared::identity::UserRecord;
 use shared::store::{Db, QuerySpec, StoreError, keys};
 
 pub const CONSUMER: &str = "notifier";
@@ -30,13 +31,37 @@ pub struct BusEvent {
     pub detail: Envelope,
 }
 
-/// What to send for an event (possibly nothing). Pure: no I/O. `staff` are the members of the
-/// event's organisation (loaded only for shop events).
-pub fn compose(event: &DomainEvent, web_app_url: &str, staff: &[MemberRecord]) -> Vec<Email> {
+/// A person an e-mail can go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub email: String,
+    pub name: String,
+}
+
+/// Who an event's e-mails may go to, loaded by the handler before composing.
+#[derive(Debug, Default)]
+pub struct People {
+    /// Members of the event's organisation (shop events).
+    pub staff: Vec<MemberRecord>,
+    /// The order's buyer (order events).
+    pub buyer: Option<Contact>,
+}
+
+/// The organisation's owners and the managers whose scope covers the shop.
+fn shop_staff<'a>(
+    staff: &'a [MemberRecord],
+    shop_id: &'a str,
+) -> impl Iterator<Item = &'a MemberRecord> {
+    staff.iter().filter(move |m| {
+        m.role == MemberRole::Owner || (m.role == MemberRole::Manager && m.covers(shop_id))
+    })
+}
+
+/// What to send for an event (possibly nothing). Pure: no I/O.
+pub fn compose(event: &DomainEvent, web_app_url: &str, people: &People) -> Vec<Email> {
+    let url = web_app_url.trim_end_matches('/');
     match event {
-        DomainEvent::StockLow(e) => staff
-            .iter()
-            .filter(|m| m.role == MemberRole::Owner || (m.role == MemberRole::Manager && m.covers(&e.shop_id)))
+        DomainEvent::StockLow(e) => shop_staff(&people.staff, &e.shop_id)
             .map(|m| Email {
                 to: m.email.clone(),
                 subject: format!("Low stock: {}", e.sku),
@@ -46,12 +71,120 @@ pub fn compose(event: &DomainEvent, web_app_url: &str, staff: &[MemberRecord]) -
                     product = e.product_id,
                     available = e.available,
                     threshold = e.threshold,
-                    url = web_app_url.trim_end_matches('/'),
                 ),
             })
             .collect(),
-        other => compose_identity(other, web_app_url).into_iter().collect(),
+        DomainEvent::OrderPlaced(e) => {
+            let mut mails: Vec<Email> = people
+                .buyer
+                .iter()
+                .map(|b| Email {
+                    to: b.email.clone(),
+                    subject: format!("Order {} placed at {}", e.order_id, e.shop_name),
+                    text: format!(
+                        "Hello {name},\n\nThank you for your order {id} at {shop}: {total}, {method}.\n{next}\nFollow it at {url}/orders/{id}\n",
+                        name = b.name,
+                        id = e.order_id,
+                        shop = e.shop_name,
+                        total = e.total,
+                        method = if e.payment_method == "cod" { "cash on delivery" } else { "paid online" },
+                        next = match &e.payment_due_at {
+                            Some(due) => format!("Please pay by {due} (UTC); an unpaid order is cancelled then."),
+                            None => "The shop is preparing it.".into(),
+                        },
+                    ),
+                })
+                .collect();
+            mails.extend(shop_staff(&people.staff, &e.shop_id).map(|m| Email {
+                to: m.email.clone(),
+                subject: format!("New order {} for {}", e.order_id, e.shop_name),
+                text: format!(
+                    "A new order {id} ({total}, {status}) is waiting in the seller centre: {url}/seller/orders/{id}\n",
+                    id = e.order_id,
+                    total = e.total,
+                    status = e.status,
+                ),
+            }));
+            mails
+        }
+        other => match other.status_change() {
+            Some(change) => compose_order_move(other.detail_type(), change, url, people),
+            None => compose_identity(other, url).into_iter().collect(),
+        },
     }
+}
+
+/// E-mails for an order's move: the buyer hears of what happens to their order; the shop of
+/// what the buyer (or the expiry sweeper) did.
+fn compose_order_move(
+    detail_type: &str,
+    e: &OrderStatusChanged,
+    url: &str,
+    people: &People,
+) -> Vec<Email> {
+    let reason = e
+        .reason
+        .as_deref()
+        .map(|r| format!(" Reason: {r}."))
+        .unwrap_or_default();
+    let to_buyer = match detail_type {
+        "OrderConfirmed" => Some("is confirmed; the shop is preparing it.".to_owned()),
+        "OrderShipped" => Some(format!(
+            "has shipped.{}",
+            e.reason
+                .as_deref()
+                .map(|r| format!(" Carrier and tracking: {r}."))
+                .unwrap_or_default()
+        )),
+        "OrderDelivered" => Some(
+            "was delivered. Something wrong? You can ask for a return within 7 days.".to_owned(),
+        ),
+        "OrderCancelled" => Some(format!("was cancelled.{reason} Nothing is charged for it.")),
+        "OrderPaymentFailed" => Some("could not be paid and was cancelled.".to_owned()),
+        "OrderReturned" => Some("return was accepted; the refund follows.".to_owned()),
+        "OrderReturnRejected" => Some(format!("return was not accepted.{reason}")),
+        "OrderRefunded" => Some(format!("was refunded: {}.", e.total)),
+        _ => None,
+    };
+    let to_shop = match detail_type {
+        "OrderCancelled" if e.actor != "seller" => Some(format!(
+            "was cancelled by the {}.{reason} Its stock is available again.",
+            if e.actor == "system" {
+                "payment deadline"
+            } else {
+                "buyer"
+            }
+        )),
+        "OrderReturnRequested" => Some(format!(
+            "has a return request.{reason} Accept or reject it in the seller centre."
+        )),
+        _ => None,
+    };
+    let mut mails = Vec::new();
+    if let (Some(what), Some(buyer)) = (to_buyer, &people.buyer) {
+        mails.push(Email {
+            to: buyer.email.clone(),
+            subject: format!("Your order {} at {}: {}", e.order_id, e.shop_name, e.to),
+            text: format!(
+                "Hello {name},\n\nYour order {id} ({total}) {what}\nDetails: {url}/orders/{id}\n",
+                name = buyer.name,
+                id = e.order_id,
+                total = e.total,
+            ),
+        });
+    }
+    if let Some(what) = to_shop {
+        mails.extend(shop_staff(&people.staff, &e.shop_id).map(|m| Email {
+            to: m.email.clone(),
+            subject: format!("Order {} for {}: {}", e.order_id, e.shop_name, e.to),
+            text: format!(
+                "Order {id} ({total}) {what}\n{url}/seller/orders/{id}\n",
+                id = e.order_id,
+                total = e.total,
+            ),
+        }));
+    }
+    mails
 }
 
 fn compose_identity(event: &DomainEvent, web_app_url: &str) -> Option<Email> {
@@ -81,7 +214,6 @@ fn compose_identity(event: &DomainEvent, web_app_url: &str) -> Option<Email> {
         | DomainEvent::ProductDeleted(_)
         | DomainEvent::StockChanged(_)
         | DomainEvent::StockLow(_) => None,
-        // Order events are routed to the notifier by no rule yet (see template.yaml).
         _ => None,
     }
 }
@@ -151,11 +283,24 @@ impl Notifier {
                 return Ok(Outcome::Ignored);
             }
         };
-        let staff = match &event {
-            DomainEvent::StockLow(e) => self.staff(&e.org_id).await?,
-            _ => Vec::new(),
+        let people = match &event {
+            DomainEvent::StockLow(e) => People {
+                staff: self.staff(&e.org_id).await?,
+                buyer: None,
+            },
+            DomainEvent::OrderPlaced(e) => People {
+                staff: self.staff(&e.org_id).await?,
+                buyer: self.contact(&e.buyer_id).await?,
+            },
+            other => match other.status_change() {
+                Some(e) => People {
+                    staff: self.staff(&e.org_id).await?,
+                    buyer: self.contact(&e.buyer_id).await?,
+                },
+                None => People::default(),
+            },
         };
-        let emails = compose(&event, &self.web_app_url, &staff);
+        let emails = compose(&event, &self.web_app_url, &people);
         if emails.is_empty() {
             return Ok(Outcome::Ignored);
         }
@@ -176,7 +321,22 @@ impl Notifier {
         Ok(Outcome::Sent)
     }
 
+    /// A user's e-mail address and name (None if the account is gone).
+    async fn contact(&self, user_id: &str) -> anyhow::Result<Option<Contact>> {
+        Ok(self
+            .db
+            .get::<UserRecord>(keys::user_profile(user_id))
+            .await?
+            .map(|u| Contact {
+                email: u.email,
+                name: u.name,
+            }))
+    }
+
     async fn staff(&self, org_id: &str) -> anyhow::Result<Vec<MemberRecord>> {
+        if org_id.is_empty() {
+            return Ok(Vec::new());
+        }
         let page = self
             .db
             .query_page::<MemberRecord>(QuerySpec {
@@ -233,6 +393,8 @@ impl Notifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::domain::order_state::OrderStatus;
+    use shared::domain::{Currency, Money};
     use shared::events::{PasswordResetRequested, UserRegistered};
 
     #[test]
@@ -243,7 +405,7 @@ mod tests {
             name: "Ann".into(),
             verification_token: "tok123".into(),
         });
-        let mail = compose(&event, "http://localhost:3000/", &[]).remove(0);
+        let mail = compose(&event, "http://localhost:3000/", &People::default()).remove(0);
         assert_eq!(mail.to, "ann@example.com");
         assert!(
             mail.text
@@ -261,7 +423,7 @@ mod tests {
             code: "004217".into(),
             expires_in_minutes: 10,
         });
-        let mail = compose(&event, "http://x", &[]).remove(0);
+        let mail = compose(&event, "http://x", &People::default()).remove(0);
         assert!(mail.text.contains("Your password reset code is: 004217"));
         assert!(mail.text.contains("10 minutes"));
     }
@@ -300,11 +462,145 @@ mod tests {
             available: 2,
             threshold: 3,
         });
-        let to: Vec<String> = compose(&event, "http://x", &staff)
+        let people = People { staff, buyer: None };
+        let to: Vec<String> = compose(&event, "http://x", &people)
             .into_iter()
             .map(|m| m.to)
             .collect();
         assert_eq!(to, vec!["owner@x.co", "manager@x.co"]);
+    }
+
+    fn order_people() -> People {
+        People {
+            staff: vec![
+                MemberRecord::new("o", "u1", "owner@x.co", MemberRole::Owner, vec![]),
+                MemberRecord::new(
+                    "o",
+                    "u4",
+                    "staff@x.co",
+                    MemberRole::Staff,
+                    vec!["s1".into()],
+                ),
+            ],
+            buyer: Some(Contact {
+                email: "bao@example.com".into(),
+                name: "Bao".into(),
+            }),
+        }
+    }
+
+    fn change(
+        from: OrderStatus,
+        to: OrderStatus,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> DomainEvent {
+        OrderStatusChanged {
+            order_id: "O1".into(),
+            buyer_id: "b".into(),
+            shop_id: "s1".into(),
+            shop_name: "Threads".into(),
+            org_id: "o".into(),
+            from,
+            to,
+            total: Money::new(465_000, Currency::VND),
+            reason: reason.map(Into::into),
+            actor: actor.into(),
+        }
+        .into_event()
+    }
+
+    fn recipients(mails: &[Email]) -> Vec<&str> {
+        mails.iter().map(|m| m.to.as_str()).collect()
+    }
+
+    #[test]
+    fn a_placed_order_mails_the_buyer_and_the_shops_owners() {
+        let event = DomainEvent::OrderPlaced(shared::events::OrderPlaced {
+            order_id: "O1".into(),
+            checkout_id: "C1".into(),
+            buyer_id: "b".into(),
+            shop_id: "s1".into(),
+            shop_name: "Threads".into(),
+            org_id: "o".into(),
+            status: OrderStatus::PendingPayment,
+            payment_method: "online".into(),
+            total: Money::new(465_000, Currency::VND),
+            payment_due_at: Some("2026-11-26T10:15:00Z".into()),
+        });
+        let mails = compose(&event, "http://x/", &order_people());
+        assert_eq!(recipients(&mails), ["bao@example.com", "owner@x.co"]);
+        assert_eq!(mails[0].subject, "Order O1 placed at Threads");
+        assert!(mails[0].text.contains("465000 VND"), "{}", mails[0].text);
+        assert!(mails[0].text.contains("Please pay by 2026-11-26T10:15:00Z"));
+        assert!(mails[0].text.contains("http://x/orders/O1"));
+        assert!(mails[1].text.contains("http://x/seller/orders/O1"));
+    }
+
+    #[test]
+    fn each_order_move_mails_whom_it_concerns() {
+        use OrderStatus::*;
+        let people = order_people();
+        let to = |e: DomainEvent| {
+            compose(&e, "http://x", &people)
+                .into_iter()
+                .map(|m| m.to)
+                .collect::<Vec<_>>()
+        };
+        // the shop did it: only the buyer hears
+        assert_eq!(
+            to(change(Processing, Shipped, "seller", Some("GHN 123"))),
+            ["bao@example.com"]
+        );
+        assert_eq!(
+            to(change(Confirmed, Cancelled, "seller", Some("no stock"))),
+            ["bao@example.com"]
+        );
+        // the buyer or the deadline did it: the shop hears too
+        assert_eq!(
+            to(change(
+                PendingPayment,
+                Cancelled,
+                "system",
+                Some("payment window expired")
+            )),
+            ["bao@example.com", "owner@x.co"]
+        );
+        assert_eq!(
+            to(change(Delivered, ReturnRequested, "buyer", Some("torn"))),
+            ["owner@x.co"]
+        );
+        // internal steps mail nobody
+        assert!(to(change(Confirmed, Processing, "seller", None)).is_empty());
+        assert!(to(change(Delivered, Completed, "buyer", None)).is_empty());
+
+        let shipped = compose(
+            &change(Processing, Shipped, "seller", Some("GHN 123")),
+            "http://x",
+            &people,
+        );
+        assert!(
+            shipped[0].text.contains("Carrier and tracking: GHN 123"),
+            "{}",
+            shipped[0].text
+        );
+        let expired = compose(
+            &change(
+                PendingPayment,
+                Cancelled,
+                "system",
+                Some("payment window expired"),
+            ),
+            "http://x",
+            &people,
+        );
+        assert!(
+            expired[1]
+                .text
+                .contains("cancelled by the payment deadline"),
+            "{}",
+            expired[1].text
+        );
     }
 
     #[test]
