@@ -156,13 +156,9 @@ def seed(api):
         category_ids[name] = cat["id"]
         progress(cat is not roots.get(name.lower()), f"category {name}", cat["id"])
 
-    # Organisation (seller): GET /organizations lists memberships, so read each org's name.
-    org = None
-    for m in api.call("GET", "/organizations", token=seller)["items"]:
-        o = api.call("GET", f"/organizations/{m['org_id']}", token=seller)
-        if o["name"] == ORG["name"]:
-            org = o
-            break
+    # Organisation (seller), found by name among the seller's organisations.
+    org = next(({"id": m["org_id"]} for m in api.call("GET", "/organizations", token=seller)["items"]
+                if m["org_name"] == ORG["name"]), None)
     new_org = org is None
     if new_org:
         org = api.call("POST", "/organizations", ORG, seller)

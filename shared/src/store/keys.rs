@@ -93,6 +93,18 @@ pub fn gsi2_shop_geo(cell: &str) -> String {
 pub fn category(category_id: &str) -> (String, String) {
     (format!("CATEGORY#{category_id}"), PROFILE.to_owned())
 }
+
+/// Guard making a category's name unique among its siblings (case-insensitive).
+pub fn category_name_guard(parent_id: Option<&str>, name: &str) -> (String, String) {
+    (
+        format!(
+            "CATEGORYNAME#{}#{}",
+            parent_id.unwrap_or("ROOT"),
+            name.to_lowercase()
+        ),
+        "GUARD".to_owned(),
+    )
+}
 pub const GSI1_CATEGORIES: &str = "CATEGORIES";
 pub fn brand(brand_id: &str) -> (String, String) {
     (format!("BRAND#{brand_id}"), PROFILE.to_owned())

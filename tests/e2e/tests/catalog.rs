@@ -44,6 +44,30 @@ async fn category(ctx: &Ctx, admin: &str) -> String {
         )
         .await;
     assert_eq!(deep.problem(422)["errors"][0]["field"], "parent_id");
+    // names are unique per level, whatever their case; the same name under another parent is fine
+    let again = ctx
+        .post(
+            "/api/v1/categories",
+            Some(admin),
+            json!({"name": "AO DAI", "parent_id": root.body["id"]}),
+        )
+        .await;
+    assert!(
+        again.problem(409)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("already exists"),
+        "{}",
+        again.text
+    );
+    let twin = ctx
+        .post(
+            "/api/v1/categories",
+            Some(admin),
+            json!({"name": root.body["name"]}),
+        )
+        .await;
+    twin.problem(409);
     sub.body["id"].as_str().unwrap().to_owned()
 }
 
@@ -594,4 +618,38 @@ async fn fifty_concurrent_adjustments_never_lose_an_update() {
         })
         .count();
     assert_eq!(lows, 1);
+}
+
+#[tokio::test]
+async fn ten_concurrent_creations_of_one_category_name_make_one_category() {
+    let ctx = Ctx::new();
+    let admin = admin(&ctx).await;
+    let name = format!("Racing {}", ulid::Ulid::new());
+    let replies = futures::future::join_all((0..10).map(|i| {
+        let body = if i % 2 == 0 {
+            json!({"name": name})
+        } else {
+            json!({"name": name.to_uppercase()})
+        };
+        ctx.post("/api/v1/categories", Some(&admin), body)
+    }))
+    .await;
+    let created = replies.iter().filter(|r| r.status == 201).count();
+    assert_eq!(
+        created,
+        1,
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    for r in replies.iter().filter(|r| r.status != 201) {
+        r.problem(409);
+    }
+    let listed = ctx.get("/api/v1/categories", None).await;
+    let same = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"].as_str().unwrap().eq_ignore_ascii_case(&name))
+        .count();
+    assert_eq!(same, 1, "one category of that name is listed");
 }

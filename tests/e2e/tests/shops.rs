@@ -23,7 +23,20 @@ async fn org(ctx: &Ctx, token: &str) -> String {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["your_role"], "owner");
-    r.body["id"].as_str().unwrap().to_owned()
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let mine = ctx.get("/api/v1/organizations", Some(token)).await;
+    let listed = mine.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["org_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{}", mine.text))
+        .clone();
+    assert_eq!(
+        (listed["org_name"].as_str(), listed["role"].as_str()),
+        (Some("Threads Co"), Some("owner"))
+    );
+    id
 }
 
 async fn open_shop(ctx: &Ctx, token: &str, org_id: &str, body: Value) -> String {

@@ -126,6 +126,7 @@ async fn list_categories(
     responses(
         (status = 201, description = "The category", body = Category),
         (status = 403, description = "The caller is not an admin", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A category of that name (any case) already exists at that level", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
         shared::openapi::AuthErrors,
     ))]
@@ -161,7 +162,36 @@ async fn create_category(
         name: req.name.clone(),
         parent_id: req.parent_id.clone(),
     };
-    state.db.put_new(&record).await?;
+    let (gpk, gsk) = keys::category_name_guard(req.parent_id.as_deref(), &req.name);
+    let table = &state.db.table;
+    let guard = CategoryNameGuard {
+        pk: gpk,
+        sk: gsk,
+        entity_type: "category_name_guard",
+        category_id: id.clone(),
+    };
+    match state
+        .db
+        .transact(vec![
+            tx::put_new(table, &guard)?,
+            tx::put_new(table, &record)?,
+        ])
+        .await
+    {
+        Ok(()) => {}
+        Err(e) if e.failed_condition_index() == Some(0) => {
+            return Err(ApiError::Conflict(format!(
+                "a category named {:?} already exists {}",
+                req.name,
+                if req.parent_id.is_some() {
+                    "under this parent"
+                } else {
+                    "at the top level"
+                }
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
     Ok((
         StatusCode::CREATED,
         Json(Category {
@@ -172,6 +202,17 @@ async fn create_category(
         }),
     )
         .into_response())
+}
+
+/// `CATEGORYNAME#<parent|ROOT>#<lower-case name>/GUARD`: one category of a name per level.
+#[derive(Serialize)]
+struct CategoryNameGuard {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity_type: &'static str,
+    category_id: String,
 }
 
 #[derive(Serialize, Deserialize)]

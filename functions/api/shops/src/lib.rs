@@ -131,14 +131,14 @@ async fn create_org(
 /// The organisations the caller belongs to.
 #[utoipa::path(get, path = "/api/v1/organizations", tag = TAG, security(("bearer" = [])),
     responses(
-        (status = 200, description = "Memberships of the caller", body = ListResponse<Member>),
+        (status = 200, description = "The caller's organisations (name and the caller's role), one batched read after the memberships query", body = ListResponse<Membership>),
         shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
 async fn list_my_orgs(
     State(state): State<AppState>,
     caller: AuthUser,
-) -> Result<Json<ListResponse<Member>>, ApiError> {
+) -> Result<Json<ListResponse<Membership>>, ApiError> {
     let page = state
         .db
         .query_page::<MemberRecord>(QuerySpec {
@@ -150,8 +150,28 @@ async fn list_my_orgs(
             start: None,
         })
         .await?;
+    let wanted: Vec<(String, String)> = page
+        .items
+        .iter()
+        .map(|m| keys::org_profile(&m.org_id))
+        .collect();
+    let mut names = std::collections::HashMap::new();
+    for item in state.db.batch_get(&wanted).await? {
+        let org: OrgRecord = shared::store::from_item(item)?;
+        names.insert(org.id, org.name);
+    }
     Ok(Json(ListResponse {
-        items: page.items.iter().map(Member::from).collect(),
+        items: page
+            .items
+            .iter()
+            .map(|m| Membership {
+                org_id: m.org_id.clone(),
+                org_name: names.get(&m.org_id).cloned().unwrap_or_default(),
+                role: m.role,
+                shop_ids: m.shop_ids.clone(),
+                added_at: m.added_at.clone(),
+            })
+            .collect(),
         next_cursor: page.next_cursor,
     }))
 }

@@ -232,6 +232,18 @@ pub struct Member {
     pub added_at: String,
 }
 
+/// An organisation the caller belongs to, with the caller's role in it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Membership {
+    pub org_id: String,
+    /// The organisation's name (empty if it was removed meanwhile).
+    pub org_name: String,
+    pub role: MemberRole,
+    /// Shops of a manager or staff member (empty for owners: all shops).
+    pub shop_ids: Vec<String>,
+    pub added_at: String,
+}
+
 impl From<&MemberRecord> for Member {
     fn from(m: &MemberRecord) -> Self {
         Self {
