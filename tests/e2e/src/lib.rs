@@ -421,6 +421,23 @@ impl Ctx {
         r.body["id"].as_str().unwrap().to_owned()
     }
 
+    /// `POST /api/v1/cart/items`; asserts it succeeded and returns the cart.
+    pub async fn add_to_cart(&self, token: &str, product: &str, sku: &str, quantity: i64) -> Value {
+        let r = self
+            .post(
+                "/api/v1/cart/items",
+                Some(token),
+                json!({"product_id": product, "sku": sku, "quantity": quantity}),
+            )
+            .await;
+        assert_eq!(
+            r.status, 200,
+            "adding {product}/{sku} to the cart: {}",
+            r.text
+        );
+        r.body
+    }
+
     /// `POST /api/v1/orders` of the caller's cart with an `Idempotency-Key`.
     pub async fn checkout(&self, token: &str, address: &str, method: &str, key: &str) -> Reply {
         let req = self

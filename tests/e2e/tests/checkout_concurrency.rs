@@ -23,19 +23,21 @@ async fn buyers(
         .map(|_| async move {
             let (_, token, _) = ctx.user("racer").await;
             let address = ctx.test_address(&token).await;
-            let r = ctx
-                .post(
-                    "/api/v1/cart/items",
-                    Some(&token),
-                    json!({"product_id": product, "sku": sku, "quantity": quantity}),
-                )
-                .await;
-            assert!(r.status.is_success(), "{}", r.text);
+            ctx.add_to_cart(&token, product, sku, quantity).await;
             (token, address)
         })
         .buffer_unordered(16)
         .collect()
         .await
+}
+
+/// Every racer checks out (COD, a fresh Idempotency-Key each) at the same time.
+async fn race(ctx: &Ctx, racers: &[(String, String)]) -> Vec<Reply> {
+    join_all(racers.iter().map(|(token, address)| async move {
+        let key = format!("race-{}", ulid::Ulid::new());
+        checkout(ctx, token, address, &key, "cod").await
+    }))
+    .await
 }
 
 fn count(replies: &[Reply], status: u16) -> usize {
@@ -62,20 +64,7 @@ async fn two_hundred_concurrent_checkouts_of_ten_units_sell_exactly_ten() {
         .await;
     let racers = buyers(&ctx, 200, &product, &skus[0], 1).await;
 
-    let replies = join_all(racers.iter().enumerate().map(|(i, (token, address))| {
-        let ctx = &ctx;
-        async move {
-            checkout(
-                ctx,
-                token,
-                address,
-                &format!("race-{i}-{}", ulid::Ulid::new()),
-                "cod",
-            )
-            .await
-        }
-    }))
-    .await;
+    let replies = race(&ctx, &racers).await;
     let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
     assert_eq!(count(&replies, 201), 10, "{statuses:?}");
     assert_eq!(
@@ -222,20 +211,7 @@ async fn a_hundred_concurrent_orders_on_a_voucher_limited_to_five_redeem_it_five
         })
         .await;
 
-    let replies = join_all(racers.iter().enumerate().map(|(i, (token, address))| {
-        let ctx = &ctx;
-        async move {
-            checkout(
-                ctx,
-                token,
-                address,
-                &format!("v-{i}-{}", ulid::Ulid::new()),
-                "cod",
-            )
-            .await
-        }
-    }))
-    .await;
+    let replies = race(&ctx, &racers).await;
     let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
     assert_eq!(count(&replies, 201), 5, "{statuses:?}");
     assert_eq!(count(&replies, 409), 95, "{statuses:?}");

@@ -10,14 +10,7 @@ fn key() -> String {
 }
 
 async fn add(ctx: &Ctx, token: &str, product: &str, sku: &str, quantity: i64) {
-    let r = ctx
-        .post(
-            "/api/v1/cart/items",
-            Some(token),
-            json!({"product_id": product, "sku": sku, "quantity": quantity}),
-        )
-        .await;
-    assert!(r.status.is_success(), "adding to the cart: {}", r.text);
+    ctx.add_to_cart(token, product, sku, quantity).await;
 }
 
 async fn checkout(ctx: &Ctx, token: &str, address: &str, method: &str, key: &str) -> e2e::Reply {

@@ -48,14 +48,7 @@ async fn placing_a_two_shop_order_is_two_batched_reads_and_one_transaction() {
     let (_, token, _) = ctx.user("budget").await;
     let address = ctx.test_address(&token).await;
     for (p, s) in [(&pa, &sa[0]), (&pa, &sa[1]), (&pb, &sb[0])] {
-        let r = ctx
-            .post(
-                "/api/v1/cart/items",
-                Some(&token),
-                json!({"product_id": p, "sku": s, "quantity": 1}),
-            )
-            .await;
-        assert!(r.status.is_success(), "{}", r.text);
+        ctx.add_to_cart(&token, p, s, 1).await;
     }
 
     let mut state = shared::AppState::from_env()

@@ -35,14 +35,7 @@ async fn order(
 ) -> (String, String) {
     let (_, token, _) = ctx.user("expiry").await;
     let address = ctx.test_address(&token).await;
-    let r = ctx
-        .post(
-            "/api/v1/cart/items",
-            Some(&token),
-            json!({"product_id": product, "sku": sku, "quantity": quantity}),
-        )
-        .await;
-    assert!(r.status.is_success(), "{}", r.text);
+    ctx.add_to_cart(&token, product, sku, quantity).await;
     let placed = ctx
         .checkout(
             &token,
