@@ -371,8 +371,23 @@ pub async fn transition(
         set.push(format!("{attr} = :x{i}"));
         values.push((format!(":x{i}"), value.clone()));
     }
+    // The sweeper's deadline (GSI3): a delivered order completes when its return window
+    // closes (a rejected return keeps the window of the delivery); leaving `pending_payment`
+    // or `delivered` drops the deadline.
+    let due = (to == OrderStatus::Delivered).then(|| {
+        let delivered_at = order.delivered_at.unwrap_or_else(crate::now_epoch);
+        (
+            keys::gsi3_due(keys::Due::Completion, &order.id),
+            due_sort(delivered_at + RETURN_WINDOW_SECS, &order.id),
+        )
+    });
+    if let Some((pk, sort)) = &due {
+        set.push("GSI3PK = :due_pk, GSI3SK = :due_sk".into());
+        values.push((":due_pk".into(), s(pk.clone())));
+        values.push((":due_sk".into(), s(sort.clone())));
+    }
     let mut update = format!("SET {}", set.join(", "));
-    if from == OrderStatus::PendingPayment {
+    if due.is_none() && matches!(from, OrderStatus::PendingPayment | OrderStatus::Delivered) {
         update.push_str(" REMOVE GSI3PK, GSI3SK");
     }
     let mut actions = vec![tx::update(
@@ -435,9 +450,13 @@ pub async fn transition(
     moved.status = to;
     moved.updated_at = now;
     moved.timeline.push(entry);
-    if from == OrderStatus::PendingPayment {
-        (moved.gsi3pk, moved.gsi3sk) = (None, None);
-    }
+    (moved.gsi3pk, moved.gsi3sk) = match due {
+        Some((pk, sort)) => (Some(pk), Some(sort)),
+        None if matches!(from, OrderStatus::PendingPayment | OrderStatus::Delivered) => {
+            (None, None)
+        }
+        None => (moved.gsi3pk, moved.gsi3sk),
+    };
     if !extra.is_empty() {
         moved = with_extra(&moved, &extra)?;
     }
@@ -469,24 +488,25 @@ fn with_extra(order: &OrderRecord, extra: &ExtraSet) -> Result<OrderRecord, Stor
     crate::store::from_item(item)
 }
 
-/// Orders whose payment window closed before `now`, from every payment-due shard (at most
-/// `limit` per shard). The index is eventually consistent: callers move each order with
-/// [`transition`], which re-checks the status.
-pub async fn payment_overdue(
+/// Orders whose `due` deadline passed before `now`, from every shard (at most `limit` per
+/// shard). The index is eventually consistent: callers move each order with [`transition`],
+/// which re-checks the status.
+pub async fn overdue(
     db: &Db,
+    due: keys::Due,
     now: i64,
     limit: i32,
 ) -> Result<Vec<OrderRecord>, StoreError> {
     let mut found = Vec::new();
-    for shard in 0..keys::PAYMENT_DUE_SHARDS {
+    for shard in 0..keys::DUE_SHARDS {
         let out = db
             .client
             .query()
             .table_name(&db.table)
             .index_name("GSI3")
             .key_condition_expression("GSI3PK = :pk AND GSI3SK < :now")
-            .expression_attribute_values(":pk", s(keys::gsi3_payment_due_shard(shard)))
-            .expression_attribute_values(":now", s(payment_due_sort(now, "")))
+            .expression_attribute_values(":pk", s(keys::gsi3_due_shard(due, shard)))
+            .expression_attribute_values(":now", s(due_sort(now, "")))
             .limit(limit)
             .send()
             .await
@@ -499,7 +519,7 @@ pub async fn payment_overdue(
 }
 
 /// GSI3 sort key: the deadline as zero-padded Unix seconds, then the order id.
-pub fn payment_due_sort(due_at: i64, order_id: &str) -> String {
+pub fn due_sort(due_at: i64, order_id: &str) -> String {
     format!("{due_at:012}#{order_id}")
 }
 
@@ -509,7 +529,7 @@ mod tests {
 
     #[test]
     fn payment_due_keys_sort_by_deadline() {
-        assert!(payment_due_sort(999, "Z") < payment_due_sort(1_000, "A"));
-        assert!(payment_due_sort(1_000, "A") < payment_due_sort(1_001, ""));
+        assert!(due_sort(999, "Z") < due_sort(1_000, "A"));
+        assert!(due_sort(1_000, "A") < due_sort(1_001, ""));
     }
 }

@@ -236,19 +236,31 @@ pub fn gsi2_shop_orders(shop_id: &str) -> String {
 pub fn order_sort(created_at: &str, order_id: &str) -> String {
     format!("{created_at}#{order_id}")
 }
-/// GSI3 (sparse): orders waiting for payment, by payment deadline, spread over
-/// [`PAYMENT_DUE_SHARDS`] partitions so checkout writes do not share one hot key. The attributes
-/// exist only while an order is `pending_payment`; the expiry sweeper queries them.
-pub const PAYMENT_DUE_SHARDS: u32 = 4;
-pub fn gsi3_payment_due(order_id: &str) -> String {
-    let shard = order_id
+/// GSI3 (sparse): orders with a deadline the order sweeper acts on, by deadline, spread over
+/// [`DUE_SHARDS`] partitions so writes do not share one hot key. `PAYMENTDUE#<n>` while an
+/// order is `pending_payment` (it expires), `COMPLETEDUE#<n>` while it is `delivered` (it
+/// completes when the return window closes); no GSI3 attributes otherwise.
+pub const DUE_SHARDS: u32 = 4;
+/// A deadline the sweeper acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    Payment,
+    Completion,
+}
+fn due_shard(order_id: &str) -> u32 {
+    order_id
         .bytes()
         .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
-        % PAYMENT_DUE_SHARDS;
-    gsi3_payment_due_shard(shard)
+        % DUE_SHARDS
 }
-pub fn gsi3_payment_due_shard(shard: u32) -> String {
-    format!("PAYMENTDUE#{shard}")
+pub fn gsi3_due(due: Due, order_id: &str) -> String {
+    gsi3_due_shard(due, due_shard(order_id))
+}
+pub fn gsi3_due_shard(due: Due, shard: u32) -> String {
+    match due {
+        Due::Payment => format!("PAYMENTDUE#{shard}"),
+        Due::Completion => format!("COMPLETEDUE#{shard}"),
+    }
 }
 /// A buyer's order counters and spend (purchase summary), kept by the same transactions that
 /// change orders.

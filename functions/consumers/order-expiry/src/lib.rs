@@ -1,28 +1,66 @@
-//! The order-expiry sweeper: on every scheduled tick (EventBridge schedule → SQS) it cancels
-//! the online orders whose payment window has closed, releasing their reserved stock. Each
-//! cancellation is the shared conditional transition, so an order that was paid or cancelled
-//! meanwhile is left alone and stock is released exactly once, however ticks and buyers race.
+//! The order sweeper: on every scheduled tick (EventBridge schedule → SQS) it cancels the
+//! online orders whose payment window has closed, releasing their reserved stock, and completes
+//! the delivered orders whose 7-day return window has closed. Each move is the shared
+//! conditional transition, so an order that was paid, cancelled or returned meanwhile is left
+//! alone and stock is released exactly once, however ticks and buyers race.
 
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use shared::domain::order_state::OrderStatus;
 use shared::orders::{self, Actor, TransitionError};
-use shared::store::{Db, StoreError, s};
+use shared::store::{Db, StoreError, keys, s};
 
 /// Orders read per payment-due shard per pass.
 const PAGE: i32 = 100;
 /// A tick stops starting new passes after this long (the queue's visibility timeout is 120 s).
 const TICK_BUDGET: Duration = Duration::from_secs(40);
 pub const EXPIRY_REASON: &str = "payment window expired";
+pub const COMPLETION_NOTE: &str = "return window closed";
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SweepReport {
-    /// Orders this sweep cancelled.
+    /// Unpaid orders this sweep cancelled.
     pub expired: usize,
+    /// Delivered orders this sweep completed.
+    pub completed: usize,
     /// Overdue candidates someone else moved first (paid, cancelled, or another sweep).
     pub skipped: usize,
+}
+
+/// The sweeper's two kinds of deadline.
+#[derive(Debug, Clone, Copy)]
+enum Pass {
+    Expire,
+    Complete,
+}
+
+impl Pass {
+    fn due(self) -> keys::Due {
+        match self {
+            Self::Expire => keys::Due::Payment,
+            Self::Complete => keys::Due::Completion,
+        }
+    }
+
+    /// From, to, the timeline note and what the move sets besides the status.
+    fn r#move(self) -> (OrderStatus, OrderStatus, &'static str, orders::ExtraSet) {
+        match self {
+            Self::Expire => (
+                OrderStatus::PendingPayment,
+                OrderStatus::Cancelled,
+                EXPIRY_REASON,
+                vec![("cancel_reason", s(EXPIRY_REASON))],
+            ),
+            Self::Complete => (
+                OrderStatus::Delivered,
+                OrderStatus::Completed,
+                COMPLETION_NOTE,
+                Vec::new(),
+            ),
+        }
+    }
 }
 
 pub struct Expiry {
@@ -45,46 +83,58 @@ impl Expiry {
         )))
     }
 
-    /// Cancels every order whose payment was due before `now`.
+    /// Cancels every order whose payment was due before `now`, then completes every delivered
+    /// order whose return window closed before `now`.
     pub async fn sweep(&self, now: i64) -> Result<SweepReport, StoreError> {
         let started = Instant::now();
         let mut report = SweepReport::default();
-        loop {
-            let overdue = orders::payment_overdue(&self.db, now, PAGE).await?;
-            let full_page = overdue.len() >= PAGE as usize;
-            let before = report;
-            for order in overdue {
-                if order.status != OrderStatus::PendingPayment
-                    || order.payment_due_at.is_none_or(|due| due > now)
-                {
-                    report.skipped += 1;
-                    continue;
-                }
-                match orders::transition(
-                    &self.db,
-                    &order,
-                    OrderStatus::Cancelled,
-                    Actor::System,
-                    Some(EXPIRY_REASON.into()),
-                    vec![("cancel_reason", s(EXPIRY_REASON))],
-                )
-                .await
-                {
-                    Ok(_) => {
-                        tracing::info!(order_id = %order.id, "unpaid order expired; stock released");
-                        report.expired += 1;
+        for pass in [Pass::Expire, Pass::Complete] {
+            loop {
+                let overdue = orders::overdue(&self.db, pass.due(), now, PAGE).await?;
+                let full_page = overdue.len() >= PAGE as usize;
+                let before = report;
+                for order in overdue {
+                    let (from, to, note, extra) = pass.r#move();
+                    let due_at = match pass {
+                        Pass::Expire => order.payment_due_at,
+                        Pass::Complete => {
+                            order.delivered_at.map(|d| d + orders::RETURN_WINDOW_SECS)
+                        }
+                    };
+                    if order.status != from || due_at.is_none_or(|due| due > now) {
+                        report.skipped += 1;
+                        continue;
                     }
-                    Err(TransitionError::Raced | TransitionError::Illegal { .. }) => {
-                        report.skipped += 1
+                    match orders::transition(
+                        &self.db,
+                        &order,
+                        to,
+                        Actor::System,
+                        Some(note.into()),
+                        extra,
+                    )
+                    .await
+                    {
+                        Ok(_) => {
+                            tracing::info!(order_id = %order.id, status = %to, "overdue order moved");
+                            match pass {
+                                Pass::Expire => report.expired += 1,
+                                Pass::Complete => report.completed += 1,
+                            }
+                        }
+                        Err(TransitionError::Raced | TransitionError::Illegal { .. }) => {
+                            report.skipped += 1
+                        }
+                        Err(TransitionError::Store(e)) => return Err(e),
                     }
-                    Err(TransitionError::Store(e)) => return Err(e),
                 }
-            }
-            // Another pass only if a shard was full and this pass made progress.
-            if !full_page || report == before || started.elapsed() > TICK_BUDGET {
-                return Ok(report);
+                // Another page only if a shard was full and this one made progress.
+                if !full_page || report == before || started.elapsed() > TICK_BUDGET {
+                    break;
+                }
             }
         }
+        Ok(report)
     }
 
     /// One SQS batch of ticks: each tick runs a sweep; a failed sweep reports its message so
@@ -95,6 +145,7 @@ impl Expiry {
             match self.sweep(shared::now_epoch()).await {
                 Ok(report) => tracing::info!(
                     expired = report.expired,
+                    completed = report.completed,
                     skipped = report.skipped,
                     "expiry sweep done"
                 ),

@@ -1,6 +1,7 @@
 //! The sweeper against the real emulator: an unpaid online order expires and gives its stock
 //! back; a buyer's cancel racing the sweeper releases the stock exactly once; paid (confirmed)
-//! and cash-on-delivery orders are never touched.
+//! and cash-on-delivery orders are never touched; a delivered order completes when its return
+//! window closes, unless a return was asked for.
 //!
 //! Tests run in parallel against one table, so none of them sweeps "into the future" (that
 //! would expire every other test's fresh online orders): an order under test is backdated —
@@ -12,7 +13,7 @@
 use consumer_order_expiry::{EXPIRY_REASON, Expiry};
 use e2e::{Ctx, NewVariant, TestShop};
 use serde_json::json;
-use shared::orders::payment_due_sort;
+use shared::orders::due_sort;
 use shared::store::{Db, keys, n, s as string, tx};
 
 async fn expiry_db() -> Db {
@@ -80,12 +81,130 @@ async fn backdate(order_id: &str) {
             names: &[("#status", "status")],
             values: vec![
                 (":due", n(due)),
-                (":sort", string(payment_due_sort(due, order_id))),
+                (":sort", string(due_sort(due, order_id))),
                 (":pending", string("pending_payment")),
             ],
         })
         .await
         .expect("the order is still pending payment");
+}
+
+/// Moves a delivered order's delivery 8 days into the past (only while it is delivered), as if
+/// its 7-day return window had closed.
+async fn backdate_delivery(order_id: &str) {
+    let delivered_at = shared::now_epoch() - 8 * 24 * 3600;
+    expiry_db()
+        .await
+        .update(tx::UpdateSpec {
+            key: keys::order(order_id),
+            update: "SET delivered_at = :at, GSI3SK = :sort",
+            condition: Some("#status = :delivered"),
+            names: &[("#status", "status")],
+            values: vec![
+                (":at", n(delivered_at)),
+                (
+                    ":sort",
+                    string(due_sort(
+                        delivered_at + shared::orders::RETURN_WINDOW_SECS,
+                        order_id,
+                    )),
+                ),
+                (":delivered", string("delivered")),
+            ],
+        })
+        .await
+        .expect("the order is delivered");
+}
+
+/// Moves a COD order through the shop's steps to `delivered`.
+async fn deliver(ctx: &Ctx, shop: &TestShop, id: &str) {
+    for (step, body) in [
+        ("process", json!({})),
+        (
+            "ship",
+            json!({"carrier": "GHN", "tracking_number": "GHN42"}),
+        ),
+        ("deliver", json!({})),
+    ] {
+        let r = ctx
+            .post(
+                &format!("/api/v1/orders/{id}/{step}"),
+                Some(&shop.seller_token),
+                body,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{step}: {}", r.text);
+    }
+}
+
+#[tokio::test]
+async fn a_delivered_order_completes_when_its_return_window_closes_unless_a_return_is_pending() {
+    let ctx = Ctx::new();
+    let (shop, product, sku) = setup(&ctx, 10).await;
+    let (buyer, quiet) = order(&ctx, &product, &sku, 1, "cod").await;
+    let (returner, disputed) = order(&ctx, &product, &sku, 1, "cod").await;
+    deliver(&ctx, &shop, &quiet).await;
+    deliver(&ctx, &shop, &disputed).await;
+    let delivered = ctx
+        .get(&format!("/api/v1/orders/{quiet}"), Some(&buyer))
+        .await;
+    assert!(
+        delivered.body["return_deadline"].is_string(),
+        "{}",
+        delivered.text
+    );
+
+    // within the window nothing happens
+    expiry().await.sweep(shared::now_epoch()).await.unwrap();
+    assert_eq!(
+        ctx.get(&format!("/api/v1/orders/{quiet}"), Some(&buyer))
+            .await
+            .body["status"],
+        "delivered"
+    );
+
+    // a return asked for in time takes the order out of the sweeper's hands
+    let asked = ctx
+        .post(
+            &format!("/api/v1/orders/{disputed}/return"),
+            Some(&returner),
+            json!({"reason": "The glaze is cracked"}),
+        )
+        .await;
+    assert_eq!(asked.body["status"], "return_requested", "{}", asked.text);
+    backdate_delivery(&quiet).await;
+    expiry().await.sweep(shared::now_epoch()).await.unwrap();
+
+    let done = ctx
+        .get(&format!("/api/v1/orders/{quiet}"), Some(&buyer))
+        .await;
+    assert_eq!(done.body["status"], "completed", "{}", done.text);
+    let last = done.body["timeline"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (last["actor"].as_str(), last["note"].as_str()),
+        (Some("system"), Some(consumer_order_expiry::COMPLETION_NOTE))
+    );
+    assert_eq!(
+        ctx.get(&format!("/api/v1/orders/{disputed}"), Some(&returner))
+            .await
+            .body["status"],
+        "return_requested"
+    );
+    // sold stock stays sold
+    let stock = ctx.stock_of(&shop, &product, &sku).await;
+    assert_eq!(
+        (
+            stock["stock"].as_i64(),
+            stock["reserved"].as_i64(),
+            stock["available"].as_i64()
+        ),
+        (Some(8), Some(0), Some(8))
+    );
 }
 
 #[tokio::test]
