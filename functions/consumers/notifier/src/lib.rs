@@ -114,39 +114,47 @@ pub fn compose(event: &DomainEvent, web_app_url: &str, people: &People) -> Vec<E
     }
 }
 
-/// E-mails for an order's move: the buyer hears of what happens to their order; the shop of
-/// what the buyer (or the expiry sweeper) did.
-fn compose_order_move(
-    detail_type: &str,
-    e: &OrderStatusChanged,
-    url: &str,
-    people: &People,
-) -> Vec<Email> {
-    let reason = e
-        .reason
+fn reason_of(e: &OrderStatusChanged) -> String {
+    e.reason
         .as_deref()
         .map(|r| format!(" Reason: {r}."))
-        .unwrap_or_default();
-    let to_buyer = match detail_type {
-        "OrderConfirmed" => Some("is confirmed; the shop is preparing it.".to_owned()),
-        "OrderShipped" => Some(format!(
+        .unwrap_or_default()
+}
+
+/// What the buyer is told of an order's move, if anything (the end of the sentence
+/// "Your order … ").
+pub fn buyer_news(detail_type: &str, e: &OrderStatusChanged) -> Option<String> {
+    let reason = reason_of(e);
+    Some(match detail_type {
+        "OrderConfirmed" => "is confirmed; the shop is preparing it.".to_owned(),
+        "OrderShipped" => format!(
             "has shipped.{}",
             e.reason
                 .as_deref()
                 .map(|r| format!(" Carrier and tracking: {r}."))
                 .unwrap_or_default()
-        )),
-        "OrderDelivered" => Some(
-            "was delivered. Something wrong? You can ask for a return within 7 days.".to_owned(),
         ),
-        "OrderCancelled" => Some(format!("was cancelled.{reason} Nothing is charged for it.")),
-        "OrderPaymentFailed" => Some("could not be paid and was cancelled.".to_owned()),
-        "OrderReturned" => Some("return was accepted; the refund follows.".to_owned()),
-        "OrderReturnRejected" => Some(format!("return was not accepted.{reason}")),
-        "OrderRefunded" => Some(format!("was refunded: {}.", e.total)),
-        _ => None,
-    };
-    let to_shop = match detail_type {
+        "OrderDelivered" => {
+            "was delivered. Something wrong? You can ask for a return within 7 days.".to_owned()
+        }
+        "OrderCancelled" => format!("was cancelled.{reason} Nothing is charged for it."),
+        "OrderPaymentFailed" => "could not be paid and was cancelled.".to_owned(),
+        "OrderReturned" => {
+            "is returned: the shop accepted the return; the refund follows.".to_owned()
+        }
+        "OrderReturnRejected" => {
+            format!("stays delivered: the shop did not accept the return.{reason}")
+        }
+        "OrderRefunded" => format!("was refunded: {}.", e.total),
+        _ => return None,
+    })
+}
+
+/// What the shop's owners and managers are told of an order's move, if anything: what the
+/// buyer or the payment deadline did (the shop knows what it did itself).
+pub fn shop_news(detail_type: &str, e: &OrderStatusChanged) -> Option<String> {
+    let reason = reason_of(e);
+    match detail_type {
         "OrderCancelled" if e.actor != "seller" => Some(format!(
             "was cancelled by the {}.{reason} Its stock is available again.",
             if e.actor == "system" {
@@ -159,7 +167,18 @@ fn compose_order_move(
             "has a return request.{reason} Accept or reject it in the seller centre."
         )),
         _ => None,
-    };
+    }
+}
+
+/// E-mails for an order's move: the buyer hears of what happens to their order; the shop of
+/// what the buyer (or the expiry sweeper) did.
+fn compose_order_move(
+    detail_type: &str,
+    e: &OrderStatusChanged,
+    url: &str,
+    people: &People,
+) -> Vec<Email> {
+    let (to_buyer, to_shop) = (buyer_news(detail_type, e), shop_news(detail_type, e));
     let mut mails = Vec::new();
     if let (Some(what), Some(buyer)) = (to_buyer, &people.buyer) {
         mails.push(Email {
@@ -293,9 +312,16 @@ impl Notifier {
                 buyer: self.contact(&e.buyer_id).await?,
             },
             other => match other.status_change() {
+                // only the reads the e-mails need
                 Some(e) => People {
-                    staff: self.staff(&e.org_id).await?,
-                    buyer: self.contact(&e.buyer_id).await?,
+                    staff: match shop_news(other.detail_type(), e) {
+                        Some(_) => self.staff(&e.org_id).await?,
+                        None => Vec::new(),
+                    },
+                    buyer: match buyer_news(other.detail_type(), e) {
+                        Some(_) => self.contact(&e.buyer_id).await?,
+                        None => None,
+                    },
                 },
                 None => People::default(),
             },
