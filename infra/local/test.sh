@@ -52,6 +52,10 @@ target/debug/dev-server --stack "$run_dir/stack.json" --port "$api_port" >"$run_
 server_pid=$!
 wait_http "http://127.0.0.1:$api_port/health" 60 "$run_dir/dev-server.log"
 
+step "The served OpenAPI document is valid OpenAPI 3.1 (openapi-spec-validator)"
+curl -sf "http://127.0.0.1:$api_port/openapi.json" -o "$run_dir/openapi.json"
+.venv/bin/openapi-spec-validator "$run_dir/openapi.json"
+
 step "Tests"
 set -a
 source "$run_dir/stack.env"

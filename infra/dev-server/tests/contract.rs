@@ -242,3 +242,22 @@ fn every_operation_declares_its_error_statuses_and_request_schemas_with_required
         }
     }
 }
+
+#[test]
+fn every_schema_reference_in_the_served_document_resolves() {
+    let json = serde_json::to_string(&dev_server::openapi()).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let defined = doc["components"]["schemas"].as_object().unwrap();
+    let mut dangling: Vec<&str> = json
+        .split("\"$ref\":\"#/components/schemas/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|name| !defined.contains_key(*name))
+        .collect();
+    dangling.sort_unstable();
+    dangling.dedup();
+    assert!(
+        dangling.is_empty(),
+        "schemas referenced but not defined: {dangling:?}"
+    );
+}

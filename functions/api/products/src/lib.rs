@@ -578,6 +578,7 @@ pub struct ListProductsQuery {
     /// Highest list price, minor units.
     pub max_price: Option<i64>,
     /// `newest` (default), `price_asc` or `price_desc`.
+    #[param(inline)]
     pub sort: Option<Sort>,
     /// Page size, 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
