@@ -137,7 +137,7 @@ pub fn buyer_news(detail_type: &str, e: &OrderStatusChanged) -> Option<String> {
         "OrderDelivered" => {
             "was delivered. Something wrong? You can ask for a return within 7 days.".to_owned()
         }
-        "OrderCancelled" => format!("was cancelled.{reason} Nothing is charged for it."),
+        "OrderCancelled" => format!("was cancelled.{reason}"),
         "OrderPaymentFailed" => "could not be paid and was cancelled.".to_owned(),
         "OrderReturned" => {
             "is returned: the shop accepted the return; the refund follows.".to_owned()
