@@ -105,7 +105,8 @@ pub struct ReturnRequest {
 }
 
 /// `ORDER#<id>/ORDER`: one shop's part of a checkout. GSI1 lists a buyer's orders, GSI2 a
-/// shop's; GSI3 holds it while it waits for payment (the expiry sweeper reads it).
+/// shop's; GSI3 holds it while it waits for payment or sits in its return window (the order
+/// sweeper's deadlines, see `keys::Due`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OrderRecord {
     #[serde(rename = "PK")]

@@ -309,3 +309,21 @@ async fn cancel_racing_expiry_releases_the_stock_exactly_once() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_scheduled_tick_from_sqs_runs_a_sweep_through_the_lambda_handler() {
+    let ctx = Ctx::new();
+    let (shop, product, sku) = setup(&ctx, 5).await;
+    let (buyer, id) = order(&ctx, &product, &sku, 2, "online").await;
+    backdate(&id).await;
+    let tick: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_str(&e2e::fixture("sqs-order-expiry-tick.json", &[])).unwrap();
+    let response = expiry().await.handle(tick).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "the tick is acknowledged"
+    );
+    let o = ctx.get(&format!("/api/v1/orders/{id}"), Some(&buyer)).await;
+    assert_eq!(o.body["status"], "cancelled", "{}", o.text);
+    assert_eq!(ctx.stock_of(&shop, &product, &sku).await["available"], 5);
+}
