@@ -271,7 +271,9 @@ pub fn order_stats(user_id: &str) -> (String, String) {
 pub fn checkout_idempotency(user_id: &str, key: &str) -> (String, String) {
     idempotency(&format!("checkout#{user_id}"), key)
 }
-/// Where a buyer's return photo is uploaded (outside `uploads/`: the media processor ignores it).
+/// Where a buyer's return photo is uploaded; the media processor deletes it unless its bytes are
+/// an accepted image (it is never made public).
+pub const RETURN_PHOTO_PREFIX: &str = "returns/";
 pub fn return_photo_object(order_id: &str, photo_id: &str) -> String {
-    format!("returns/{order_id}/{photo_id}")
+    format!("{RETURN_PHOTO_PREFIX}{order_id}/{photo_id}")
 }

@@ -34,6 +34,39 @@ fn statuses(timeline: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A small real PNG.
+fn small_png() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([x as u8 * 6, y as u8 * 8, 90]));
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+/// Uploads `bytes` as a PNG return photo of order `id` through its presigned URL; its photo id.
+async fn upload_return_photo(ctx: &Ctx, buyer: &str, id: &str, bytes: Vec<u8>) -> String {
+    let upload = move_order(
+        ctx,
+        buyer,
+        id,
+        "return-photos",
+        json!({"content_type": "image/png", "size_bytes": bytes.len()}),
+    )
+    .await;
+    assert_eq!(upload.status, 201, "{}", upload.text);
+    let put = ctx
+        .http
+        .put(upload.body["upload_url"].as_str().unwrap())
+        .header("content-type", "image/png")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{:?}", put.status());
+    upload.body["photo_id"].as_str().unwrap().to_owned()
+}
+
 async fn move_order(ctx: &Ctx, token: &str, id: &str, action: &str, body: Value) -> e2e::Reply {
     ctx.post(&format!("/api/v1/orders/{id}/{action}"), Some(token), body)
         .await
@@ -179,26 +212,41 @@ async fn a_cod_order_goes_from_confirmed_to_delivered_and_a_return_is_decided_by
         ledger.text
     );
 
-    // a return with a photo, rejected by the shop: back to delivered, and no second request
-    let upload = move_order(
+    // a return with a photo, rejected by the shop: back to delivered, and no second request.
+    // A text file posing as a PNG is deleted by the media processor; a real PNG stays.
+    let fake = upload_return_photo(&ctx, &buyer, &id, b"not a picture at all".to_vec()).await;
+    let png = small_png();
+    let photo = upload_return_photo(&ctx, &buyer, &id, png.clone()).await;
+    let bucket = std::env::var("MEDIA_BUCKET").unwrap();
+    let object = |photo: &str| format!("{}/{bucket}/returns/{id}/{photo}", ctx.emulator);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(90);
+    while ctx
+        .http
+        .get(object(&fake))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_success()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the fake return photo was not removed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let not_a_photo = move_order(
         &ctx,
         &buyer,
         &id,
-        "return-photos",
-        json!({"content_type": "image/png", "size_bytes": 4}),
+        "return",
+        json!({"reason": "Torn seam", "photo_ids": [fake]}),
     )
     .await;
-    assert_eq!(upload.status, 201, "{}", upload.text);
-    let put = ctx
-        .http
-        .put(upload.body["upload_url"].as_str().unwrap())
-        .header("content-type", "image/png")
-        .body(vec![0x89, b'P', b'N', b'G'])
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success(), "{:?}", put.status());
-    let photo = upload.body["photo_id"].as_str().unwrap();
+    assert_eq!(
+        not_a_photo.problem(422)["errors"][0]["field"],
+        "photo_ids[0]"
+    );
     let unknown = move_order(
         &ctx,
         &buyer,
@@ -213,7 +261,7 @@ async fn a_cod_order_goes_from_confirmed_to_delivered_and_a_return_is_decided_by
         &buyer,
         &id,
         "return",
-        json!({"reason": "Torn seam", "photo_ids": [photo]}),
+        json!({"reason": "Torn seam", "photo_ids": [&photo]}),
     )
     .await;
     assert_eq!(asked.status, 200, "{}", asked.text);
@@ -235,7 +283,7 @@ async fn a_cod_order_goes_from_confirmed_to_delivered_and_a_return_is_decided_by
             .await
             .unwrap()
             .as_ref(),
-        &[0x89, b'P', b'N', b'G']
+        png.as_slice()
     );
     let rejected = move_order(
         &ctx,

@@ -32,8 +32,9 @@ pub struct Processed {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Rejected(pub String);
 
-/// Checks the bytes are an accepted image and makes the thumbnails. Pure: no I/O.
-pub fn process_image(bytes: &[u8]) -> Result<Processed, Rejected> {
+/// Checks the bytes are an accepted image (JPEG, PNG or WebP that decodes within the size
+/// limits) and decodes it. Pure: no I/O.
+pub fn check_image(bytes: &[u8]) -> Result<(DynamicImage, &'static str), Rejected> {
     if bytes.len() as u64 > MAX_MEDIA_BYTES {
         return Err(Rejected(format!(
             "{} bytes is over the {} byte limit",
@@ -57,6 +58,12 @@ pub fn process_image(bytes: &[u8]) -> Result<Processed, Rejected> {
     let img = reader
         .decode()
         .map_err(|e| Rejected(format!("undecodable image: {e}")))?;
+    Ok((img, content_type))
+}
+
+/// Checks the bytes are an accepted image and makes the thumbnails. Pure: no I/O.
+pub fn process_image(bytes: &[u8]) -> Result<Processed, Rejected> {
+    let (img, content_type) = check_image(bytes)?;
     let thumbnails = THUMBNAIL_SIZES
         .iter()
         .map(|&size| Ok((size, jpeg(&fit(&img, size))?)))
@@ -121,6 +128,15 @@ pub fn parse_upload_key(raw: &str) -> Option<(String, String)> {
     (ok(product) && ok(media)).then(|| (product.to_owned(), media.to_owned()))
 }
 
+/// `returns/<order>/<photo>` → (order, photo). S3 notifications URL-encode keys.
+pub fn parse_return_photo_key(raw: &str) -> Option<(String, String)> {
+    let key = percent_decode(&raw.replace('+', " "));
+    let rest = key.strip_prefix(keys::RETURN_PHOTO_PREFIX)?;
+    let (order, photo) = rest.split_once('/')?;
+    let ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    (ok(order) && ok(photo)).then(|| (order.to_owned(), photo.to_owned()))
+}
+
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -151,6 +167,8 @@ pub struct MediaProcessor {
 #[allow(dead_code)] // the reason is read through Debug, in the log line
 enum Outcome {
     Attached,
+    /// A return photo whose bytes are an accepted image (it stays where it is).
+    Verified,
     AlreadyAttached,
     Rejected(String),
     Ignored,
@@ -203,6 +221,11 @@ impl MediaProcessor {
     }
 
     async fn process_object(&self, raw_key: &str) -> anyhow::Result<Outcome> {
+        if let Some((order_id, photo_id)) = parse_return_photo_key(raw_key) {
+            return self
+                .verify_return_photo(&keys::return_photo_object(&order_id, &photo_id))
+                .await;
+        }
         let Some((product_id, media_id)) = parse_upload_key(raw_key) else {
             return Ok(Outcome::Ignored);
         };
@@ -216,38 +239,14 @@ impl MediaProcessor {
             self.delete(&upload_key).await?;
             return Ok(Outcome::AlreadyAttached);
         }
-        let head = match self
-            .s3
-            .head_object()
-            .bucket(&self.bucket)
-            .key(&upload_key)
-            .send()
-            .await
-        {
-            Ok(h) => h,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
-                return Ok(Outcome::Ignored);
-            }
-            Err(e) => {
-                return Err(anyhow::anyhow!(
-                    "HeadObject failed: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(&e)
-                ));
-            }
+        let Some(bytes) = self.read_upload(&upload_key).await? else {
+            return Ok(Outcome::Ignored);
         };
-        if head.content_length().unwrap_or_default() as u64 > MAX_MEDIA_BYTES {
+        let Some(bytes) = bytes else {
             return self
                 .reject(&upload_key, "the upload is larger than 10 MiB")
                 .await;
-        }
-        let object = self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&upload_key)
-            .send()
-            .await?;
-        let bytes = object.body.collect().await?.into_bytes();
+        };
         let processed =
             match tokio::task::spawn_blocking(move || process_image(&bytes).map(|p| (p, bytes)))
                 .await?
@@ -257,7 +256,7 @@ impl MediaProcessor {
             };
         let (processed, original) = processed;
         let original_key = keys::media_object(&product_id, &media_id, "original");
-        self.put(&original_key, original.to_vec(), processed.content_type)
+        self.put(&original_key, original, processed.content_type)
             .await?;
         let mut thumbnails = BTreeMap::new();
         for (size, data) in processed.thumbnails {
@@ -321,6 +320,53 @@ impl MediaProcessor {
                 })?,
             ])
             .await
+    }
+
+    /// An uploaded object's bytes: `None` if it is gone, `Some(None)` if it is over the size
+    /// limit (by HEAD, before downloading it).
+    async fn read_upload(&self, key: &str) -> anyhow::Result<Option<Option<Vec<u8>>>> {
+        let head = match self
+            .s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(h) => h,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(None),
+            Err(e) => {
+                return Err(anyhow::anyhow!(
+                    "HeadObject failed: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                ));
+            }
+        };
+        if head.content_length().unwrap_or_default() as u64 > MAX_MEDIA_BYTES {
+            return Ok(Some(None));
+        }
+        let object = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await?;
+        Ok(Some(Some(object.body.collect().await?.to_vec())))
+    }
+
+    /// Keeps a buyer's return photo only if its bytes are an accepted image.
+    async fn verify_return_photo(&self, key: &str) -> anyhow::Result<Outcome> {
+        let Some(bytes) = self.read_upload(key).await? else {
+            return Ok(Outcome::Ignored);
+        };
+        let Some(bytes) = bytes else {
+            return self.reject(key, "the upload is larger than 10 MiB").await;
+        };
+        match tokio::task::spawn_blocking(move || check_image(&bytes).map(|_| ())).await? {
+            Ok(()) => Ok(Outcome::Verified),
+            Err(Rejected(why)) => self.reject(key, &why).await,
+        }
     }
 
     async fn reject(&self, upload_key: &str, why: &str) -> anyhow::Result<Outcome> {
@@ -422,6 +468,17 @@ mod tests {
                 .0
                 .starts_with("undecodable")
         );
+    }
+
+    #[test]
+    fn return_photo_keys_are_told_apart_from_product_uploads() {
+        assert_eq!(
+            parse_return_photo_key("returns/01ORDER/01PHOTO"),
+            Some(("01ORDER".into(), "01PHOTO".into()))
+        );
+        assert_eq!(parse_return_photo_key("uploads/01P/01M"), None);
+        assert_eq!(parse_upload_key("returns/01ORDER/01PHOTO"), None);
+        assert_eq!(parse_return_photo_key("returns/../etc"), None);
     }
 
     #[test]
