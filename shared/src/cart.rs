@@ -174,7 +174,8 @@ impl From<AddLineError> for crate::ApiError {
 /// Adds `line.quantity` units of a variant to the cart: to its line if there is one (up to
 /// [`crate::domain::checkout::MAX_LINE_QUANTITY`]), else as a new line (up to [`MAX_CART_LINES`], and
 /// only in the cart's currency). Each case is one conditional UpdateItem; the cart is read only
-/// to explain a refusal.
+/// to explain a refusal. A line created by a concurrent add between the two updates is merged
+/// into on the next attempt.
 pub async fn add_line(
     db: &Db,
     user_id: &str,
@@ -185,53 +186,57 @@ pub async fn add_line(
     let attr = keys::cart_line_attr(product_id, sku);
     let names = [("#a", attr.as_str())];
     let room = crate::domain::checkout::MAX_LINE_QUANTITY - line.quantity;
-    let merged = db
-        .update(tx::UpdateSpec {
-            key: keys::cart(user_id),
-            update: "SET #a.quantity = #a.quantity + :q",
-            condition: Some("attribute_exists(#a) AND #a.quantity <= :room"),
-            names: &names,
-            values: vec![(":q", n(line.quantity)), (":room", n(room))],
-        })
-        .await;
-    match merged {
-        Ok(()) => return Ok(()),
-        Err(StoreError::ConditionFailed) => {}
-        Err(e) => return Err(e.into()),
-    }
     let currency = crate::store::s(format!("{:?}", line.price_when_added.currency));
-    let created = db
-        .update(tx::UpdateSpec {
-            key: keys::cart(user_id),
-            update: "SET #a = :line, currency = :c ADD line_count :one",
-            condition: Some(
-                "attribute_not_exists(#a) AND (attribute_not_exists(line_count) OR line_count < :max) \
-                 AND (attribute_not_exists(currency) OR currency = :c OR line_count = :zero)",
-            ),
-            names: &names,
-            values: vec![
-                (":line", crate::store::value(&line)?),
-                (":c", currency),
-                (":one", n(1)),
-                (":max", n(MAX_CART_LINES)),
-                (":zero", n(0)),
-            ],
-        })
-        .await;
-    match created {
-        Ok(()) => Ok(()),
-        Err(StoreError::ConditionFailed) => {
-            let cart = load(db, user_id).await?;
-            Err(if cart.line(product_id, sku).is_some() {
-                AddLineError::TooMany
-            } else if cart.lines.len() as i64 >= MAX_CART_LINES {
-                AddLineError::CartFull
-            } else {
-                AddLineError::OtherCurrency
+    const ATTEMPTS: usize = 3;
+    for attempt in 1..=ATTEMPTS {
+        let merged = db
+            .update(tx::UpdateSpec {
+                key: keys::cart(user_id),
+                update: "SET #a.quantity = #a.quantity + :q",
+                condition: Some("attribute_exists(#a) AND #a.quantity <= :room"),
+                names: &names,
+                values: vec![(":q", n(line.quantity)), (":room", n(room))],
             })
+            .await;
+        match merged {
+            Ok(()) => return Ok(()),
+            Err(StoreError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => Err(e.into()),
+        let created = db
+            .update(tx::UpdateSpec {
+                key: keys::cart(user_id),
+                update: "SET #a = :line, currency = :c ADD line_count :one",
+                condition: Some(
+                    "attribute_not_exists(#a) AND (attribute_not_exists(line_count) OR line_count < :max) \
+                     AND (attribute_not_exists(currency) OR currency = :c OR line_count = :zero)",
+                ),
+                names: &names,
+                values: vec![
+                    (":line", crate::store::value(&line)?),
+                    (":c", currency.clone()),
+                    (":one", n(1)),
+                    (":max", n(MAX_CART_LINES)),
+                    (":zero", n(0)),
+                ],
+            })
+            .await;
+        match created {
+            Ok(()) => return Ok(()),
+            Err(StoreError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let cart = load(db, user_id).await?;
+        let refusal = match cart.line(product_id, sku) {
+            // created concurrently since the merge was tried: merge again while there is room
+            Some(held) if held.line.quantity <= room && attempt < ATTEMPTS => continue,
+            Some(_) => AddLineError::TooMany,
+            None if cart.lines.len() as i64 >= MAX_CART_LINES => AddLineError::CartFull,
+            None => AddLineError::OtherCurrency,
+        };
+        return Err(refusal);
     }
+    unreachable!("the last attempt returns")
 }
 
 #[cfg(test)]

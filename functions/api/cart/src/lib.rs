@@ -15,10 +15,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use shared::cart::{AddLineError, Cart, CartLine, MAX_CART_LINES, StoredLine, add_line};
+use shared::cart::{Cart, CartLine, MAX_CART_LINES, StoredLine, add_line};
 use shared::catalog::{ShopRecord, ShopStatus};
 use shared::checkout::{Quote, QuoteLine, applied_vouchers, load_catalog, quote, quote_cart};
-use shared::domain::checkout::MAX_LINE_QUANTITY;
 use shared::domain::effective_price;
 use shared::http::{AuthUser, ValidJson, no_content};
 use shared::products::{ProductRecord, ProductStatus, VariantRecord};
@@ -254,31 +253,7 @@ async fn add_item(
         price_when_added: effective_price(variant.price, variant.discount.as_ref(), now),
         added_at: shared::now_rfc3339(),
     };
-    // `add_line` merges into the line or creates it. A line created by a concurrent add between
-    // its two updates reads as "line full"; then the merge is retried while there is room.
-    for attempt in 0..3 {
-        match add_line(
-            &state.db,
-            caller.id(),
-            &req.product_id,
-            &req.sku,
-            line.clone(),
-        )
-        .await
-        {
-            Ok(()) => break,
-            Err(AddLineError::TooMany) if attempt < 2 => {
-                let cart = shared::cart::load(&state.db, caller.id()).await?;
-                let held = cart
-                    .line(&req.product_id, &req.sku)
-                    .map_or(0, |l| l.line.quantity);
-                if held + req.quantity > MAX_LINE_QUANTITY {
-                    return Err(AddLineError::TooMany.into());
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
+    add_line(&state.db, caller.id(), &req.product_id, &req.sku, line).await?;
     current(&state, &caller).await
 }
 
