@@ -40,6 +40,13 @@ pub fn now_rfc3339() -> String {
     format_rfc3339(now())
 }
 
+/// Unix seconds as [`format_rfc3339`]; `None` outside the representable range.
+pub fn format_epoch(secs: i64) -> Option<String> {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .map(format_rfc3339)
+}
+
 /// Fixed-width RFC 3339 UTC with milliseconds, so timestamps also sort as strings.
 pub fn format_rfc3339(t: time::OffsetDateTime) -> String {
     const FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(

@@ -168,12 +168,6 @@ pub struct Order {
     pub timeline: Vec<TimelineEntry>,
 }
 
-fn rfc3339(epoch: i64) -> Option<String> {
-    time::OffsetDateTime::from_unix_timestamp(epoch)
-        .ok()
-        .map(shared::format_rfc3339)
-}
-
 impl Order {
     /// The view of a record; `photo_urls` are the presigned links of its return photos.
     pub fn from_record(o: &OrderRecord, photo_urls: Vec<String>) -> Self {
@@ -201,12 +195,12 @@ impl Order {
             payment_due_at: o
                 .payment_due_at
                 .filter(|_| o.status == OrderStatus::PendingPayment)
-                .and_then(rfc3339),
+                .and_then(shared::format_epoch),
             shipment: o.shipment.clone(),
-            delivered_at: o.delivered_at.and_then(rfc3339),
+            delivered_at: o.delivered_at.and_then(shared::format_epoch),
             return_deadline: o
                 .delivered_at
-                .and_then(|d| rfc3339(d + shared::orders::RETURN_WINDOW_SECS)),
+                .and_then(|d| shared::format_epoch(d + shared::orders::RETURN_WINDOW_SECS)),
             cancel_reason: o.cancel_reason.clone(),
             return_request: o.return_request.as_ref().map(|r| ReturnView {
                 reason: r.reason.clone(),

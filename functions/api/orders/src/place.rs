@@ -344,7 +344,7 @@ pub async fn place(
                 status,
                 payment_method: req.payment_method.as_str().into(),
                 total: order.money(order.total),
-                payment_due_at: payment_due_at.map(|d| shared::format_rfc3339(epoch(d))),
+                payment_due_at: payment_due_at.and_then(shared::format_epoch),
             }),
         )?);
         kinds.push(Action::Other);
@@ -373,7 +373,7 @@ pub async fn place(
         shipping_fee: quote.shipping_fee,
         tax_included: quote.tax_included,
         total: quote.total,
-        payment_due_at: payment_due_at.map(|d| shared::format_rfc3339(epoch(d))),
+        payment_due_at: payment_due_at.and_then(shared::format_epoch),
     };
     let body = serde_json::to_string(&result).map_err(ApiError::internal)?;
     let (pk, sk) = idem_key.clone();
@@ -412,10 +412,6 @@ pub async fn place(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-fn epoch(secs: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
 /// A cancelled checkout transaction, in the buyer's words.
