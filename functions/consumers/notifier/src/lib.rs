@@ -47,33 +47,43 @@ pub struct People {
     pub buyer: Option<Contact>,
 }
 
-/// The organisation's owners and the managers whose scope covers the shop.
-fn shop_staff<'a>(
-    staff: &'a [MemberRecord],
-    shop_id: &'a str,
-) -> impl Iterator<Item = &'a MemberRecord> {
-    staff.iter().filter(move |m| {
-        m.role == MemberRole::Owner || (m.role == MemberRole::Manager && m.covers(shop_id))
-    })
+/// One e-mail to each of the organisation's owners and the managers whose scope covers the
+/// shop.
+fn to_shop_staff(
+    staff: &[MemberRecord],
+    shop_id: &str,
+    subject: String,
+    text: String,
+) -> Vec<Email> {
+    staff
+        .iter()
+        .filter(|m| {
+            m.role == MemberRole::Owner || (m.role == MemberRole::Manager && m.covers(shop_id))
+        })
+        .map(|m| Email {
+            to: m.email.clone(),
+            subject: subject.clone(),
+            text: text.clone(),
+        })
+        .collect()
 }
 
 /// What to send for an event (possibly nothing). Pure: no I/O.
 pub fn compose(event: &DomainEvent, web_app_url: &str, people: &People) -> Vec<Email> {
     let url = web_app_url.trim_end_matches('/');
     match event {
-        DomainEvent::StockLow(e) => shop_staff(&people.staff, &e.shop_id)
-            .map(|m| Email {
-                to: m.email.clone(),
-                subject: format!("Low stock: {}", e.sku),
-                text: format!(
-                    "Stock of {sku} (product {product}) is down to {available}, at or below its threshold of {threshold}.\nRestock it in the seller centre: {url}/seller/products/{product}\n",
-                    sku = e.sku,
-                    product = e.product_id,
-                    available = e.available,
-                    threshold = e.threshold,
-                ),
-            })
-            .collect(),
+        DomainEvent::StockLow(e) => to_shop_staff(
+            &people.staff,
+            &e.shop_id,
+            format!("Low stock: {}", e.sku),
+            format!(
+                "Stock of {sku} (product {product}) is down to {available}, at or below its threshold of {threshold}.\nRestock it in the seller centre: {url}/seller/products/{product}\n",
+                sku = e.sku,
+                product = e.product_id,
+                available = e.available,
+                threshold = e.threshold,
+            ),
+        ),
         DomainEvent::OrderPlaced(e) => {
             let mut mails: Vec<Email> = people
                 .buyer
@@ -95,16 +105,17 @@ pub fn compose(event: &DomainEvent, web_app_url: &str, people: &People) -> Vec<E
                     ),
                 })
                 .collect();
-            mails.extend(shop_staff(&people.staff, &e.shop_id).map(|m| Email {
-                to: m.email.clone(),
-                subject: format!("New order {} for {}", e.order_id, e.shop_name),
-                text: format!(
+            mails.extend(to_shop_staff(
+                &people.staff,
+                &e.shop_id,
+                format!("New order {} for {}", e.order_id, e.shop_name),
+                format!(
                     "A new order {id} ({total}, {status}) is waiting in the seller centre: {url}/seller/orders/{id}\n",
                     id = e.order_id,
                     total = e.total,
                     status = e.status,
                 ),
-            }));
+            ));
             mails
         }
         other => match other.status_change() {
@@ -193,15 +204,16 @@ fn compose_order_move(
         });
     }
     if let Some(what) = to_shop {
-        mails.extend(shop_staff(&people.staff, &e.shop_id).map(|m| Email {
-            to: m.email.clone(),
-            subject: format!("Order {} for {}: {}", e.order_id, e.shop_name, e.to),
-            text: format!(
+        mails.extend(to_shop_staff(
+            &people.staff,
+            &e.shop_id,
+            format!("Order {} for {}: {}", e.order_id, e.shop_name, e.to),
+            format!(
                 "Order {id} ({total}) {what}\n{url}/seller/orders/{id}\n",
                 id = e.order_id,
                 total = e.total,
             ),
-        }));
+        ));
     }
     mails
 }
