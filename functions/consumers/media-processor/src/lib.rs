@@ -163,6 +163,16 @@ pub struct MediaProcessor {
     pub public_base: String,
 }
 
+/// What an upload notification finds in the bucket.
+enum Upload {
+    Bytes(Vec<u8>),
+    /// Deleted meanwhile (a redelivered notification).
+    Gone,
+    TooLarge,
+}
+
+const TOO_LARGE: &str = "the upload is larger than 10 MiB";
+
 #[derive(Debug)]
 #[allow(dead_code)] // the reason is read through Debug, in the log line
 enum Outcome {
@@ -239,13 +249,10 @@ impl MediaProcessor {
             self.delete(&upload_key).await?;
             return Ok(Outcome::AlreadyAttached);
         }
-        let Some(bytes) = self.read_upload(&upload_key).await? else {
-            return Ok(Outcome::Ignored);
-        };
-        let Some(bytes) = bytes else {
-            return self
-                .reject(&upload_key, "the upload is larger than 10 MiB")
-                .await;
+        let bytes = match self.read_upload(&upload_key).await? {
+            Upload::Bytes(bytes) => bytes,
+            Upload::Gone => return Ok(Outcome::Ignored),
+            Upload::TooLarge => return self.reject(&upload_key, TOO_LARGE).await,
         };
         let processed =
             match tokio::task::spawn_blocking(move || process_image(&bytes).map(|p| (p, bytes)))
@@ -322,9 +329,9 @@ impl MediaProcessor {
             .await
     }
 
-    /// An uploaded object's bytes: `None` if it is gone, `Some(None)` if it is over the size
-    /// limit (by HEAD, before downloading it).
-    async fn read_upload(&self, key: &str) -> anyhow::Result<Option<Option<Vec<u8>>>> {
+    /// An uploaded object's bytes, unless it is gone or (by HEAD, before downloading it) over
+    /// the size limit.
+    async fn read_upload(&self, key: &str) -> anyhow::Result<Upload> {
         let head = match self
             .s3
             .head_object()
@@ -334,7 +341,9 @@ impl MediaProcessor {
             .await
         {
             Ok(h) => h,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(None),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
+                return Ok(Upload::Gone);
+            }
             Err(e) => {
                 return Err(anyhow::anyhow!(
                     "HeadObject failed: {}",
@@ -343,7 +352,7 @@ impl MediaProcessor {
             }
         };
         if head.content_length().unwrap_or_default() as u64 > MAX_MEDIA_BYTES {
-            return Ok(Some(None));
+            return Ok(Upload::TooLarge);
         }
         let object = self
             .s3
@@ -352,16 +361,15 @@ impl MediaProcessor {
             .key(key)
             .send()
             .await?;
-        Ok(Some(Some(object.body.collect().await?.to_vec())))
+        Ok(Upload::Bytes(object.body.collect().await?.to_vec()))
     }
 
     /// Keeps a buyer's return photo only if its bytes are an accepted image.
     async fn verify_return_photo(&self, key: &str) -> anyhow::Result<Outcome> {
-        let Some(bytes) = self.read_upload(key).await? else {
-            return Ok(Outcome::Ignored);
-        };
-        let Some(bytes) = bytes else {
-            return self.reject(key, "the upload is larger than 10 MiB").await;
+        let bytes = match self.read_upload(key).await? {
+            Upload::Bytes(bytes) => bytes,
+            Upload::Gone => return Ok(Outcome::Ignored),
+            Upload::TooLarge => return self.reject(key, TOO_LARGE).await,
         };
         match tokio::task::spawn_blocking(move || check_image(&bytes).map(|_| ())).await? {
             Ok(()) => Ok(Outcome::Verified),
