@@ -387,8 +387,10 @@ pub async fn transition(
         values.push((":due_pk".into(), s(pk.clone())));
         values.push((":due_sk".into(), s(sort.clone())));
     }
+    let drops_due =
+        due.is_none() && matches!(from, OrderStatus::PendingPayment | OrderStatus::Delivered);
     let mut update = format!("SET {}", set.join(", "));
-    if due.is_none() && matches!(from, OrderStatus::PendingPayment | OrderStatus::Delivered) {
+    if drops_due {
         update.push_str(" REMOVE GSI3PK, GSI3SK");
     }
     let mut actions = vec![tx::update(
@@ -451,13 +453,11 @@ pub async fn transition(
     moved.status = to;
     moved.updated_at = now;
     moved.timeline.push(entry);
-    (moved.gsi3pk, moved.gsi3sk) = match due {
-        Some((pk, sort)) => (Some(pk), Some(sort)),
-        None if matches!(from, OrderStatus::PendingPayment | OrderStatus::Delivered) => {
-            (None, None)
-        }
-        None => (moved.gsi3pk, moved.gsi3sk),
-    };
+    if let Some((pk, sort)) = due {
+        (moved.gsi3pk, moved.gsi3sk) = (Some(pk), Some(sort));
+    } else if drops_due {
+        (moved.gsi3pk, moved.gsi3sk) = (None, None);
+    }
     if !extra.is_empty() {
         moved = with_extra(&moved, &extra)?;
     }
