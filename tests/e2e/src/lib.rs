@@ -421,6 +421,29 @@ impl Ctx {
         r.body["id"].as_str().unwrap().to_owned()
     }
 
+    /// Waits (up to 90 s) until `key` is gone from the media bucket, e.g. after the media
+    /// processor rejected an upload; `what` names it in the failure.
+    pub async fn wait_until_media_object_is_gone(&self, key: &str, what: &str) {
+        let bucket = env("MEDIA_BUCKET");
+        let url = format!("{}/{bucket}/{key}", self.emulator);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+        while self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what} was not removed"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     /// `POST /api/v1/cart/items`; asserts it succeeded and returns the cart.
     pub async fn add_to_cart(&self, token: &str, product: &str, sku: &str, quantity: i64) -> Value {
         let r = self

@@ -146,24 +146,8 @@ async fn an_uploaded_image_gets_thumbnails_on_the_product_and_a_fake_jpeg_is_rem
     }
 
     // the fake one is never attached and its upload is deleted
-    let bucket = std::env::var("MEDIA_BUCKET").unwrap();
-    let fake_url = format!("{}/{bucket}/uploads/{product}/{fake_id}", ctx.emulator);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    while ctx
-        .http
-        .get(&fake_url)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .is_success()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the fake upload was not removed"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    ctx.wait_until_media_object_is_gone(&format!("uploads/{product}/{fake_id}"), "the fake upload")
+        .await;
     assert_eq!(media_of(&ctx, &product).await.len(), 1);
 
     // a buyer sees the image; the seller can remove it

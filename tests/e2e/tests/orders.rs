@@ -217,24 +217,8 @@ async fn a_cod_order_goes_from_confirmed_to_delivered_and_a_return_is_decided_by
     let fake = upload_return_photo(&ctx, &buyer, &id, b"not a picture at all".to_vec()).await;
     let png = small_png();
     let photo = upload_return_photo(&ctx, &buyer, &id, png.clone()).await;
-    let bucket = std::env::var("MEDIA_BUCKET").unwrap();
-    let object = |photo: &str| format!("{}/{bucket}/returns/{id}/{photo}", ctx.emulator);
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(90);
-    while ctx
-        .http
-        .get(object(&fake))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .is_success()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the fake return photo was not removed"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    }
+    ctx.wait_until_media_object_is_gone(&format!("returns/{id}/{fake}"), "the fake return photo")
+        .await;
     let not_a_photo = move_order(
         &ctx,
         &buyer,
