@@ -190,6 +190,10 @@ pub enum Capability {
     ManageMembers,
     /// The shop's orders and vouchers: owners, and managers or staff of the shop.
     FulfilOrders,
+    /// The shop's balance, ledger and disputes: owners, and managers of the shop.
+    ViewFinances,
+    /// Payouts of the shop's balance: owners only.
+    RequestPayouts,
 }
 
 /// The caller's standing in a shop's organisation, after [`authorize_shop`].
@@ -232,12 +236,12 @@ pub async fn authorize_shop(
 pub fn check_member(member: &MemberRecord, shop_id: &str, cap: Capability) -> Result<(), ApiError> {
     let allowed = match (member.role, cap) {
         (MemberRole::Owner, _) => true,
-        (_, Capability::ManageMembers) => false,
+        (_, Capability::ManageMembers | Capability::RequestPayouts) => false,
         (MemberRole::Manager, _) => member.covers(shop_id),
         (MemberRole::Staff, Capability::ManageCatalog | Capability::FulfilOrders) => {
             member.covers(shop_id)
         }
-        (MemberRole::Staff, Capability::ManageShop) => false,
+        (MemberRole::Staff, Capability::ManageShop | Capability::ViewFinances) => false,
     };
     if allowed {
         Ok(())

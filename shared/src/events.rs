@@ -17,6 +17,7 @@ pub mod source {
     pub const IDENTITY: &str = "commerce.identity";
     pub const CATALOG: &str = "commerce.catalog";
     pub const ORDERS: &str = "commerce.orders";
+    pub const PAYMENTS: &str = "commerce.payments";
 }
 
 /// Every event of the system. The variant name is the EventBridge `detail-type`.
@@ -41,6 +42,104 @@ pub enum DomainEvent {
     OrderReturned(OrderStatusChanged),
     OrderReturnRejected(OrderStatusChanged),
     OrderRefunded(OrderStatusChanged),
+    PaymentSucceeded(PaymentSucceeded),
+    PaymentFailed(PaymentFailed),
+    RefundIssued(RefundIssued),
+    DisputeOpened(DisputeChanged),
+    DisputeClosed(DisputeChanged),
+    EscrowReleased(EscrowReleased),
+    PayoutRequested(PayoutRequested),
+    InvoiceIssued(InvoiceIssued),
+}
+
+/// One shop order's share of a payment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PaidOrder {
+    pub order_id: String,
+    pub shop_id: String,
+    pub amount: i64,
+}
+
+/// A payment was captured. `orders` are the orders it confirmed (or funded, for COD at
+/// delivery); `late_amount` is the part that arrived after its orders expired or were
+/// cancelled: it is held apart and refunded automatically.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PaymentSucceeded {
+    pub payment_id: String,
+    pub checkout_id: String,
+    pub buyer_id: String,
+    pub provider: String,
+    pub amount: crate::domain::Money,
+    pub orders: Vec<PaidOrder>,
+    #[serde(default)]
+    pub late_amount: i64,
+}
+
+/// A payment failed (declined, cancelled by the buyer); its orders moved to `payment_failed`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PaymentFailed {
+    pub payment_id: String,
+    pub checkout_id: String,
+    pub buyer_id: String,
+    pub provider: String,
+    pub amount: crate::domain::Money,
+    pub reason: String,
+}
+
+/// Money went back to the buyer (booked in the ledger in the same transaction).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RefundIssued {
+    pub refund_id: String,
+    pub payment_id: String,
+    pub buyer_id: String,
+    pub provider: String,
+    /// The order it is charged to; `None` for a late payment that never funded an order.
+    pub order_id: Option<String>,
+    pub amount: crate::domain::Money,
+    pub reason: String,
+}
+
+/// A dispute (chargeback) was opened or closed; `won` is set when it closed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DisputeChanged {
+    pub provider: String,
+    pub dispute_ref: String,
+    pub payment_id: String,
+    pub buyer_id: String,
+    pub order_id: String,
+    pub shop_id: String,
+    pub amount: crate::domain::Money,
+    pub won: Option<bool>,
+}
+
+/// A completed order's escrow went to the shop's available balance, less commission.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EscrowReleased {
+    pub order_id: String,
+    pub shop_id: String,
+    pub amount: crate::domain::Money,
+    pub commission: i64,
+    pub net: i64,
+}
+
+/// A shop owner asked for a payout of available balance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PayoutRequested {
+    pub payout_id: String,
+    pub shop_id: String,
+    pub org_id: String,
+    pub amount: crate::domain::Money,
+}
+
+/// An order's invoice was numbered and stored; the notifier e-mails the buyer a link.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InvoiceIssued {
+    pub order_id: String,
+    pub shop_id: String,
+    pub buyer_id: String,
+    /// `<year>-<number>` as printed, e.g. `2026-000017`.
+    pub number: String,
+    pub total: crate::domain::Money,
 }
 
 /// A shop order was placed (one per shop of a checkout). Payment and shipping consume it.
@@ -183,6 +282,14 @@ impl DomainEvent {
             Self::OrderReturned(_) => "OrderReturned",
             Self::OrderReturnRejected(_) => "OrderReturnRejected",
             Self::OrderRefunded(_) => "OrderRefunded",
+            Self::PaymentSucceeded(_) => "PaymentSucceeded",
+            Self::PaymentFailed(_) => "PaymentFailed",
+            Self::RefundIssued(_) => "RefundIssued",
+            Self::DisputeOpened(_) => "DisputeOpened",
+            Self::DisputeClosed(_) => "DisputeClosed",
+            Self::EscrowReleased(_) => "EscrowReleased",
+            Self::PayoutRequested(_) => "PayoutRequested",
+            Self::InvoiceIssued(_) => "InvoiceIssued",
         }
     }
 
@@ -223,6 +330,14 @@ impl DomainEvent {
             | Self::OrderReturned(_)
             | Self::OrderReturnRejected(_)
             | Self::OrderRefunded(_) => source::ORDERS,
+            Self::PaymentSucceeded(_)
+            | Self::PaymentFailed(_)
+            | Self::RefundIssued(_)
+            | Self::DisputeOpened(_)
+            | Self::DisputeClosed(_)
+            | Self::EscrowReleased(_)
+            | Self::PayoutRequested(_)
+            | Self::InvoiceIssued(_) => source::PAYMENTS,
         }
     }
 
@@ -254,6 +369,13 @@ impl DomainEvent {
             | Self::OrderReturned(d)
             | Self::OrderReturnRejected(d)
             | Self::OrderRefunded(d) => serde_json::to_value(d),
+            Self::PaymentSucceeded(d) => serde_json::to_value(d),
+            Self::PaymentFailed(d) => serde_json::to_value(d),
+            Self::RefundIssued(d) => serde_json::to_value(d),
+            Self::DisputeOpened(d) | Self::DisputeClosed(d) => serde_json::to_value(d),
+            Self::EscrowReleased(d) => serde_json::to_value(d),
+            Self::PayoutRequested(d) => serde_json::to_value(d),
+            Self::InvoiceIssued(d) => serde_json::to_value(d),
         }
         .expect("event data serialises")
     }

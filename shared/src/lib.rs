@@ -14,6 +14,7 @@ pub mod http;
 pub mod identity;
 pub mod openapi;
 pub mod orders;
+pub mod payments;
 pub mod products;
 pub mod state;
 pub mod store;

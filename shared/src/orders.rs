@@ -174,6 +174,25 @@ impl OrderRecord {
     }
 }
 
+/// `CHECKOUT#<id>/CHECKOUT`: the orders one checkout placed (written in the same transaction).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckoutRecord {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub id: String,
+    pub buyer_id: String,
+    pub order_ids: Vec<String>,
+    pub payment_method: PaymentMethod,
+    pub currency: Currency,
+    pub total: i64,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_due_at: Option<i64>,
+}
+
 /// Who moves an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
@@ -330,6 +349,14 @@ fn stock_actions(
     Ok(actions)
 }
 
+/// A move, built but not yet written: its actions (the order's own conditional update is the
+/// first), and the order as it will be once they are. Payments add their own actions (ledger,
+/// webhook dedupe) to the same transaction.
+pub struct Move {
+    pub actions: Vec<TransactWriteItem>,
+    pub moved: OrderRecord,
+}
+
 /// Moves `order` (as read) to `to`: see the module docs. Returns the order as it now is.
 pub async fn transition(
     db: &Db,
@@ -339,11 +366,27 @@ pub async fn transition(
     note: Option<String>,
     extra: ExtraSet,
 ) -> Result<OrderRecord, TransitionError> {
+    let Move { actions, moved } = plan_transition(&db.table, order, to, actor, note, extra)?;
+    match db.transact(actions).await {
+        Ok(()) => Ok(moved),
+        Err(e) if e.failed_condition_index() == Some(0) => Err(TransitionError::Raced),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The actions of moving `order` (as read) to `to`, without writing them.
+pub fn plan_transition(
+    table: &str,
+    order: &OrderRecord,
+    to: OrderStatus,
+    actor: Actor,
+    note: Option<String>,
+    extra: ExtraSet,
+) -> Result<Move, TransitionError> {
     let from = order.status;
     if !from.can_become(to) {
         return Err(TransitionError::Illegal { from, to });
     }
-    let table = &db.table;
     let now = crate::now_rfc3339();
     let entry = TimelineEntry {
         status: to,
@@ -444,11 +487,6 @@ pub async fn transition(
         }
         .into_event(),
     )?);
-    match db.transact(actions).await {
-        Ok(()) => {}
-        Err(e) if e.failed_condition_index() == Some(0) => return Err(TransitionError::Raced),
-        Err(e) => return Err(e.into()),
-    }
     let mut moved = order.clone();
     moved.status = to;
     moved.updated_at = now;
@@ -461,7 +499,7 @@ pub async fn transition(
     if !extra.is_empty() {
         moved = with_extra(&moved, &extra)?;
     }
-    Ok(moved)
+    Ok(Move { actions, moved })
 }
 
 /// `order` with the attributes a move `SET` besides its status (a dotted name is a path into

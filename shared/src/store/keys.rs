@@ -277,3 +277,116 @@ pub const RETURN_PHOTO_PREFIX: &str = "returns/";
 pub fn return_photo_object(order_id: &str, photo_id: &str) -> String {
     format!("{RETURN_PHOTO_PREFIX}{order_id}/{photo_id}")
 }
+
+// ---------------------------------------------------------------- payments, ledger, invoices
+/// One payment attempt for a checkout (`shared::payments::PaymentRecord`).
+pub fn payment(payment_id: &str) -> (String, String) {
+    (format!("PAYMENT#{payment_id}"), "PAYMENT".to_owned())
+}
+/// Immutable pointer from a provider's reference (Stripe intent id, bank-transfer reference, …)
+/// to the payment and its orders, so a webhook finds both in two reads.
+pub fn payment_ref(provider: &str, reference: &str) -> (String, String) {
+    (format!("PAYREF#{provider}#{reference}"), "PAYREF".to_owned())
+}
+/// GSI1: a buyer's payments, newest first.
+pub fn gsi1_buyer_payments(user_id: &str) -> String {
+    format!("BUYERPAYMENTS#{user_id}")
+}
+/// A provider webhook already applied (30-day dedupe, written in the transaction it caused).
+pub fn webhook_event(provider: &str, event_id: &str) -> (String, String) {
+    (format!("WEBHOOK#{provider}#{event_id}"), "EVENT".to_owned())
+}
+/// A refund (ours: admin, return or late-payment refunds; or one the provider reported).
+pub fn refund(refund_id: &str) -> (String, String) {
+    (format!("REFUND#{refund_id}"), "REFUND".to_owned())
+}
+/// Guard: a provider's refund id is booked once, whichever path (our call, its webhook) sees it first.
+pub fn provider_refund(provider: &str, refund_ref: &str) -> (String, String) {
+    (
+        format!("PAYREFUND#{provider}#{refund_ref}"),
+        "GUARD".to_owned(),
+    )
+}
+pub fn dispute(provider: &str, dispute_ref: &str) -> (String, String) {
+    (format!("DISPUTE#{provider}#{dispute_ref}"), "DISPUTE".to_owned())
+}
+/// GSI2: every dispute (chargeback), newest first (admin view; low volume).
+pub const GSI2_DISPUTES: &str = "DISPUTES";
+/// Where a shop's dispute evidence files are uploaded (presigned PUT).
+pub fn dispute_evidence_object(payment_id: &str, file_id: &str) -> String {
+    format!("disputes/{payment_id}/{file_id}")
+}
+/// The money of one shop order held by the platform until the order completes.
+pub fn escrow(order_id: &str) -> (String, String) {
+    (format!("ESCROW#{order_id}"), "ESCROW".to_owned())
+}
+/// A ledger account's balance (`shared::payments::ledger`).
+pub fn ledger_account_pk(account: &str) -> String {
+    format!("ACCOUNT#{account}")
+}
+pub fn ledger_account(account: &str) -> (String, String) {
+    (ledger_account_pk(account), "BALANCE".to_owned())
+}
+pub const LEDGER_ENTRY_PREFIX: &str = "ENTRY#";
+/// One entry (leg) of a transfer on an account, in time order.
+pub fn ledger_account_entry(account: &str, at: &str, transfer_id: &str) -> (String, String) {
+    (
+        ledger_account_pk(account),
+        format!("{LEDGER_ENTRY_PREFIX}{at}#{transfer_id}"),
+    )
+}
+/// A balanced ledger transfer with all its legs.
+pub fn ledger_transfer(transfer_id: &str) -> (String, String) {
+    (format!("TRANSFER#{transfer_id}"), "TRANSFER".to_owned())
+}
+/// GSI2: transfers of one UTC day (`YYYY-MM-DD`), for the admin's transaction list.
+pub fn gsi2_transfers(day: &str) -> String {
+    format!("TRANSFERS#{day}")
+}
+pub fn payout(payout_id: &str) -> (String, String) {
+    (format!("PAYOUT#{payout_id}"), "PAYOUT".to_owned())
+}
+/// A buyer's saved payment method (a provider token, never a card number).
+pub const PAYMENT_METHOD_PREFIX: &str = "PAYMETHOD#";
+pub fn payment_method(user_id: &str, method_id: &str) -> (String, String) {
+    (user_pk(user_id), format!("{PAYMENT_METHOD_PREFIX}{method_id}"))
+}
+/// The response of `POST payments`, remembered under the buyer's Idempotency-Key.
+pub fn payment_idempotency(user_id: &str, key: &str) -> (String, String) {
+    idempotency(&format!("payment#{user_id}"), key)
+}
+/// The last invoice number a shop issued in a year (numbers run 1, 2, 3… with no gap).
+pub fn invoice_sequence(shop_id: &str, year: i32) -> (String, String) {
+    (format!("INVOICESEQ#{shop_id}#{year}"), "SEQ".to_owned())
+}
+/// Guard: invoice number `number` of a shop's year exists once.
+pub fn invoice_number(shop_id: &str, year: i32, number: u64) -> (String, String) {
+    (
+        format!("INVOICENO#{shop_id}#{year}#{number:06}"),
+        "GUARD".to_owned(),
+    )
+}
+/// The invoice of one order (at most one).
+pub fn invoice(order_id: &str) -> (String, String) {
+    (format!("INVOICE#{order_id}"), "INVOICE".to_owned())
+}
+/// Where the invoice PDF lives in the media bucket (never public; presigned GET).
+pub fn invoice_object(shop_id: &str, year: i32, number: u64) -> String {
+    format!("invoices/{shop_id}/{year}/{number:06}.pdf")
+}
+/// One checkout: its orders (what `POST payments` pays for).
+pub fn checkout(checkout_id: &str) -> (String, String) {
+    (format!("CHECKOUT#{checkout_id}"), "CHECKOUT".to_owned())
+}
+/// GSI1: the refunds of one payment.
+pub fn gsi1_payment_refunds(payment_id: &str) -> String {
+    format!("PAYMENTREFUNDS#{payment_id}")
+}
+/// GSI1: the disputes of one payment.
+pub fn gsi1_payment_disputes(payment_id: &str) -> String {
+    format!("PAYMENTDISPUTES#{payment_id}")
+}
+/// A buyer's default saved payment method.
+pub fn default_payment_method(user_id: &str) -> (String, String) {
+    (user_pk(user_id), "PAYMETHODDEFAULT".to_owned())
+}

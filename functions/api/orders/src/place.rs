@@ -356,6 +356,24 @@ pub async fn place(
         kinds.push(Action::Voucher(v.code.clone()));
         kinds.push(Action::VoucherUsage(v.code.clone()));
     }
+    let (pk, sk) = keys::checkout(&checkout_id);
+    actions.push(tx::put_new(
+        table,
+        &orders::CheckoutRecord {
+            pk,
+            sk,
+            entity_type: "checkout".into(),
+            id: checkout_id.clone(),
+            buyer_id: user_id.into(),
+            order_ids: orders_out.iter().map(|o| o.id.clone()).collect(),
+            payment_method: req.payment_method,
+            currency: quote.currency(),
+            total: quote.total.amount,
+            created_at: created_at.clone(),
+            payment_due_at,
+        },
+    )?);
+    kinds.push(Action::Other);
     let purchased: Vec<CartLine> = cart.lines.clone();
     actions.push(shared::cart::remove_purchased(table, user_id, &purchased)?);
     kinds.push(Action::Cart);
