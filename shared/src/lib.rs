@@ -12,6 +12,7 @@ pub mod events;
 pub mod geo;
 pub mod http;
 pub mod identity;
+pub mod idempotency;
 pub mod openapi;
 pub mod orders;
 pub mod payments;

@@ -232,7 +232,9 @@ pub async fn capture(
     capture_ref: Option<String>,
     dedupe: Option<Dedupe<'_>>,
 ) -> Result<Captured, OpError> {
-    if payment.status != PaymentStatus::Pending {
+    // A success after a failure (the buyer retried at the provider) is still money received:
+    // its orders are gone, so all of it is late and refunded.
+    if payment.status == PaymentStatus::Succeeded {
         return Err(OpError::AlreadyFinal);
     }
     if amount.amount != payment.amount || amount.currency != payment.currency {
@@ -285,6 +287,7 @@ pub async fn capture(
     let mut values = vec![
         (":succeeded", s(PaymentStatus::Succeeded.as_str())),
         (":pending", s(PaymentStatus::Pending.as_str())),
+        (":failed", s(PaymentStatus::Failed.as_str())),
         (":amount", n(payment.amount)),
         (":late", n(late)),
         (":now", s(now.clone())),
@@ -300,7 +303,7 @@ pub async fn capture(
             table,
             keys::payment(&payment.id),
             &format!("SET {set}"),
-            Some("#status = :pending"),
+            Some("#status IN (:pending, :failed)"),
             &[("#status", "status")],
             values,
         )?,

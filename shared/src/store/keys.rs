@@ -288,6 +288,8 @@ pub fn payment(payment_id: &str) -> (String, String) {
 pub fn payment_ref(provider: &str, reference: &str) -> (String, String) {
     (format!("PAYREF#{provider}#{reference}"), "PAYREF".to_owned())
 }
+/// The `payment_ref` namespace of pointers by our own payment id.
+pub const PAYREF_BY_ID: &str = "id";
 /// GSI1: a buyer's payments, newest first.
 pub fn gsi1_buyer_payments(user_id: &str) -> String {
     format!("BUYERPAYMENTS#{user_id}")

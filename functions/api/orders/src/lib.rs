@@ -89,6 +89,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(timeline))
         .routes(routes!(cancel))
         .routes(routes!(complete))
+        .routes(routes!(confirm_receipt))
         .routes(routes!(reorder))
         .routes(routes!(return_photo_url))
         .routes(routes!(request_return))
@@ -502,6 +503,25 @@ async fn cancel(
         extra,
     )
     .await
+}
+
+/// Buyer: confirm receipt of a delivered order — the same move as `complete`: the order
+/// completes and its escrow is released to the shop (less commission).
+#[utoipa::path(post, path = "/api/v1/orders/{id}/confirm-receipt", tag = TAG, security(("bearer" = [])),
+    params(("id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The completed order", body = Order),
+        BuyerOnlyErrors,
+        (status = 409, description = "The order is not delivered", body = shared::error::Problem, content_type = "application/problem+json"),
+        shared::openapi::AuthErrors,
+    ))]
+#[tracing::instrument(skip_all)]
+async fn confirm_receipt(
+    state: State<AppState>,
+    caller: AuthUser,
+    id: Path<String>,
+) -> Result<Json<Order>, ApiError> {
+    complete(state, caller, id).await
 }
 
 /// Buyer: confirm a delivered order is fine (it completes; no return can be asked after).

@@ -6,10 +6,8 @@
 //! in the outbox and remembers the response under the Idempotency-Key — all or nothing.
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use shared::cart::{Cart, CartLine};
 use shared::checkout::{self, Catalog, MAX_CHECKOUT_LINES, MAX_CHECKOUT_SHOPS, Quote};
 use shared::domain::order_state::OrderStatus;
@@ -24,50 +22,7 @@ use shared::{ApiError, AppState};
 
 use crate::model::{CheckoutRequest, CheckoutResult, Order};
 
-/// How long a checkout's response is replayed for its Idempotency-Key.
-const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
-
-/// `IDEMPOTENCY#checkout#<user>#<key>/RESPONSE`: the first response to a checkout request.
-#[derive(Debug, Serialize, Deserialize)]
-struct IdempotencyRecord {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    entity_type: String,
-    /// SHA-256 of the request body: the same key with another body is refused.
-    request_hash: String,
-    status: u16,
-    /// The JSON response body.
-    response: String,
-    created_at: String,
-    expires_at: i64,
-}
-
-fn request_hash(req: &CheckoutRequest) -> String {
-    let body = serde_json::to_vec(req).expect("a checkout request serialises");
-    let digest = Sha256::digest(body);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn replay(record: &IdempotencyRecord, hash: &str) -> Result<Response, ApiError> {
-    if record.request_hash != hash {
-        return Err(ApiError::field(
-            "Idempotency-Key",
-            "was already used for a different checkout request; use a new key",
-        ));
-    }
-    let mut response = (
-        StatusCode::from_u16(record.status).unwrap_or(StatusCode::CREATED),
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        record.response.clone(),
-    )
-        .into_response();
-    response
-        .headers_mut()
-        .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    Ok(response)
-}
+use shared::idempotency::{IdempotencyRecord, request_hash};
 
 /// The caller's cart, address and (when placing) earlier response, in one batched read.
 struct Basket {
@@ -212,7 +167,7 @@ pub async fn place(
     let idem_key = keys::checkout_idempotency(user_id, idempotency_key);
     let basket = read_basket(state, user_id, &req.address_id, Some(&idem_key)).await?;
     if let Some(earlier) = &basket.earlier {
-        return replay(earlier, &hash);
+        return earlier.replay(&hash);
     }
     let address = basket.address.ok_or_else(no_address)?;
     let cart = basket.cart;
@@ -394,19 +349,9 @@ pub async fn place(
         payment_due_at: payment_due_at.and_then(shared::format_epoch),
     };
     let body = serde_json::to_string(&result).map_err(ApiError::internal)?;
-    let (pk, sk) = idem_key.clone();
     actions.push(tx::put_new(
         table,
-        &IdempotencyRecord {
-            pk,
-            sk,
-            entity_type: "idempotency".into(),
-            request_hash: hash.clone(),
-            status: StatusCode::CREATED.as_u16(),
-            response: body.clone(),
-            created_at: created_at.clone(),
-            expires_at: now + IDEMPOTENCY_TTL_SECS,
-        },
+        &IdempotencyRecord::new(idem_key.clone(), &hash, StatusCode::CREATED, &body),
     )?);
     kinds.push(Action::Other);
     debug_assert!(actions.len() <= shared::store::MAX_TRANSACTION_ITEMS);
@@ -424,7 +369,7 @@ pub async fn place(
         Err(e @ StoreError::TransactionCanceled(_)) => {
             // A concurrent request with the same key may have won: answer with its response.
             if let Some(earlier) = state.db.get::<IdempotencyRecord>(idem_key).await? {
-                return replay(&earlier, &hash);
+                return earlier.replay(&hash);
             }
             Err(explain(&e, &kinds))
         }
