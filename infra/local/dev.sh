@@ -32,13 +32,20 @@ cleanup() {
   step "Stopping"
   [ -n "${tail_pid:-}" ] && kill "$tail_pid" 2>/dev/null || true
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  [ -n "${sandbox_pid:-}" ] && kill "$sandbox_pid" 2>/dev/null || true
   [ -n "$own_emulator" ] && bash infra/local/emulator.sh stop 4566 || true
   exit 0
 }
 trap cleanup EXIT INT TERM
 
-step "Provisioning from template.yaml"
-.venv/bin/python infra/local/provision.py --endpoint "$AWS_ENDPOINT_URL" --stack commerce-local --out .local/stack.json
+SANDBOX_PORT=${SANDBOX_PORT:-4580}
+step "Provisioning from template.yaml (payment adapters → the sandbox on :$SANDBOX_PORT)"
+# shellcheck disable=SC2046
+.venv/bin/python infra/local/provision.py --endpoint "$AWS_ENDPOINT_URL" --stack commerce-local --out .local/stack.json \
+  $(payment_params "$SANDBOX_PORT" "$PORT")
+
+step "Payment sandbox on http://127.0.0.1:$SANDBOX_PORT (logs: .local/payment-sandbox.log)"
+start_sandbox "$SANDBOX_PORT" "$PORT" .local/stack.json .local/payment-sandbox
 
 step "Starting the API on http://localhost:$PORT (logs: .local/dev-server.log)"
 target/debug/dev-server --stack .local/stack.json --port "$PORT" --seed >.local/dev-server.log 2>&1 &
@@ -59,6 +66,8 @@ cat <<INFO
   Docs       http://localhost:$PORT/docs
   OpenAPI    http://localhost:$PORT/openapi.json
   Emulator   $AWS_ENDPOINT_URL   (sent e-mail: $AWS_ENDPOINT_URL/moto-api/data.json → ses.Message)
+  Payments   sandbox http://127.0.0.1:$SANDBOX_PORT (hosted pages, /_control API); local webhook secrets:
+$(.venv/bin/python infra/local/payment_secrets.py --stack .local/stack.json --out .local/payment-sandbox.json --print)
 
   Demo logins (password: demo-pass-2026)
     admin@demo.local   seller@demo.local   buyer@demo.local   shipper@demo.local

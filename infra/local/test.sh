@@ -27,9 +27,11 @@ emulator_port=$(bash infra/local/emulator.sh free-port)
 run_dir=.local/test-$emulator_port
 mkdir -p "$run_dir"
 server_pid=""
+sandbox_pid=""
 cleanup() {
   local status=$?
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  [ -n "$sandbox_pid" ] && kill "$sandbox_pid" 2>/dev/null && wait "$sandbox_pid" 2>/dev/null || true
   bash infra/local/emulator.sh stop "$emulator_port" || true
   if [ $status -ne 0 ] && [ -f "$run_dir/dev-server.log" ]; then
     echo "--- last lines of the dev server log ($run_dir/dev-server.log) ---"
@@ -43,10 +45,16 @@ trap cleanup EXIT INT TERM
 step "Emulator on 127.0.0.1:$emulator_port"
 bash infra/local/emulator.sh start "$emulator_port"
 
-step "Provisioning from template.yaml"
-.venv/bin/python infra/local/provision.py --endpoint "http://127.0.0.1:$emulator_port" --stack "test$emulator_port" --out "$run_dir/stack.json"
-
 api_port=$(bash infra/local/emulator.sh free-port)
+sandbox_port=$(bash infra/local/emulator.sh free-port)
+step "Provisioning from template.yaml"
+# shellcheck disable=SC2046
+.venv/bin/python infra/local/provision.py --endpoint "http://127.0.0.1:$emulator_port" --stack "test$emulator_port" \
+  --out "$run_dir/stack.json" $(payment_params "$sandbox_port" "$api_port")
+
+step "Payment sandbox on 127.0.0.1:$sandbox_port"
+start_sandbox "$sandbox_port" "$api_port" "$run_dir/stack.json" "$run_dir/payment-sandbox"
+
 step "Dev server on 127.0.0.1:$api_port"
 target/debug/dev-server --stack "$run_dir/stack.json" --port "$api_port" >"$run_dir/dev-server.log" 2>&1 &
 server_pid=$!
@@ -61,4 +69,5 @@ set -a
 source "$run_dir/stack.env"
 set +a
 export E2E_BASE_URL="http://127.0.0.1:$api_port"
+export PAYMENT_SANDBOX_URL="http://127.0.0.1:$sandbox_port"
 cargo nextest run --workspace --no-fail-fast "$@"

@@ -23,6 +23,23 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(api_cart::api())
         .merge(api_vouchers::api())
         .merge(api_orders::api())
+        .merge(api_payments::api())
+        .merge(api_webhooks::api())
+}
+
+/// What the payment and webhook routes need besides the state: the provider adapters (pointed
+/// at the payment sandbox locally) and the payment settings.
+#[derive(Clone, Default)]
+pub struct Payments {
+    pub providers: payment_providers::registry::Providers,
+}
+
+impl Payments {
+    pub async fn from_env(sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            providers: payment_providers::registry::Providers::from_env(sdk).await?,
+        })
+    }
 }
 
 /// The OpenAPI document of the whole API.
@@ -31,7 +48,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The whole HTTP surface: API routes plus `/openapi.json`, `/docs` and `/health`.
-pub fn app(state: AppState, public_url: Option<&str>) -> axum::Router {
+pub fn app(state: AppState, public_url: Option<&str>, payments: Payments) -> axum::Router {
     let (routes, mut doc) = api().split_for_parts();
     if let Some(url) = public_url {
         doc.servers = Some(vec![utoipa::openapi::Server::new(url)]);
@@ -46,6 +63,11 @@ pub fn app(state: AppState, public_url: Option<&str>) -> axum::Router {
             "/docs",
             get(|| async { Html(include_str!("../static/docs.html")) }),
         )
-        .route("/health", get(|| async { "ok" }));
+        .route("/health", get(|| async { "ok" }))
+        .layer(api_payments::extension(
+            payments.providers.clone(),
+            api_payments::Settings::from_env().expect("payment settings have defaults"),
+        ))
+        .layer(api_webhooks::extension(payments.providers));
     shared::http::finish(routes, state)
 }

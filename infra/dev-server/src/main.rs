@@ -110,7 +110,8 @@ async fn run(args: Args, stack: Stack) -> anyhow::Result<()> {
         .with_context(|| format!("binding {addr}"))?;
     let url = format!("http://localhost:{}", args.port);
     tracing::info!(url = %url, docs = %format!("{url}/docs"), openapi = %format!("{url}/openapi.json"), pumps = pumps.len(), "dev server listening");
-    axum::serve(listener, dev_server::app(state, Some(&url)))
+    let payments = dev_server::Payments::from_env(&sdk).await?;
+    axum::serve(listener, dev_server::app(state, Some(&url), payments))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("shutting down");

@@ -27,6 +27,8 @@ pub enum Consumer {
     Notifier(consumer_notifier::Notifier),
     MediaProcessor(consumer_media_processor::MediaProcessor),
     OrderExpiry(consumer_order_expiry::Expiry),
+    Escrow(consumer_escrow::Escrow),
+    Invoices(consumer_invoices::Invoices),
 }
 
 impl Consumer {
@@ -45,6 +47,10 @@ impl Consumer {
             "consumer-order-expiry" => Some(Self::OrderExpiry(
                 consumer_order_expiry::Expiry::from_env().await?,
             )),
+            "consumer-escrow" => Some(Self::Escrow(consumer_escrow::Escrow::from_env().await?)),
+            "consumer-invoices" => Some(Self::Invoices(
+                consumer_invoices::Invoices::from_env().await?,
+            )),
             _ => None,
         })
     }
@@ -59,7 +65,11 @@ impl Consumer {
                 .into_iter()
                 .filter_map(|f| f.item_identifier)
                 .collect(),
-            Self::Notifier(_) | Self::MediaProcessor(_) | Self::OrderExpiry(_) => {
+            Self::Notifier(_)
+            | Self::MediaProcessor(_)
+            | Self::OrderExpiry(_)
+            | Self::Escrow(_)
+            | Self::Invoices(_) => {
                 tracing::error!(
                     "only the outbox relay reads the table stream; check template.yaml"
                 );
@@ -74,6 +84,8 @@ impl Consumer {
             Self::Notifier(n) => n.handle(event).await,
             Self::MediaProcessor(m) => m.handle(event).await,
             Self::OrderExpiry(e) => e.handle(event).await,
+            Self::Escrow(e) => e.handle(event).await,
+            Self::Invoices(i) => i.handle(event).await,
             Self::OutboxRelay(_) => {
                 tracing::error!("the outbox relay has no SQS handler; check template.yaml");
                 return Vec::new();

@@ -140,8 +140,22 @@ fn function_routers() -> Vec<(&'static str, axum::Router, Routes)> {
         ),
         (
             "api-orders",
-            api_orders::router(state),
+            api_orders::router(state.clone()),
             openapi_routes(&api_orders::api().split_for_parts().1),
+        ),
+        (
+            "api-payments",
+            api_payments::router(
+                state.clone(),
+                Default::default(),
+                api_payments::Settings::from_env().expect("defaults"),
+            ),
+            openapi_routes(&api_payments::api().split_for_parts().1),
+        ),
+        (
+            "api-webhooks",
+            api_webhooks::router(state, Default::default()),
+            openapi_routes(&api_webhooks::api().split_for_parts().1),
         ),
     ]
 }
@@ -194,7 +208,7 @@ async fn the_dev_server_serves_and_documents_every_template_route() {
         template,
         "the served OpenAPI document must list exactly the template's routes"
     );
-    let app = dev_server::app(offline_state(), None);
+    let app = dev_server::app(offline_state(), None, Default::default());
     for (method, path) in &template {
         assert!(
             serves(&app, method, path).await,

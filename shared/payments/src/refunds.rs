@@ -45,13 +45,19 @@ pub async fn refund(
     reason: &str,
     order_move: Option<Move>,
 ) -> Result<RefundRecord, RefundError> {
-    let mut record = ops::reserve_refund(db, payment, escrow, amount, reason).await?;
-    let provider_ref = match provider_kind(payment.method) {
-        None => format!("manual-{}", record.id),
-        Some(kind) => {
-            let adapter = providers
+    // Before anything is reserved: a refund that cannot be asked for must not stay pending.
+    let adapter = match provider_kind(payment.method) {
+        None => None,
+        Some(kind) => Some(
+            providers
                 .get(kind)
-                .ok_or(RefundError::NotConfigured(payment.method.as_str()))?;
+                .ok_or(RefundError::NotConfigured(payment.method.as_str()))?,
+        ),
+    };
+    let mut record = ops::reserve_refund(db, payment, escrow, amount, reason).await?;
+    let provider_ref = match adapter {
+        None => format!("manual-{}", record.id),
+        Some(adapter) => {
             let created = time::OffsetDateTime::parse(
                 &payment.created_at,
                 &time::format_description::well_known::Rfc3339,

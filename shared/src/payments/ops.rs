@@ -737,7 +737,7 @@ impl Guard {
 }
 
 /// Spreads `amount` over the escrows that can cover it, in order (`(escrow, part)`).
-fn allocate<'e>(escrows: &'e [EscrowRecord], amount: i64) -> Vec<(&'e EscrowRecord, i64)> {
+fn allocate(escrows: &[EscrowRecord], amount: i64) -> Vec<(&EscrowRecord, i64)> {
     let mut left = amount;
     let mut parts = Vec::new();
     for e in escrows {

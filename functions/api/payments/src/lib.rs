@@ -74,12 +74,21 @@ impl Settings {
     }
 }
 
-struct Deps {
+/// What the payment routes need besides [`AppState`], as a request extension.
+pub struct Deps {
     providers: Providers,
     settings: Settings,
 }
 
 type Shared = Extension<Arc<Deps>>;
+
+/// The extension layer the routes of [`api`] need (the dev server adds it to its merged router).
+pub fn extension(providers: Providers, settings: Settings) -> Extension<Arc<Deps>> {
+    Extension(Arc::new(Deps {
+        providers,
+        settings,
+    }))
+}
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(shared::openapi::base())
@@ -105,13 +114,7 @@ pub fn api() -> OpenApiRouter<AppState> {
 
 pub fn router(state: AppState, providers: Providers, settings: Settings) -> axum::Router {
     let (routes, _) = api().split_for_parts();
-    shared::http::finish(
-        routes.layer(Extension(Arc::new(Deps {
-            providers,
-            settings,
-        }))),
-        state,
-    )
+    shared::http::finish(routes.layer(extension(providers, settings)), state)
 }
 
 fn op_error(e: OpError) -> ApiError {
@@ -983,8 +986,10 @@ async fn shop_balance(
 #[serde(deny_unknown_fields)]
 pub struct LedgerQuery {
     /// `available` (default), `escrow` or `hold`.
+    #[param(inline)]
     pub account: Option<LedgerAccount>,
     /// Default VND.
+    #[param(inline)]
     pub currency: Option<Currency>,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
@@ -1212,9 +1217,12 @@ async fn record_bank_transfer(
 struct InvoiceRecord {
     shop_id: String,
     buyer_id: String,
-    number: String,
+    display_number: String,
     s3_key: String,
     issued_at: String,
+    /// False until the PDF is in the bucket.
+    #[serde(default)]
+    pdf_stored: bool,
 }
 
 /// The order's invoice PDF as a short-lived link: its buyer, the shop's finance roles, an admin.
@@ -1232,7 +1240,12 @@ async fn invoice(
     Path(order_id): Path<String>,
 ) -> Result<Json<InvoiceLink>, ApiError> {
     let none = || ApiError::NotFound("no invoice of this order for the caller".into());
-    let record: InvoiceRecord = state.db.get(keys::invoice(&order_id)).await?.ok_or_else(none)?;
+    let record: InvoiceRecord = state
+        .db
+        .get(keys::invoice(&order_id))
+        .await?
+        .filter(|r: &InvoiceRecord| r.pdf_stored)
+        .ok_or_else(none)?;
     if record.buyer_id != caller.id() && !caller.user.has_role(Role::Admin) {
         authorize_shop(&state.db, &caller, &record.shop_id, Capability::ViewFinances)
             .await
@@ -1256,7 +1269,7 @@ async fn invoice(
         .map_err(ApiError::internal)?;
     Ok(Json(InvoiceLink {
         order_id,
-        number: record.number,
+        number: record.display_number,
         url: url.uri().to_owned(),
         issued_at: record.issued_at,
     }))

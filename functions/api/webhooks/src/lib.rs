@@ -37,10 +37,12 @@ pub fn api() -> OpenApiRouter<AppState> {
 
 pub fn router(state: AppState, providers: Providers) -> axum::Router {
     let (routes, _) = api().split_for_parts();
-    shared::http::finish(
-        routes.layer(Extension(std::sync::Arc::new(providers))),
-        state,
-    )
+    shared::http::finish(routes.layer(extension(providers)), state)
+}
+
+/// The extension layer the routes of [`api`] need (the dev server adds it to its merged router).
+pub fn extension(providers: Providers) -> Extension<std::sync::Arc<Providers>> {
+    Extension(std::sync::Arc::new(providers))
 }
 
 type Adapters = Extension<std::sync::Arc<Providers>>;
