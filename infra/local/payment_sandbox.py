@@ -894,13 +894,16 @@ class PayPal(Provider):
         if missing:
             fail(400, {"name": "VALIDATION_ERROR", "message": "Invalid request - see details", "details": [
                 {"field": k, "location": "body", "issue": "Required field cannot be blank"} for k in missing]}, False)
-        ev = b["webhook_event"]
+        ev, ids = b["webhook_event"], [str(b[k]) for k in ("transmission_id", "transmission_time", "webhook_id")]
+        # The CRC is over the compact re-serialisation; like PayPal, key order does not matter: an event equal to
+        # what this transmission carried is also checked against the bytes that were sent.
+        sent = [d["_raw"][3] for d in self.sb.deliveries if d["provider"] == "paypal" and d["_raw"][3]
+                and d["headers"].get("PAYPAL-TRANSMISSION-ID") == ids[0] and parse_body(d["_raw"][3]) == ev]
         ok = (b["auth_algo"] == "SHA256withRSA" and isinstance(ev, dict)
               and str(b["cert_url"]).endswith("/v1/notifications/certs/CERT-local")
               and b["webhook_id"] == self.sb.secrets("paypal")["webhook_id"]
-              and self.keys.verify(paypal_message(*(str(b[k]) for k in ("transmission_id", "transmission_time",
-                                                                        "webhook_id")), cjson(ev).encode()),
-                                   str(b["transmission_sig"])))
+              and any(self.keys.verify(paypal_message(*ids, body), str(b["transmission_sig"]))
+                      for body in [cjson(ev).encode(), *sent]))
         return Resp.json(200, {"verification_status": "SUCCESS" if ok else "FAILURE"})
 
     # --- events
@@ -1368,7 +1371,8 @@ class Sandbox:
                 self.deliveries.append(rec)
             log("delivery", id=did, provider=pname, event_type=ev["event_type"], mode=mode, method=method,
                 url=(url or "").split("?")[0], status=status, error=error)
-            return {"delivery_id": did, "status": status, "body": rec["response"]}
+            out = {"delivery_id": did, "status": status, "body": rec["response"]}
+            return {**out, "error": error} if error else out
 
         if delay_ms <= 0:
             return send()
