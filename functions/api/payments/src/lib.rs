@@ -138,6 +138,36 @@ fn op_error(e: OpError) -> ApiError {
     }
 }
 
+/// One page of `pk` (newest first) as a list of views: every list route of this group.
+async fn list_page<R, V>(
+    state: &AppState,
+    index: Option<&str>,
+    pk: String,
+    sk_prefix: Option<&str>,
+    page: shared::http::Pagination,
+    view: impl Fn(R) -> V,
+) -> Result<Json<ListResponse<V>>, ApiError>
+where
+    R: serde::de::DeserializeOwned,
+    V: utoipa::ToSchema,
+{
+    let found = state
+        .db
+        .query_page::<R>(QuerySpec {
+            index,
+            pk,
+            sk_prefix: sk_prefix.map(str::to_owned),
+            ascending: false,
+            limit: page.limit,
+            start: page.start,
+        })
+        .await?;
+    Ok(Json(ListResponse {
+        items: found.items.into_iter().map(view).collect(),
+        next_cursor: found.next_cursor,
+    }))
+}
+
 fn not_found() -> ApiError {
     ApiError::NotFound("no such payment for the caller".into())
 }
@@ -404,25 +434,11 @@ async fn history(
     Query(q): Query<PageQuery>,
 ) -> Result<Json<ListResponse<PaymentView>>, ApiError> {
     let page = q.pagination()?;
-    let found = state
-        .db
-        .query_page::<PaymentRecord>(QuerySpec {
-            index: Some("GSI1"),
-            pk: keys::gsi1_buyer_payments(caller.id()),
-            sk_prefix: None,
-            ascending: false,
-            limit: page.limit,
-            start: page.start,
-        })
-        .await?;
-    Ok(Json(ListResponse {
-        items: found
-            .items
-            .iter()
-            .map(|p| PaymentView::from_record(p, &deps.settings.bank_account))
-            .collect(),
-        next_cursor: found.next_cursor,
-    }))
+    let pk = keys::gsi1_buyer_payments(caller.id());
+    list_page(&state, Some("GSI1"), pk, None, page, |p: PaymentRecord| {
+        PaymentView::from_record(&p, &deps.settings.bank_account)
+    })
+    .await
 }
 
 /// The receipt of a paid payment.
@@ -779,21 +795,11 @@ async fn chargebacks(
 ) -> Result<Json<ListResponse<DisputeView>>, ApiError> {
     caller.require_role(Role::Admin)?;
     let page = q.pagination()?;
-    let found = state
-        .db
-        .query_page::<DisputeRecord>(QuerySpec {
-            index: Some("GSI2"),
-            pk: keys::GSI2_DISPUTES.into(),
-            sk_prefix: None,
-            ascending: false,
-            limit: page.limit,
-            start: page.start,
-        })
-        .await?;
-    Ok(Json(ListResponse {
-        items: found.items.iter().map(DisputeView::from).collect(),
-        next_cursor: found.next_cursor,
-    }))
+    let pk = keys::GSI2_DISPUTES.to_owned();
+    list_page(&state, Some("GSI2"), pk, None, page, |d: DisputeRecord| {
+        DisputeView::from(&d)
+    })
+    .await
 }
 
 /// Seller: submit evidence for the open dispute of a payment that funded one of the caller's
@@ -1040,21 +1046,8 @@ async fn shop_ledger(
     {
         return Err(ApiError::field("cursor", "belongs to another statement"));
     }
-    let found = state
-        .db
-        .query_page::<EntryRecord>(QuerySpec {
-            index: None,
-            pk,
-            sk_prefix: Some(keys::LEDGER_ENTRY_PREFIX.into()),
-            ascending: false,
-            limit: page.limit,
-            start: page.start,
-        })
-        .await?;
-    Ok(Json(ListResponse {
-        items: found.items.into_iter().map(LedgerEntryView::from).collect(),
-        next_cursor: found.next_cursor,
-    }))
+    let prefix = Some(keys::LEDGER_ENTRY_PREFIX);
+    list_page(&state, None, pk, prefix, page, <LedgerEntryView as From<EntryRecord>>::from).await
 }
 
 /// Owner: pay out part of the shop's available balance.
@@ -1146,21 +1139,8 @@ async fn transactions(
         }
         None => shared::now_rfc3339()[..10].to_owned(),
     };
-    let found = state
-        .db
-        .query_page::<TransferRecord>(QuerySpec {
-            index: Some("GSI2"),
-            pk: keys::gsi2_transfers(&day),
-            sk_prefix: None,
-            ascending: false,
-            limit: page.limit,
-            start: page.start,
-        })
-        .await?;
-    Ok(Json(ListResponse {
-        items: found.items.into_iter().map(TransferView::from).collect(),
-        next_cursor: found.next_cursor,
-    }))
+    let pk = keys::gsi2_transfers(&day);
+    list_page(&state, Some("GSI2"), pk, None, page, <TransferView as From<TransferRecord>>::from).await
 }
 
 /// Admin: a bank transfer arrived; if its reference and amount match a pending payment, that

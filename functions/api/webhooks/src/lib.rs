@@ -228,10 +228,11 @@ async fn apply(
         tracing::warn!(provider, event_id = %event.event_id, "webhook for an unknown payment");
         return Ok(Outcome::Unknown);
     };
-    let dedupe = Some(Dedupe {
+    let seen = Dedupe {
         provider,
         event_id: &event.event_id,
-    });
+    };
+    let dedupe = Some(seen);
     // One retry when an order moved between our read and our write (it expired meanwhile).
     for attempt in 0..2 {
         let Some(l) = load(state, &pointer, provider, event).await? else {
@@ -277,7 +278,7 @@ async fn apply(
                 match ops::fail(&state.db, &l.payment, &l.orders, reason, dedupe).await {
                     // A failure after a success: recorded, nothing changes.
                     Err(OpError::AlreadyFinal) => {
-                        ops::acknowledge(&state.db, dedupe.expect("set above")).await
+                        ops::acknowledge(&state.db, seen).await
                     }
                     other => other,
                 }
@@ -302,7 +303,7 @@ async fn apply(
                     })
                     .collect();
                 match unknown.as_slice() {
-                    [] => ops::acknowledge(&state.db, dedupe.expect("set above")).await,
+                    [] => ops::acknowledge(&state.db, seen).await,
                     // Our own refund may still be between its provider call and its booking.
                     _ if l.payment.refund_pending > 0 => {
                         return Ok(Outcome::RetryLater("a refund of ours is in flight".into()));
