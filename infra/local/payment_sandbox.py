@@ -568,11 +568,7 @@ class Stripe(Provider):
         if amount > remaining:
             self.err("amount_too_large", f"Refund amount ({self.money(amount, ch['currency'])}) is greater than "
                      f"unrefunded amount on charge ({self.money(remaining, ch['currency'])})", param="amount")
-        ref = {"id": rid("re_3"), "object": "refund", "amount": amount, "payment_intent": pi, "charge": ch["id"],
-               "status": "succeeded", "metadata": p.get("metadata") or {}, "currency": ch["currency"],
-               "created": now(), "reason": p.get("reason")}
-        self.refunds[ref["id"]] = ref
-        self.add_refund(ch, ref)
+        ref = self.new_refund(ch, amount, p.get("metadata") or {}, p.get("reason"))
         ev = self.job("charge.refunded", pi, copy.deepcopy(ch), {"id": rid("req_", 14), "idempotency_key": idem_key})
         req.after.append(lambda: self.sb.deliver("stripe", ev, delay_ms=AFTER_RESPONSE_MS))
         return Resp.json(200, ref)
@@ -585,6 +581,14 @@ class Stripe(Provider):
                 "paid": True, "refunded": False, "disputed": False, "status": "succeeded", "created": now(),
                 "metadata": it["metadata"], "refunds": {"object": "list", "data": [], "has_more": False,
                                                         "total_count": 0, "url": f"/v1/charges/{cid}/refunds"}}
+
+    def new_refund(self, ch, amount, metadata=None, reason=None):
+        ref = {"id": rid("re_3"), "object": "refund", "amount": amount, "payment_intent": ch["payment_intent"],
+               "charge": ch["id"], "status": "succeeded", "metadata": metadata or {}, "currency": ch["currency"],
+               "created": now(), "reason": reason}
+        self.refunds[ref["id"]] = ref
+        self.add_refund(ch, ref)
+        return ref
 
     @staticmethod
     def add_refund(ch, refund):
@@ -617,22 +621,32 @@ class Stripe(Provider):
         return [self.job("payment_intent.payment_failed", ref, copy.deepcopy(it))], None
 
     def craft(self, typ, ref, body):
-        it = copy.deepcopy(self.get(self.intents, ref, "payment intent"))
+        it = self.get(self.intents, ref, "payment intent")
         amount = as_int(body.get("amount"))
+        if (typ in ("payment_intent.succeeded", "payment_intent.payment_failed") and amount is None
+                and it["status"] == "requires_payment_method"):  # a real (late) result: it happens
+            return self.pay(ref, "succeed" if typ.endswith("succeeded") else "decline", body)[0][0], True
+        if typ == "charge.refunded" and it["status"] == "succeeded":  # e.g. a refund made in the Dashboard
+            ch = self.charges[it["latest_charge"]]
+            left = ch["amount"] - ch["amount_refunded"]
+            if 0 < (amount or left) <= left:
+                self.new_refund(ch, amount or left)
+                return self.job(typ, ref, copy.deepcopy(ch)), True
+        it = copy.deepcopy(it)
         if typ == "payment_intent.succeeded":
             it.update(status="succeeded", last_payment_error=None, latest_charge=it["latest_charge"] or rid("ch_3"))
             it["amount"] = it["amount_received"] = amount or it["amount"]
-            return self.job(typ, ref, it)
+            return self.job(typ, ref, it), False
         if typ == "payment_intent.payment_failed":
             it.update(status="requires_payment_method", last_payment_error=dict(self.DECLINE))
-            return self.job(typ, ref, it)
+            return self.job(typ, ref, it), False
         if typ == "charge.refunded":
             ch = copy.deepcopy(self.charges.get(it["latest_charge"]) or self.charge_obj(it, it["latest_charge"]))
             amount = amount or (ch["amount"] - ch["amount_refunded"]) or ch["amount"]
             self.add_refund(ch, {"id": rid("re_3"), "object": "refund", "amount": amount, "payment_intent": ref,
                                  "charge": ch["id"], "status": "succeeded", "currency": ch["currency"],
                                  "created": now()})
-            return self.job(typ, ref, ch)
+            return self.job(typ, ref, ch), False
         fail(400, {"error": f"unsupported stripe event type {typ!r}", "supported": [
             "payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded"]})
 
@@ -844,18 +858,22 @@ class PayPal(Provider):
                      "payer to the 'rel':'approve' url returned as part of the HATEOAS links within the Create Order "
                      "call or provide a valid payment_source in the request.")
         declined, self.fail_next = self.fail_next or o["_decline"], False
+        ev = self.do_capture(o, declined)
+        req.after.append(lambda: self.sb.deliver("paypal", ev, delay_ms=AFTER_RESPONSE_MS))
+        return Resp.json(201, o["_capture_resp"])
+
+    def do_capture(self, o, declined):
+        """Captures order `o` (its answer is kept for repeated captures); returns the capture webhook."""
         cap = {**self.capture_obj(o, "DECLINED" if declined else "COMPLETED"), "_order": o["id"], "_refunded": "0"}
         self.captures[cap["id"]] = cap
         o.update(status="COMPLETED", _capture=cap["id"], update_time=rfc3339())
-        o["_capture_resp"] = resp = {
+        o["_capture_resp"] = {
             "id": o["id"], "status": "COMPLETED", "payment_source": o.get("payment_source"), "purchase_units": [
                 {"reference_id": o["purchase_units"][0]["reference_id"], "payments": {"captures": [public(cap)]}}],
             "payer": o.get("payer"), "links": [o["links"][0]]}
         amt = f"{cap['amount']['value']} {cap['amount']['currency_code']}"
-        ev = self.job("PAYMENT.CAPTURE.DENIED" if declined else "PAYMENT.CAPTURE.COMPLETED", o["id"], "capture",
-                      f"Payment {'denied' if declined else 'completed'} for {amt}", public(cap))
-        req.after.append(lambda: self.sb.deliver("paypal", ev, delay_ms=AFTER_RESPONSE_MS))
-        return Resp.json(201, resp)
+        return self.job("PAYMENT.CAPTURE.DENIED" if declined else "PAYMENT.CAPTURE.COMPLETED", o["id"], "capture",
+                        f"Payment {'denied' if declined else 'completed'} for {amt}", public(cap))
 
     def refund_obj(self, cap, d, custom_id=None):
         cur, fid = cap["amount"]["currency_code"], rid(n=17, alphabet=UPPER)
@@ -879,13 +897,19 @@ class PayPal(Provider):
         if d > paid - done:
             self.err(422, "REFUND_AMOUNT_EXCEEDED", "The refund amount must be less than or equal to the capture "
                      "amount that has not yet been refunded.")
-        cap.update(_refunded=str(done + d), status="REFUNDED" if done + d == paid else "PARTIALLY_REFUNDED")
-        rf = self.refund_obj(cap, d, b.get("custom_id"))
-        self.refunds[rf["id"]] = {**rf, "_capture": cap["id"]}
-        ev = self.job("PAYMENT.CAPTURE.REFUNDED", cap["_order"], "refund", f"A {rf['amount']['value']} {cur} capture "
-                      "payment was refunded", rf)
+        ev = self.do_refund(cap, d, b.get("custom_id"))
         req.after.append(lambda: self.sb.deliver("paypal", ev, delay_ms=AFTER_RESPONSE_MS))
-        return Resp.json(201, rf)
+        return Resp.json(201, ev["payload"]["resource"])
+
+    def do_refund(self, cap, d: Decimal, custom_id=None):
+        """Refunds `d` of capture `cap` (checked by the caller); returns the PAYMENT.CAPTURE.REFUNDED webhook."""
+        done = Decimal(cap["_refunded"]) + d
+        cap.update(_refunded=str(done), status="REFUNDED" if done == Decimal(cap["amount"]["value"])
+                   else "PARTIALLY_REFUNDED")
+        rf = self.refund_obj(cap, d, custom_id)
+        self.refunds[rf["id"]] = {**rf, "_capture": cap["id"]}
+        return self.job("PAYMENT.CAPTURE.REFUNDED", cap["_order"], "refund", f"A {rf['amount']['value']} "
+                        f"{rf['amount']['currency_code']} capture payment was refunded", rf)
 
     def verify(self, req: Req) -> Resp:
         b = self.body(req)
@@ -930,19 +954,29 @@ class PayPal(Provider):
 
     def craft(self, typ, ref, body):
         o = self.get(self.orders, ref, "order")
-        amount = body.get("amount")
+        amount, real = body.get("amount"), self.captures.get(o["_capture"] or "")
+        # A real transition happens in the sandbox's state too (applied); a contradicting one is only sent.
+        if typ == "CHECKOUT.ORDER.APPROVED" and o["status"] == "CREATED":
+            return self.pay(ref, "succeed", body)[0][0], True
+        if typ in ("PAYMENT.CAPTURE.COMPLETED", "PAYMENT.CAPTURE.DENIED") and not real and amount is None:
+            return self.do_capture(o, typ.endswith("DENIED")), True
+        if typ == "PAYMENT.CAPTURE.REFUNDED" and real and real["status"] in ("COMPLETED", "PARTIALLY_REFUNDED"):
+            left = Decimal(real["amount"]["value"]) - Decimal(real["_refunded"])
+            d = Decimal(str(amount)) if amount is not None else left
+            if 0 < d <= left:
+                return self.do_refund(real, d), True
         if typ == "CHECKOUT.ORDER.APPROVED":
             return self.job(typ, ref, "checkout-order", "An order has been approved by buyer",
-                            {**self.order_view(o), "status": "APPROVED"})
+                            {**self.order_view(o), "status": "APPROVED"}), False
         cap = copy.deepcopy(public(self.captures[o["_capture"]]) if o["_capture"] else self.capture_obj(o, ""))
         if typ in ("PAYMENT.CAPTURE.COMPLETED", "PAYMENT.CAPTURE.DENIED"):
             cap["status"] = "COMPLETED" if typ.endswith("COMPLETED") else "DECLINED"
             if amount is not None:
                 cap["amount"]["value"] = self.fmt(Decimal(str(amount)), cap["amount"]["currency_code"])
-            return self.job(typ, ref, "capture", f"Payment {cap['status'].lower()}", cap)
+            return self.job(typ, ref, "capture", f"Payment {cap['status'].lower()}", cap), False
         if typ == "PAYMENT.CAPTURE.REFUNDED":
             rf = self.refund_obj(cap, Decimal(str(amount if amount is not None else cap["amount"]["value"])))
-            return self.job(typ, ref, "refund", "A capture payment was refunded", rf)
+            return self.job(typ, ref, "refund", "A capture payment was refunded", rf), False
         fail(400, {"error": f"unsupported paypal event type {typ!r}", "supported": [
             "CHECKOUT.ORDER.APPROVED", "PAYMENT.CAPTURE.COMPLETED", "PAYMENT.CAPTURE.DENIED",
             "PAYMENT.CAPTURE.REFUNDED"]})
@@ -1096,9 +1130,15 @@ class VNPay(Provider):
             fail(400, {"error": f"unsupported vnpay event type {typ!r}", "supported": ["ipn"]})
         t = self.get(self.txns, ref, "vnp_TxnRef")
         code = str(body.get("response_code", "00"))
-        tno = t["transaction_no"] or (str(self.next_no + 1) if code == "00" else "0")
-        return self.ipn(t, code, str(body.get("transaction_status", "00" if code == "00" else "02")), tno,
-                        body.get("amount"))
+        status = str(body.get("transaction_status", "00" if code == "00" else "02"))
+        paid, applied = code == status == "00", t["status"] == "pending" and body.get("amount") is None
+        ev = self.ipn(t, code, status, t["transaction_no"] or (str(self.next_no + 1) if paid else "0"),
+                      body.get("amount"))
+        if applied:  # the first result for a pending payment happens in the sandbox's state too
+            t["status"] = "paid" if paid else "failed"
+            if paid:
+                t.update(transaction_no=ev["payload"]["vnp_TransactionNo"], pay_date=ev["payload"]["vnp_PayDate"])
+        return ev, applied
 
     def bump(self, p, amount=None):
         return {**p, "vnp_Amount": str(as_int(amount) * 100 if as_int(amount) else int(p["vnp_Amount"]) * 2)}
@@ -1113,11 +1153,11 @@ class VNPay(Provider):
         b = {k: "" if v is None else str(v) for k, v in raw.items()}
         sec, t = self.sb.secrets("vnpay"), self.txns.get(b.get("vnp_TxnRef", ""))
 
-        def answer(code, msg):
+        def answer(code, msg, refund_no=None):
             r = {"vnp_ResponseId": uuid.uuid4().hex, "vnp_Command": b.get("vnp_Command", ""), "vnp_ResponseCode": code,
                  "vnp_Message": msg, **{k: b.get(k, "") for k in ("vnp_TmnCode", "vnp_TxnRef", "vnp_Amount")},
                  "vnp_BankCode": "NCB", "vnp_PayDate": vn_time(),
-                 "vnp_TransactionNo": (t or {}).get("transaction_no") or b.get("vnp_TransactionNo", ""),
+                 "vnp_TransactionNo": refund_no or (t or {}).get("transaction_no") or b.get("vnp_TransactionNo", ""),
                  "vnp_TransactionType": b.get("vnp_TransactionType", ""),
                  "vnp_TransactionStatus": "05" if code == "00" else "", "vnp_OrderInfo": b.get("vnp_OrderInfo", "")}
             return Resp.json(200, {**r, "vnp_SecureHash": pipe_hash(sec["hash_secret"], r, VNP_REFUND_RESP)})
@@ -1153,9 +1193,10 @@ class VNPay(Provider):
         if amount > remaining:
             return answer("99", f"Refund amount {amount} exceeds the refundable amount {remaining}")
         t["refunded"] += amount
-        t["refunds"].append({"request_id": b["vnp_RequestId"], "amount": amount, "type": typ,
-                             "create_by": b["vnp_CreateBy"], "create_date": b["vnp_CreateDate"]})
-        return answer("00", "Refund success")
+        self.next_no += 1  # the refund is a VNPay transaction of its own
+        t["refunds"].append({"request_id": b["vnp_RequestId"], "amount": amount, "type": typ, "transaction_no":
+                             str(self.next_no), "create_by": b["vnp_CreateBy"], "create_date": b["vnp_CreateDate"]})
+        return answer("00", "Refund success", str(self.next_no))
 
     def page(self, req: Req) -> Resp:
         if req.method == "POST":
@@ -1289,11 +1330,15 @@ class MoMo(Provider):
     def craft(self, typ, ref, body):
         if typ != "ipn":
             fail(400, {"error": f"unsupported momo event type {typ!r}", "supported": ["ipn"]})
-        o = copy.deepcopy(self.get(self.orders, ref, "orderId"))
+        real = self.get(self.orders, ref, "orderId")
+        applied = real["status"] == "pending" and body.get("amount") is None
+        o, code = real if applied else copy.deepcopy(real), as_int(body.get("result_code", 0)) or 0
         if o["trans_id"] is None:
             self.next_trans += 1
             o["trans_id"] = self.next_trans
-        return self.ipn(o, as_int(body.get("result_code", 0)) or 0, body.get("amount"))
+        if applied:  # the first result for a pending order happens in the sandbox's state too
+            o["status"] = "paid" if code == 0 else "failed"
+        return self.ipn(o, code, body.get("amount")), applied
 
     def bump(self, payload, amount=None):
         return {**payload, "amount": as_int(amount) or payload["amount"] * 2}
@@ -1425,8 +1470,9 @@ class Sandbox:
         if sub == "events":
             prov = self.provider(b.get("provider"))
             with self.lock:
-                ev = prov.craft(b.get("type"), b.get("ref"), b)
-            return Resp.json(200, {"event_id": ev["event_id"], **self.deliver(prov.name, ev, delay_ms=delay)})
+                ev, applied = prov.craft(b.get("type"), b.get("ref"), b)
+            return Resp.json(200, {"event_id": ev["event_id"], "applied": applied,
+                                   **self.deliver(prov.name, ev, delay_ms=delay)})
         if sub == "disputes":
             if b.get("provider") not in ("stripe", "paypal"):
                 fail(400, {"error": "disputes exist for stripe and paypal only"})

@@ -83,6 +83,15 @@ fn main() -> anyhow::Result<()> {
                 std::env::set_var(k, v);
             }
         }
+        // Function-level variables (the payment functions' provider secrets and URLs): one
+        // process runs every function, and the template gives each name one value.
+        for function in stack.functions.values() {
+            for (k, v) in &function.env {
+                if !stack.env.contains_key(k) {
+                    std::env::set_var(k, v);
+                }
+            }
+        }
     }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
