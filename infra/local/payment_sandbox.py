@@ -409,7 +409,7 @@ class Provider:
         if mode == "resign_amount":
             payload = self.bump(payload, opts.get("amount"))
         sent = self.bump(payload, opts.get("amount")) if mode == "tamper_amount" else payload
-        method, url, headers, body = self.sign(payload, sent, mode, url)
+        method, url, headers, body = self.sign(payload, sent, mode, url, opts)
         if mode == "truncate" and body is None:
             base, _, q = url.partition("?")
             url = f"{base}?{q[: len(q) // 2]}"
@@ -677,9 +677,12 @@ class Stripe(Provider):
                 obj[k] = as_int(amount) or (obj[k] * 2 or 100)
         return ev
 
-    def sign(self, ev, sent, mode, url):
+    def sign(self, ev, sent, mode, url, opts):
         secret = WRONG["stripe"] if mode == "wrong_secret" else self.sb.secrets("stripe")["webhook_secret"]
         t = now() - (STALE_SECONDS if mode == "stale" else 0)
+        prev = re.match(r"t=(\d+)", (opts.get("previous") or {}).get("Stripe-Signature", ""))
+        if mode == "duplicate" and prev:  # a retry always carries a newer timestamp (and so a new signature)
+            t = max(t, int(prev.group(1)) + 1)
         sig = rnd.token_hex(32) if mode == "bad_signature" else stripe_sign(secret, t, cjson(ev))
         old = f"v1={stripe_sign(WRONG['stripe_old'], t, cjson(ev))}," if mode == "rotated" else ""
         return "POST", url or self.sb.hook_url("stripe"), {
@@ -1014,7 +1017,7 @@ class PayPal(Provider):
             amt["value"] = self.fmt(new, amt["currency_code"])
         return ev
 
-    def sign(self, ev, sent, mode, url):
+    def sign(self, ev, sent, mode, url, opts):
         webhook_id = WRONG["paypal"] if mode == "wrong_secret" else self.sb.secrets("paypal")["webhook_id"]
         tid, ttime = str(uuid.uuid1()), rfc3339(now() - (STALE_SECONDS if mode == "stale" else 0))
         signed = b"" if mode == "bad_signature" else cjson(ev).encode()  # bad: a real RSA signature of other bytes
@@ -1143,7 +1146,7 @@ class VNPay(Provider):
     def bump(self, p, amount=None):
         return {**p, "vnp_Amount": str(as_int(amount) * 100 if as_int(amount) else int(p["vnp_Amount"]) * 2)}
 
-    def sign(self, p, sent, mode, url):
+    def sign(self, p, sent, mode, url, opts):
         secret = WRONG["vnpay"] if mode == "wrong_secret" else self.sb.secrets("vnpay")["hash_secret"]
         q = vnp_ipn_query(secret, p, sent, rnd.token_hex(64) if mode == "bad_signature" else None)
         return "GET", f"{url or self.sb.hook_url('vnpay')}?{q}", {"User-Agent": "VNPAY-IPN/2.1.0"}, None
@@ -1343,7 +1346,7 @@ class MoMo(Provider):
     def bump(self, payload, amount=None):
         return {**payload, "amount": as_int(amount) or payload["amount"] * 2}
 
-    def sign(self, payload, sent, mode, url):
+    def sign(self, payload, sent, mode, url, opts):
         sec = self.sb.secrets("momo")
         sig = rnd.token_hex(32) if mode == "bad_signature" else momo_sign(
             WRONG["momo"] if mode == "wrong_secret" else sec["secret_key"], MOMO_IPN,
@@ -1445,8 +1448,8 @@ class Sandbox:
         if mode not in prov.MODES:
             fail(400, {"error": f"mode {mode!r} does not apply to {prov.name}", "modes": sorted(prov.MODES)})
         ev = job(rec["ref"], rec["event_type"], rec["_payload"], rec["event_id"], rec["_url"])
-        return self.deliver(prov.name, ev, mode=mode, of=did, delay_ms=delay,
-                            raw=rec["_raw"] if mode == "replay" else None, opts={"amount": b.get("amount")})
+        return self.deliver(prov.name, ev, mode=mode, of=did, delay_ms=delay, raw=rec["_raw"] if mode == "replay"
+                            else None, opts={"amount": b.get("amount"), "previous": rec["headers"]})
 
     def control(self, req: Req, sub: str) -> Resp:
         if req.method == "GET" and sub == "deliveries":
