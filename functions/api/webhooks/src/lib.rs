@@ -420,7 +420,8 @@ struct WebhookAnswers;
 impl utoipa::IntoResponses for WebhookAnswers {
     fn responses() -> shared::openapi::Responses {
         [
-            ("400", "Forged, stale, tampered, truncated or wrongly encoded; or an amount that differs from the payment's (nothing was written)"),
+            ("400", "Forged, stale, tampered, truncated or wrongly encoded (nothing was written)"),
+            ("422", "Genuine, but its amount differs from the payment's: refused and logged as an incident (nothing was written)"),
             ("413", "The body is larger than 64 KiB"),
             ("503", "Not applicable yet (e.g. a refund before its payment succeeded): deliver it again later"),
         ]
