@@ -391,6 +391,15 @@ pub struct Envelope {
     pub data: serde_json::Value,
 }
 
+/// An EventBridge event as SQS delivers it to a consumer (the message body).
+#[derive(Debug, Deserialize)]
+pub struct BusEvent {
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    pub source: String,
+    pub detail: Envelope,
+}
+
 /// The outbox row: everything the relay needs to publish without reading anything else.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OutboxItem {

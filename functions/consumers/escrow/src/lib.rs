@@ -58,9 +58,9 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use payment_providers::refunds::{self, RefundError};
 use payment_providers::registry::Providers;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use shared::domain::order_state::OrderStatus;
-use shared::events::{DomainEvent, Envelope};
+use shared::events::DomainEvent;
 use shared::orders::{self, Actor, Move, OrderRecord, PaymentMethod, TransitionError};
 use shared::payments::ops::{self, OpError};
 use shared::payments::{EscrowRecord, EscrowStatus, PaymentRecord, RefundRecord, RefundStatus};
@@ -87,14 +87,7 @@ const RELEASE_ATTEMPTS: u32 = 3;
 /// most 14 days).
 const LATE_CLAIM_TTL_SECS: i64 = 90 * 24 * 3600;
 
-/// The EventBridge event as SQS delivers it (the message body).
-#[derive(Debug, Deserialize)]
-pub struct BusEvent {
-    #[serde(rename = "detail-type")]
-    pub detail_type: String,
-    pub source: String,
-    pub detail: Envelope,
-}
+pub use shared::events::BusEvent;
 
 /// What an event asks of the ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -49,9 +49,8 @@ use std::time::Duration;
 use anyhow::Context;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use rand::Rng;
-use serde::Deserialize;
 use shared::catalog::ShopRecord;
-use shared::events::{DomainEvent, Envelope, PaidOrder, PaymentSucceeded};
+use shared::events::{DomainEvent, PaidOrder, PaymentSucceeded};
 use shared::identity::UserRecord;
 use shared::orders::{OrderRecord, ShippingAddress};
 use shared::store::{Db, Item, from_item, keys};
@@ -66,14 +65,7 @@ pub const MAX_CLAIM_ATTEMPTS: u32 = 30;
 /// Upper bound of the jittered pause between attempts grows from this, doubling, to 16×.
 const BACKOFF_BASE_MS: u64 = 10;
 
-/// The EventBridge event as SQS delivers it (the message body).
-#[derive(Debug, Deserialize)]
-pub struct BusEvent {
-    #[serde(rename = "detail-type")]
-    pub detail_type: String,
-    pub source: String,
-    pub detail: Envelope,
-}
+pub use shared::events::BusEvent;
 
 pub struct Invoices {
     pub db: Db,

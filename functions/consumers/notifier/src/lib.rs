@@ -4,9 +4,9 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use shared::catalog::{MemberRecord, MemberRole};
-use shared::events::{DomainEvent, Envelope, OrderStatusChanged};
+use shared::events::{DomainEvent, OrderStatusChanged};
 use shared::identity::UserRecord;
 use shared::store::{Db, QuerySpec, StoreError, keys};
 
@@ -22,14 +22,7 @@ pub struct Email {
     pub text: String,
 }
 
-/// The EventBridge event as SQS delivers it (the message body).
-#[derive(Debug, Deserialize)]
-pub struct BusEvent {
-    #[serde(rename = "detail-type")]
-    pub detail_type: String,
-    pub source: String,
-    pub detail: Envelope,
-}
+pub use shared::events::BusEvent;
 
 /// A person an e-mail can go to.
 #[derive(Debug, Clone, PartialEq, Eq)]
