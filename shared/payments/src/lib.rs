@@ -40,6 +40,29 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
+    /// The provider behind a payment method (none for bank transfers and cash on delivery).
+    pub fn for_method(method: shared::payments::Method) -> Option<Self> {
+        use shared::payments::Method;
+        match method {
+            Method::Stripe => Some(Self::Stripe),
+            Method::Paypal => Some(Self::Paypal),
+            Method::Vnpay => Some(Self::Vnpay),
+            Method::Momo => Some(Self::Momo),
+            Method::BankTransfer | Method::Cod => None,
+        }
+    }
+
+    /// The payment method this provider serves.
+    pub fn method(self) -> shared::payments::Method {
+        use shared::payments::Method;
+        match self {
+            Self::Stripe => Method::Stripe,
+            Self::Paypal => Method::Paypal,
+            Self::Vnpay => Method::Vnpay,
+            Self::Momo => Method::Momo,
+        }
+    }
+
     pub const ALL: [ProviderKind; 4] = [Self::Stripe, Self::Paypal, Self::Vnpay, Self::Momo];
 
     pub fn as_str(self) -> &'static str {

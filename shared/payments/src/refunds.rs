@@ -5,7 +5,7 @@
 
 use shared::orders::Move;
 use shared::payments::ops::{self, OpError};
-use shared::payments::{EscrowRecord, Method, PaymentRecord, RefundRecord, RefundStatus};
+use shared::payments::{EscrowRecord, PaymentRecord, RefundRecord, RefundStatus};
 
 use crate::{ProviderError, ProviderKind, RefundRequest, registry::Providers};
 
@@ -24,16 +24,6 @@ pub enum RefundError {
     NotConfigured(&'static str),
 }
 
-pub fn provider_kind(method: Method) -> Option<ProviderKind> {
-    match method {
-        Method::Stripe => Some(ProviderKind::Stripe),
-        Method::Paypal => Some(ProviderKind::Paypal),
-        Method::Vnpay => Some(ProviderKind::Vnpay),
-        Method::Momo => Some(ProviderKind::Momo),
-        Method::BankTransfer | Method::Cod => None,
-    }
-}
-
 /// Refunds `amount` of `payment`, charged to `escrow`'s order (or, without one, to the late part
 /// held in suspense). `order_move` is written with the booking (an accepted return → refunded).
 pub async fn refund(
@@ -46,7 +36,7 @@ pub async fn refund(
     order_move: Option<Move>,
 ) -> Result<RefundRecord, RefundError> {
     // Before anything is reserved: a refund that cannot be asked for must not stay pending.
-    let adapter = match provider_kind(payment.method) {
+    let adapter = match ProviderKind::for_method(payment.method) {
         None => None,
         Some(kind) => Some(
             providers

@@ -193,10 +193,6 @@ fn payment_id_for(user_id: &str, key: &str) -> String {
         .collect()
 }
 
-fn provider_kind(method: Method) -> Option<payment_providers::ProviderKind> {
-    refunds::provider_kind(method)
-}
-
 fn provider_error(e: ProviderError) -> ApiError {
     match e {
         ProviderError::Unsupported(m) => ApiError::field("method", m),
@@ -279,7 +275,7 @@ async fn create_payment(
     }
     let id = payment_id_for(user, &key.0);
     let amount: i64 = orders.iter().map(|o| o.total).sum();
-    let (provider_ref, redirect_url, client_secret) = match provider_kind(req.method) {
+    let (provider_ref, redirect_url, client_secret) = match payment_providers::ProviderKind::for_method(req.method) {
         Some(kind) => {
             let adapter = deps.providers.get(kind).ok_or_else(|| {
                 ApiError::field("method", "this payment provider is not configured here")

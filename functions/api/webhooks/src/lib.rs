@@ -17,7 +17,7 @@ use shared::domain::{Currency, Money};
 use shared::orders::OrderRecord;
 use shared::payments::ops::{self, Dedupe, OpError};
 use shared::payments::{
-    DISPUTE_ENTITY, DisputeRecord, ESCROW_ENTITY, EscrowRecord, Method, PAYMENT_ENTITY,
+    DISPUTE_ENTITY, DisputeRecord, ESCROW_ENTITY, EscrowRecord, PAYMENT_ENTITY,
     PaymentRecord, PaymentRef,
 };
 use shared::store::{Item, from_item, keys};
@@ -62,15 +62,6 @@ pub enum Outcome {
     /// Depends on something not there yet (a refund before its success, our own refund in
     /// flight); the provider should deliver it again later.
     RetryLater(String),
-}
-
-fn method_of(kind: ProviderKind) -> Method {
-    match kind {
-        ProviderKind::Stripe => Method::Stripe,
-        ProviderKind::Paypal => Method::Paypal,
-        ProviderKind::Vnpay => Method::Vnpay,
-        ProviderKind::Momo => Method::Momo,
-    }
 }
 
 /// Verifies and applies one callback.
@@ -218,7 +209,7 @@ async fn apply(
     kind: ProviderKind,
     event: &WebhookEvent,
 ) -> Result<Outcome, ApiError> {
-    let method = method_of(kind);
+    let method = kind.method();
     let provider = method.as_str();
     let pointer_key = match &event.lookup {
         Lookup::PaymentId(id) => keys::payment_ref(keys::PAYREF_BY_ID, id),
