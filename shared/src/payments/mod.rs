@@ -13,6 +13,8 @@ use utoipa::ToSchema;
 
 use crate::domain::Currency;
 use crate::events::PaidOrder;
+use crate::orders::{ORDER_ENTITY, OrderRecord};
+use crate::store::{Db, Item, StoreError, from_item, keys};
 
 /// How a buyer pays: one of the four providers, a bank transfer, or cash on delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -151,6 +153,61 @@ pub struct PaymentRef {
     pub entity_type: String,
     pub payment_id: String,
     pub order_ids: Vec<String>,
+}
+
+/// A payment with its orders and their escrows, as one batched read finds them.
+#[derive(Debug)]
+pub struct Loaded {
+    pub payment: PaymentRecord,
+    pub orders: Vec<OrderRecord>,
+    /// In the payment's order of orders (refunds and holds are allocated in that order).
+    pub escrows: Vec<EscrowRecord>,
+    /// The caller's `extra` items that exist.
+    pub extra: Vec<Item>,
+}
+
+impl Loaded {
+    /// Whether the extra item with partition key `pk` exists.
+    pub fn has(&self, pk: &str) -> bool {
+        self.extra
+            .iter()
+            .any(|i| i.get("PK").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(pk))
+    }
+}
+
+/// Reads what `pointer` names (the payment, its orders and their escrows) and the `extra` keys
+/// a caller needs beside them, in one `BatchGetItem`; `None` when the payment is missing.
+pub async fn load(
+    db: &Db,
+    pointer: &PaymentRef,
+    extra: &[(String, String)],
+) -> Result<Option<Loaded>, StoreError> {
+    let mut wanted = vec![keys::payment(&pointer.payment_id)];
+    for id in &pointer.order_ids {
+        wanted.push(keys::order(id));
+        wanted.push(keys::escrow(id));
+    }
+    wanted.extend(extra.iter().cloned());
+    let (mut payment, mut orders, mut escrows, mut rest) = (None, Vec::new(), Vec::new(), Vec::new());
+    for item in db.batch_get(&wanted).await? {
+        let entity = item.get("entity_type").and_then(|v| v.as_s().ok()).cloned();
+        match entity.as_deref() {
+            Some(PAYMENT_ENTITY) => payment = Some(from_item::<PaymentRecord>(item)?),
+            Some(ORDER_ENTITY) => orders.push(from_item(item)?),
+            Some(ESCROW_ENTITY) => escrows.push(from_item::<EscrowRecord>(item)?),
+            _ => rest.push(item),
+        }
+    }
+    let Some(payment) = payment else {
+        return Ok(None);
+    };
+    escrows.sort_by_key(|e| payment.orders.iter().position(|o| o.order_id == e.order_id));
+    Ok(Some(Loaded {
+        payment,
+        orders,
+        escrows,
+        extra: rest,
+    }))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

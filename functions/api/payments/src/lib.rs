@@ -1165,18 +1165,10 @@ async fn record_bank_transfer(
         .get(keys::payment_ref(Method::BankTransfer.as_str(), &req.reference))
         .await?
         .ok_or_else(none)?;
-    let mut wanted = vec![keys::payment(&pointer.payment_id)];
-    wanted.extend(pointer.order_ids.iter().map(|id| keys::order(id)));
-    let mut payment: Option<PaymentRecord> = None;
-    let mut orders: Vec<OrderRecord> = Vec::new();
-    for item in state.db.batch_get(&wanted).await? {
-        if item.get("entity_type").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(PAYMENT_ENTITY) {
-            payment = Some(from_item(item)?);
-        } else {
-            orders.push(from_item(item)?);
-        }
-    }
-    let mut payment = payment.ok_or_else(none)?;
+    let loaded = shared::payments::load(&state.db, &pointer, &[])
+        .await?
+        .ok_or_else(none)?;
+    let (mut payment, orders) = (loaded.payment, loaded.orders);
     ops::capture(&state.db, &payment, &orders, req.amount, Some(req.reference.clone()), None)
         .await
         .map_err(|e| match e {

@@ -14,13 +14,9 @@ use axum::{Extension, Json};
 use payment_providers::registry::Providers;
 use payment_providers::{EventKind, Lookup, ProviderKind, WebhookError, WebhookEvent, WebhookRequest};
 use shared::domain::{Currency, Money};
-use shared::orders::OrderRecord;
 use shared::payments::ops::{self, Dedupe, OpError};
-use shared::payments::{
-    DISPUTE_ENTITY, DisputeRecord, ESCROW_ENTITY, EscrowRecord, PAYMENT_ENTITY,
-    PaymentRecord, PaymentRef,
-};
-use shared::store::{Item, from_item, keys};
+use shared::payments::{self, DISPUTE_ENTITY, DisputeRecord, PaymentRecord, PaymentRef};
+use shared::store::{from_item, keys};
 use shared::{ApiError, AppState};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -101,91 +97,22 @@ async fn handle(
     Ok(outcome)
 }
 
-/// Everything an event may need, read in one batch after the pointer.
-struct Loaded {
-    payment: PaymentRecord,
-    orders: Vec<OrderRecord>,
-    escrows: Vec<EscrowRecord>,
-    dispute: Option<DisputeRecord>,
-    seen: bool,
-    known_refunds: Vec<String>,
-}
-
-fn entity(item: &Item) -> &str {
-    item.get("entity_type")
-        .and_then(|v| v.as_s().ok())
-        .map_or("", String::as_str)
-}
-
-async fn load(
-    state: &AppState,
-    pointer: &PaymentRef,
-    provider: &str,
-    event: &WebhookEvent,
-) -> Result<Option<Loaded>, ApiError> {
-    let dedupe = keys::webhook_event(provider, &event.event_id);
-    let mut wanted = vec![keys::payment(&pointer.payment_id), dedupe.clone()];
-    for id in &pointer.order_ids {
-        wanted.push(keys::order(id));
-        wanted.push(keys::escrow(id));
-    }
-    let refund_keys: Vec<(String, String)> = match &event.kind {
-        EventKind::Refunded { refunds } => refunds
-            .iter()
-            .map(|r| keys::provider_refund(provider, &r.refund_ref))
-            .collect(),
-        _ => Vec::new(),
-    };
-    wanted.extend(refund_keys.iter().cloned());
-    if let EventKind::DisputeClosed { dispute_ref, .. } = &event.kind {
-        wanted.push(keys::dispute(provider, dispute_ref));
-    }
-    let mut payment = None;
-    let mut loaded = Loaded {
-        payment: placeholder(),
-        orders: Vec::new(),
-        escrows: Vec::new(),
-        dispute: None,
-        seen: false,
-        known_refunds: Vec::new(),
-    };
-    for item in state.db.batch_get(&wanted).await? {
-        let pk = item.get("PK").and_then(|v| v.as_s().ok()).cloned();
-        if pk.as_deref() == Some(dedupe.0.as_str()) {
-            loaded.seen = true;
-            continue;
+/// The keys an event needs read beside its payment: its dedupe record, the guards of the
+/// refunds it reports, the dispute it closes.
+fn extra_keys(provider: &str, event: &WebhookEvent) -> Vec<(String, String)> {
+    let mut wanted = vec![keys::webhook_event(provider, &event.event_id)];
+    match &event.kind {
+        EventKind::Refunded { refunds } => wanted.extend(
+            refunds
+                .iter()
+                .map(|r| keys::provider_refund(provider, &r.refund_ref)),
+        ),
+        EventKind::DisputeClosed { dispute_ref, .. } => {
+            wanted.push(keys::dispute(provider, dispute_ref));
         }
-        if let Some(k) = refund_keys.iter().find(|k| Some(&k.0) == pk.as_ref()) {
-            loaded.known_refunds.push(k.0.clone());
-            continue;
-        }
-        match entity(&item) {
-            PAYMENT_ENTITY => payment = Some(from_item::<PaymentRecord>(item)?),
-            ESCROW_ENTITY => loaded.escrows.push(from_item(item)?),
-            DISPUTE_ENTITY => loaded.dispute = Some(from_item(item)?),
-            shared::orders::ORDER_ENTITY => loaded.orders.push(from_item(item)?),
-            _ => {}
-        }
+        _ => {}
     }
-    let Some(payment) = payment else {
-        return Ok(None);
-    };
-    loaded
-        .escrows
-        .sort_by_key(|e| payment.orders.iter().position(|o| o.order_id == e.order_id));
-    loaded.payment = payment;
-    Ok(Some(loaded))
-}
-
-/// Only to fill [`Loaded`] before the payment is read.
-fn placeholder() -> PaymentRecord {
-    serde_json::from_value(serde_json::json!({
-        "PK": "", "SK": "", "GSI1PK": "", "GSI1SK": "", "entity_type": "", "id": "",
-        "checkout_id": "", "buyer_id": "", "method": "stripe", "status": "pending",
-        "currency": "VND", "amount": 0, "orders": [], "captured": 0, "refunded": 0,
-        "refundable": 0, "created_at": "", "updated_at": "", "expires_at": 0
-    }))
-    .expect("a placeholder payment deserialises")
+    wanted
 }
 
 fn op_outcome(e: OpError) -> Result<Outcome, ApiError> {
@@ -224,12 +151,13 @@ async fn apply(
         event_id: &event.event_id,
     };
     let dedupe = Some(seen);
+    let extra = extra_keys(provider, event);
     // One retry when an order moved between our read and our write (it expired meanwhile).
     for attempt in 0..2 {
-        let Some(l) = load(state, &pointer, provider, event).await? else {
+        let Some(l) = payments::load(&state.db, &pointer, &extra).await? else {
             return Ok(Outcome::Unknown);
         };
-        if l.seen {
+        if l.has(&keys::webhook_event(provider, &event.event_id).0) {
             return Ok(Outcome::AlreadyDone);
         }
         if l.payment.method != method {
@@ -288,10 +216,7 @@ async fn apply(
             EventKind::Refunded { refunds } => {
                 let unknown: Vec<_> = refunds
                     .iter()
-                    .filter(|r| {
-                        let k = keys::provider_refund(provider, &r.refund_ref).0;
-                        !l.known_refunds.contains(&k)
-                    })
+                    .filter(|r| !l.has(&keys::provider_refund(provider, &r.refund_ref).0))
                     .collect();
                 match unknown.as_slice() {
                     [] => ops::acknowledge(&state.db, seen).await,
@@ -335,10 +260,18 @@ async fn apply(
             } => ops::open_dispute(&state.db, &l.payment, &l.escrows, dispute_ref, *amount, dedupe)
                 .await
                 .map(|_| ()),
-            EventKind::DisputeClosed { won, .. } => match &l.dispute {
-                None => return Ok(Outcome::RetryLater("the dispute's opening is not known yet".into())),
-                Some(d) => ops::close_dispute(&state.db, d, &l.escrows, *won, dedupe).await,
-            },
+            EventKind::DisputeClosed { won, .. } => {
+                let dispute = l
+                    .extra
+                    .iter()
+                    .find(|i| i.get("entity_type").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(DISPUTE_ENTITY))
+                    .map(|i| from_item::<DisputeRecord>(i.clone()))
+                    .transpose()?;
+                match dispute {
+                    None => return Ok(Outcome::RetryLater("the dispute's opening is not known yet".into())),
+                    Some(d) => ops::close_dispute(&state.db, &d, &l.escrows, *won, dedupe).await,
+                }
+            }
             EventKind::Ignored => return Ok(Outcome::AlreadyDone),
         };
         match result {
