@@ -31,7 +31,12 @@ pub struct IdempotencyRecord {
 }
 
 impl IdempotencyRecord {
-    pub fn new((pk, sk): (String, String), request_hash: &str, status: StatusCode, response: &str) -> Self {
+    pub fn new(
+        (pk, sk): (String, String),
+        request_hash: &str,
+        status: StatusCode,
+        response: &str,
+    ) -> Self {
         Self {
             pk,
             sk,
@@ -68,5 +73,8 @@ impl IdempotencyRecord {
 /// SHA-256 (hex) of a request as it will be compared on a retry.
 pub fn request_hash<T: Serialize>(req: &T) -> String {
     let body = serde_json::to_vec(req).expect("a request serialises");
-    Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -60,7 +60,10 @@ impl Providers {
             let config = StripeConfig::from_secret_json(
                 &s,
                 &url("STRIPE_API_URL", "https://api.stripe.com"),
-                &url("STRIPE_CONFIRM_URL", "https://checkout.example.com/pay/stripe"),
+                &url(
+                    "STRIPE_CONFIRM_URL",
+                    "https://checkout.example.com/pay/stripe",
+                ),
             )?;
             providers.stripe = Some(Arc::new(Stripe::new(config, http.clone())));
         }

@@ -271,7 +271,10 @@ mod tests {
                 TransferKind::Payout,
                 Currency::VND,
                 "p",
-                [(shop_available("s", Currency::VND), -10), (payouts(Currency::VND), 9)]
+                [
+                    (shop_available("s", Currency::VND), -10),
+                    (payouts(Currency::VND), 9)
+                ]
             ),
             Err(LedgerError::Unbalanced(-1))
         );

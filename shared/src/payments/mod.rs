@@ -188,7 +188,8 @@ pub async fn load(
         wanted.push(keys::escrow(id));
     }
     wanted.extend(extra.iter().cloned());
-    let (mut payment, mut orders, mut escrows, mut rest) = (None, Vec::new(), Vec::new(), Vec::new());
+    let (mut payment, mut orders, mut escrows, mut rest) =
+        (None, Vec::new(), Vec::new(), Vec::new());
     for item in db.batch_get(&wanted).await? {
         let entity = item.get("entity_type").and_then(|v| v.as_s().ok()).cloned();
         match entity.as_deref() {
@@ -272,8 +273,7 @@ pub fn refund_split_after_release(amount: i64, released_gross: i64, commission: 
     if released_gross <= 0 {
         return (amount, 0);
     }
-    let from_commission =
-        ((amount as i128 * commission as i128) / released_gross as i128) as i64;
+    let from_commission = ((amount as i128 * commission as i128) / released_gross as i128) as i64;
     (amount - from_commission, from_commission)
 }
 
@@ -428,7 +428,10 @@ mod tests {
     #[test]
     fn a_refund_after_release_is_shared_as_the_release_was() {
         assert_eq!(refund_split_after_release(1_000, 10_000, 500), (950, 50));
-        assert_eq!(refund_split_after_release(10_000, 10_000, 500), (9_500, 500));
+        assert_eq!(
+            refund_split_after_release(10_000, 10_000, 500),
+            (9_500, 500)
+        );
         assert_eq!(refund_split_after_release(7, 0, 0), (7, 0));
     }
 

@@ -151,17 +151,19 @@ impl Batch {
         debug_assert!(self.actions.len() <= crate::store::MAX_TRANSACTION_ITEMS);
         match db.transact(self.actions).await {
             Ok(()) => Ok(()),
-            Err(e) => Err(match e.failed_condition_index().and_then(|i| self.tags.get(i)) {
-                Some(Tag::Dedupe) => OpError::Duplicate,
-                Some(Tag::State) | Some(Tag::Guard) => OpError::AlreadyFinal,
-                Some(Tag::Order) | Some(Tag::Raced) => OpError::Raced,
-                Some(Tag::Refundable(r)) => OpError::NotRefundable { refundable: *r },
-                Some(Tag::Account(a)) => OpError::InsufficientBalance(a.clone()),
-                Some(Tag::Other) | None => match e {
-                    StoreError::TransactionCanceled(_) => OpError::Raced,
-                    e => OpError::Store(e),
+            Err(e) => Err(
+                match e.failed_condition_index().and_then(|i| self.tags.get(i)) {
+                    Some(Tag::Dedupe) => OpError::Duplicate,
+                    Some(Tag::State) | Some(Tag::Guard) => OpError::AlreadyFinal,
+                    Some(Tag::Order) | Some(Tag::Raced) => OpError::Raced,
+                    Some(Tag::Refundable(r)) => OpError::NotRefundable { refundable: *r },
+                    Some(Tag::Account(a)) => OpError::InsufficientBalance(a.clone()),
+                    Some(Tag::Other) | None => match e {
+                        StoreError::TransactionCanceled(_) => OpError::Raced,
+                        e => OpError::Store(e),
+                    },
                 },
-            }),
+            ),
         }
     }
 }
@@ -248,7 +250,10 @@ pub async fn capture(
     let cur = payment.currency;
     let mut batch = Batch::default();
     batch.dedupe(table, dedupe)?;
-    let mut legs = vec![(ledger::external(payment.method.as_str(), cur), -payment.amount)];
+    let mut legs = vec![(
+        ledger::external(payment.method.as_str(), cur),
+        -payment.amount,
+    )];
     let mut confirmed = Vec::new();
     let mut paid = Vec::new();
     let mut late = 0;
@@ -270,7 +275,10 @@ pub async fn capture(
         )?);
         batch.push(
             Tag::Guard,
-            tx::put_new(table, &new_escrow(&order.id, &order.shop_id, payment, share.amount))?,
+            tx::put_new(
+                table,
+                &new_escrow(&order.id, &order.shop_id, payment, share.amount),
+            )?,
         );
         legs.push((ledger::shop_escrow(&order.shop_id, cur), share.amount));
         confirmed.push(order.id.clone());
@@ -373,7 +381,10 @@ pub async fn collect_cod(db: &Db, order: &OrderRecord) -> Result<PaymentRecord, 
     batch.push(Tag::Guard, tx::put_new(table, &payment)?);
     batch.push(
         Tag::Guard,
-        tx::put_new(table, &new_escrow(&order.id, &order.shop_id, &payment, order.total))?,
+        tx::put_new(
+            table,
+            &new_escrow(&order.id, &order.shop_id, &payment, order.total),
+        )?,
     );
     batch.transfer(
         table,
@@ -382,8 +393,14 @@ pub async fn collect_cod(db: &Db, order: &OrderRecord) -> Result<PaymentRecord, 
             order.currency,
             &id,
             [
-                (ledger::external(Method::Cod.as_str(), order.currency), -order.total),
-                (ledger::shop_escrow(&order.shop_id, order.currency), order.total),
+                (
+                    ledger::external(Method::Cod.as_str(), order.currency),
+                    -order.total,
+                ),
+                (
+                    ledger::shop_escrow(&order.shop_id, order.currency),
+                    order.total,
+                ),
             ],
         )?,
     )?;
@@ -596,7 +613,10 @@ pub async fn settle_refund(
         Tag::Guard,
         tx::put_new(
             table,
-            &Guard::new(keys::provider_refund(refund.method.as_str(), provider_refund_ref), &refund.id),
+            &Guard::new(
+                keys::provider_refund(refund.method.as_str(), provider_refund_ref),
+                &refund.id,
+            ),
         )?,
     );
     batch.push(
@@ -784,7 +804,10 @@ pub async fn book_provider_refund(
         Tag::Guard,
         tx::put_new(
             table,
-            &Guard::new(keys::provider_refund(payment.method.as_str(), provider_refund_ref), &payment.id),
+            &Guard::new(
+                keys::provider_refund(payment.method.as_str(), provider_refund_ref),
+                &payment.id,
+            ),
         )?,
     );
     batch.push(
@@ -1021,7 +1044,10 @@ pub async fn close_dispute(
         let (payment_update, payment_values) = if won {
             (
                 "ADD refundable :amount, disputed :minus",
-                vec![(":amount", n(dispute.amount)), (":minus", n(-dispute.amount))],
+                vec![
+                    (":amount", n(dispute.amount)),
+                    (":minus", n(-dispute.amount)),
+                ],
             )
         } else {
             ("ADD disputed :minus", vec![(":minus", n(-dispute.amount))])
@@ -1042,7 +1068,9 @@ pub async fn close_dispute(
             let escrow = escrows
                 .iter()
                 .find(|e| e.order_id == part.order_id)
-                .ok_or_else(|| OpError::Invalid(format!("no escrow for order {}", part.order_id)))?;
+                .ok_or_else(|| {
+                    OpError::Invalid(format!("no escrow for order {}", part.order_id))
+                })?;
             legs.push((ledger::shop_hold(&part.shop_id, cur), -part.amount));
             let (escrow_update, back_to) = if won {
                 (
@@ -1276,7 +1304,10 @@ mod tests {
             .map(|(e, p)| (e.order_id.as_str(), p))
             .collect();
         assert_eq!(parts, [("A", 100), ("C", 20)]);
-        assert_eq!(allocate(&escrows, 500).iter().map(|(_, p)| p).sum::<i64>(), 150);
+        assert_eq!(
+            allocate(&escrows, 500).iter().map(|(_, p)| p).sum::<i64>(),
+            150
+        );
     }
 
     #[test]

@@ -286,7 +286,10 @@ pub fn payment(payment_id: &str) -> (String, String) {
 /// Immutable pointer from a provider's reference (Stripe intent id, bank-transfer reference, …)
 /// to the payment and its orders, so a webhook finds both in two reads.
 pub fn payment_ref(provider: &str, reference: &str) -> (String, String) {
-    (format!("PAYREF#{provider}#{reference}"), "PAYREF".to_owned())
+    (
+        format!("PAYREF#{provider}#{reference}"),
+        "PAYREF".to_owned(),
+    )
 }
 /// The `payment_ref` namespace of pointers by our own payment id.
 pub const PAYREF_BY_ID: &str = "id";
@@ -310,7 +313,10 @@ pub fn provider_refund(provider: &str, refund_ref: &str) -> (String, String) {
     )
 }
 pub fn dispute(provider: &str, dispute_ref: &str) -> (String, String) {
-    (format!("DISPUTE#{provider}#{dispute_ref}"), "DISPUTE".to_owned())
+    (
+        format!("DISPUTE#{provider}#{dispute_ref}"),
+        "DISPUTE".to_owned(),
+    )
 }
 /// GSI2: every dispute (chargeback), newest first (admin view; low volume).
 pub const GSI2_DISPUTES: &str = "DISPUTES";
@@ -351,7 +357,10 @@ pub fn payout(payout_id: &str) -> (String, String) {
 /// A buyer's saved payment method (a provider token, never a card number).
 pub const PAYMENT_METHOD_PREFIX: &str = "PAYMETHOD#";
 pub fn payment_method(user_id: &str, method_id: &str) -> (String, String) {
-    (user_pk(user_id), format!("{PAYMENT_METHOD_PREFIX}{method_id}"))
+    (
+        user_pk(user_id),
+        format!("{PAYMENT_METHOD_PREFIX}{method_id}"),
+    )
 }
 /// The response of `POST payments`, remembered under the buyer's Idempotency-Key.
 pub fn payment_idempotency(user_id: &str, key: &str) -> (String, String) {

@@ -34,7 +34,10 @@ async fn operations(ctx: &Ctx) -> (Value, Vec<Op>) {
             // Provider webhooks speak the providers' protocols, not ours: any body that is not
             // the provider's signed bytes is refused by its signature check with the provider's
             // answer (tests/payments.rs), so the JSON-API expectations below do not apply.
-            if op["tags"].as_array().is_some_and(|t| t.iter().any(|t| t == "webhooks")) {
+            if op["tags"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t == "webhooks"))
+            {
                 continue;
             }
             let body_schema = op["requestBody"]["content"]["application/json"]["schema"]

@@ -50,7 +50,12 @@ async fn place_online(ctx: &Ctx, prefix: &str, price: i64) -> Placed {
     let address = ctx.test_address(&buyer).await;
     ctx.add_to_cart(&buyer, &product, &skus[0], 1).await;
     let placed = ctx
-        .checkout(&buyer, &address, "online", &format!("co-{}", ulid::Ulid::new()))
+        .checkout(
+            &buyer,
+            &address,
+            "online",
+            &format!("co-{}", ulid::Ulid::new()),
+        )
         .await;
     assert_eq!(placed.status, 201, "{}", placed.text);
     Placed {
@@ -144,7 +149,10 @@ async fn statement_sum(ctx: &Ctx, shop: &TestShop, account: &str) -> i64 {
 async fn ship_deliver_complete(ctx: &Ctx, p: &Placed, order: &str) {
     for (action, body) in [
         ("process", json!({})),
-        ("ship", json!({"carrier": "GHN", "tracking_number": "GHN123456789VN"})),
+        (
+            "ship",
+            json!({"carrier": "GHN", "tracking_number": "GHN123456789VN"}),
+        ),
         ("deliver", json!({})),
     ] {
         let r = ctx
@@ -170,25 +178,45 @@ async fn ship_deliver_complete(ctx: &Ctx, p: &Placed, order: &str) {
 async fn a_stripe_payment_confirms_the_order_and_completion_releases_escrow_less_commission() {
     let ctx = Ctx::new();
     let p = place_online(&ctx, "stripe", 200_000).await;
-    assert_eq!(order_status(&ctx, &p.buyer, &p.orders[0]).await, "pending_payment");
+    assert_eq!(
+        order_status(&ctx, &p.buyer, &p.orders[0]).await,
+        "pending_payment"
+    );
 
     let payment = pay(&ctx, &p, "stripe").await;
     let payment_id = payment.body["id"].as_str().unwrap().to_owned();
     assert_eq!(payment.body["amount"]["amount"], p.total);
-    assert!(payment.body["client_secret"].as_str().is_some_and(|s| s.contains("_secret_")));
+    assert!(
+        payment.body["client_secret"]
+            .as_str()
+            .is_some_and(|s| s.contains("_secret_"))
+    );
     let redirect = payment.body["redirect_url"].as_str().unwrap();
     let intent = redirect.rsplit('/').next().unwrap().to_owned();
     assert!(intent.starts_with("pi_"), "{redirect}");
 
     // The buyer pays on the hosted page: the sandbox posts a signed payment_intent.succeeded.
-    let delivered = control(&ctx, "pay", json!({"provider": "stripe", "ref": intent, "outcome": "succeed"})).await;
+    let delivered = control(
+        &ctx,
+        "pay",
+        json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}),
+    )
+    .await;
     assert_eq!(delivered["status"], 200, "{delivered}");
-    assert_eq!(order_status(&ctx, &p.buyer, &p.orders[0]).await, "confirmed");
-    let paid = ctx.get(&format!("/api/v1/payments/{payment_id}"), Some(&p.buyer)).await;
+    assert_eq!(
+        order_status(&ctx, &p.buyer, &p.orders[0]).await,
+        "confirmed"
+    );
+    let paid = ctx
+        .get(&format!("/api/v1/payments/{payment_id}"), Some(&p.buyer))
+        .await;
     assert_eq!(paid.body["status"], "succeeded", "{}", paid.text);
     assert_eq!(paid.body["captured"]["amount"], p.total);
     let escrow = ctx
-        .get(&format!("/api/v1/payments/escrow/{}/status", p.orders[0]), Some(&p.buyer))
+        .get(
+            &format!("/api/v1/payments/escrow/{}/status", p.orders[0]),
+            Some(&p.buyer),
+        )
         .await;
     assert_eq!(escrow.body["status"], "held", "{}", escrow.text);
     assert_eq!(balance(&ctx, &p.shop).await["pending"], p.total);
@@ -196,7 +224,10 @@ async fn a_stripe_payment_confirms_the_order_and_completion_releases_escrow_less
     // A redelivery of the same event is acknowledged and changes nothing.
     let again = control(
         &ctx,
-        &format!("deliveries/{}/redeliver", delivered["delivery_id"].as_str().unwrap()),
+        &format!(
+            "deliveries/{}/redeliver",
+            delivered["delivery_id"].as_str().unwrap()
+        ),
         json!({"mode": "duplicate"}),
     )
     .await;
@@ -234,11 +265,18 @@ async fn a_stripe_payment_confirms_the_order_and_completion_releases_escrow_less
     assert_eq!(refund.body["status"], "succeeded");
     let shop_part = 20_000 - 20_000 * commission / p.total;
     let b = balance(&ctx, &p.shop).await;
-    assert_eq!(b["available"].as_i64(), Some(p.total - commission - shop_part), "{b}");
+    assert_eq!(
+        b["available"].as_i64(),
+        Some(p.total - commission - shop_part),
+        "{b}"
+    );
     // The refund's own charge.refunded webhook must not book it a second time.
     let status = eventually("refund webhook handled", || async {
         let s = ctx
-            .get(&format!("/api/v1/payments/{payment_id}/refund-status"), Some(&p.buyer))
+            .get(
+                &format!("/api/v1/payments/{payment_id}/refund-status"),
+                Some(&p.buyer),
+            )
             .await;
         (s.body["refunds"].as_array().map(Vec::len) == Some(1)).then_some(s)
     })
@@ -246,16 +284,25 @@ async fn a_stripe_payment_confirms_the_order_and_completion_releases_escrow_less
     assert_eq!(status.body["refunded"]["amount"], 20_000, "{}", status.text);
     // The ledger holds: each statement adds up to its balance.
     let b = balance(&ctx, &p.shop).await;
-    assert_eq!(statement_sum(&ctx, &p.shop, "available").await, b["available"].as_i64().unwrap());
-    assert_eq!(statement_sum(&ctx, &p.shop, "escrow").await, b["pending"].as_i64().unwrap());
+    assert_eq!(
+        statement_sum(&ctx, &p.shop, "available").await,
+        b["available"].as_i64().unwrap()
+    );
+    assert_eq!(
+        statement_sum(&ctx, &p.shop, "escrow").await,
+        b["pending"].as_i64().unwrap()
+    );
     // Only the buyer and admins see the payment.
     let (_, stranger, _) = ctx.user("stranger").await;
     ctx.get(&format!("/api/v1/payments/{payment_id}"), Some(&stranger))
         .await
         .problem(404);
-    ctx.get(&format!("/api/v1/shops/{}/balance", p.shop.shop_id), Some(&stranger))
-        .await
-        .problem(404);
+    ctx.get(
+        &format!("/api/v1/shops/{}/balance", p.shop.shop_id),
+        Some(&stranger),
+    )
+    .await
+    .problem(404);
 }
 
 #[tokio::test]
@@ -263,17 +310,44 @@ async fn every_broken_copy_of_a_genuine_webhook_is_refused_before_the_genuine_on
     let ctx = Ctx::new();
     let p = place_online(&ctx, "tamper", 130_000).await;
     let payment = pay(&ctx, &p, "stripe").await;
-    let intent = payment.body["redirect_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let intent = payment.body["redirect_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
     // A genuine, signed delivery, then copies of it broken in transit: each is refused by its
     // signature check before anything is read or written.
-    let paid = control(&ctx, "pay", json!({"provider": "stripe", "ref": intent, "outcome": "succeed"})).await;
+    let paid = control(
+        &ctx,
+        "pay",
+        json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}),
+    )
+    .await;
     let id = paid["delivery_id"].as_str().unwrap().to_owned();
     assert_eq!(paid["status"], 200, "{paid}");
-    for mode in ["bad_signature", "wrong_secret", "stale", "tamper_amount", "truncate"] {
-        let r = control(&ctx, &format!("deliveries/{id}/redeliver"), json!({"mode": mode})).await;
+    for mode in [
+        "bad_signature",
+        "wrong_secret",
+        "stale",
+        "tamper_amount",
+        "truncate",
+    ] {
+        let r = control(
+            &ctx,
+            &format!("deliveries/{id}/redeliver"),
+            json!({"mode": mode}),
+        )
+        .await;
         assert_eq!(r["status"], 400, "{mode} must be refused: {r}");
     }
-    let r = control(&ctx, &format!("deliveries/{id}/redeliver"), json!({"mode": "rotated"})).await;
+    let r = control(
+        &ctx,
+        &format!("deliveries/{id}/redeliver"),
+        json!({"mode": "rotated"}),
+    )
+    .await;
     assert_eq!(r["status"], 200, "a rotated header verifies: {r}");
     // Nothing moved twice.
     assert_eq!(balance(&ctx, &p.shop).await["pending"], p.total);
@@ -284,22 +358,51 @@ async fn twenty_parallel_deliveries_of_one_webhook_capture_once() {
     let ctx = Ctx::new();
     let p = place_online(&ctx, "parallel", 90_000).await;
     let payment = pay(&ctx, &p, "stripe").await;
-    let intent = payment.body["redirect_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
-    let first = control(&ctx, "pay", json!({"provider": "stripe", "ref": intent, "outcome": "succeed"})).await;
+    let intent = payment.body["redirect_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let first = control(
+        &ctx,
+        "pay",
+        json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}),
+    )
+    .await;
     let id = first["delivery_id"].as_str().unwrap().to_owned();
     let replays = futures::future::join_all((0..20).map(|_| {
         let ctx = &ctx;
         let id = id.clone();
-        async move { control(ctx, &format!("deliveries/{id}/redeliver"), json!({"mode": "replay"})).await }
+        async move {
+            control(
+                ctx,
+                &format!("deliveries/{id}/redeliver"),
+                json!({"mode": "replay"}),
+            )
+            .await
+        }
     }))
     .await;
     for r in &replays {
         assert_eq!(r["status"], 200, "{r}");
     }
-    assert_eq!(balance(&ctx, &p.shop).await["pending"], p.total, "one capture into escrow");
-    assert_eq!(statement_sum(&ctx, &p.shop, "escrow").await, p.total, "one ledger transfer");
+    assert_eq!(
+        balance(&ctx, &p.shop).await["pending"],
+        p.total,
+        "one capture into escrow"
+    );
+    assert_eq!(
+        statement_sum(&ctx, &p.shop, "escrow").await,
+        p.total,
+        "one ledger transfer"
+    );
     let timeline = ctx
-        .get(&format!("/api/v1/orders/{}/timeline", p.orders[0]), Some(&p.buyer))
+        .get(
+            &format!("/api/v1/orders/{}/timeline", p.orders[0]),
+            Some(&p.buyer),
+        )
         .await;
     let confirmations = timeline.text.matches("\"confirmed\"").count();
     assert_eq!(confirmations, 1, "one confirmation: {}", timeline.text);
@@ -314,14 +417,35 @@ async fn vnpay_and_momo_pay_through_their_ipns_and_a_changed_amount_is_refused()
     let url = payment.body["redirect_url"].as_str().unwrap().to_owned();
     assert!(url.contains("vnp_SecureHash="), "{url}");
     let id = payment.body["id"].as_str().unwrap().to_owned();
-    let ipn = control(&ctx, "pay", json!({"provider": "vnpay", "ref": id, "outcome": "succeed", "url": url})).await;
+    let ipn = control(
+        &ctx,
+        "pay",
+        json!({"provider": "vnpay", "ref": id, "outcome": "succeed", "url": url}),
+    )
+    .await;
     assert_eq!(ipn["status"], 200, "{ipn}");
     assert_eq!(ipn["body"]["RspCode"], "00", "{ipn}");
-    assert_eq!(order_status(&ctx, &p.buyer, &p.orders[0]).await, "confirmed");
+    assert_eq!(
+        order_status(&ctx, &p.buyer, &p.orders[0]).await,
+        "confirmed"
+    );
     let delivery = ipn["delivery_id"].as_str().unwrap();
-    let tampered = control(&ctx, &format!("deliveries/{delivery}/redeliver"), json!({"mode": "tamper_amount"})).await;
-    assert_eq!(tampered["body"]["RspCode"], "97", "an amount changed after signing: {tampered}");
-    let again = control(&ctx, &format!("deliveries/{delivery}/redeliver"), json!({"mode": "duplicate"})).await;
+    let tampered = control(
+        &ctx,
+        &format!("deliveries/{delivery}/redeliver"),
+        json!({"mode": "tamper_amount"}),
+    )
+    .await;
+    assert_eq!(
+        tampered["body"]["RspCode"], "97",
+        "an amount changed after signing: {tampered}"
+    );
+    let again = control(
+        &ctx,
+        &format!("deliveries/{delivery}/redeliver"),
+        json!({"mode": "duplicate"}),
+    )
+    .await;
     assert_eq!(again["body"]["RspCode"], "02", "already confirmed: {again}");
 
     // MoMo: captureWallet. A correctly signed IPN with another amount than the payment's is
@@ -335,11 +459,25 @@ async fn vnpay_and_momo_pay_through_their_ipns_and_a_changed_amount_is_refused()
         json!({"provider": "momo", "type": "ipn", "ref": id, "result_code": 0, "amount": p.total + 1_000}),
     )
     .await;
-    assert_eq!(wrong["status"], 422, "a different amount is refused: {wrong}");
-    assert_eq!(order_status(&ctx, &p.buyer, &p.orders[0]).await, "pending_payment");
-    let ipn = control(&ctx, "pay", json!({"provider": "momo", "ref": id, "outcome": "succeed"})).await;
+    assert_eq!(
+        wrong["status"], 422,
+        "a different amount is refused: {wrong}"
+    );
+    assert_eq!(
+        order_status(&ctx, &p.buyer, &p.orders[0]).await,
+        "pending_payment"
+    );
+    let ipn = control(
+        &ctx,
+        "pay",
+        json!({"provider": "momo", "ref": id, "outcome": "succeed"}),
+    )
+    .await;
     assert_eq!(ipn["status"], 204, "{ipn}");
-    assert_eq!(order_status(&ctx, &p.buyer, &p.orders[0]).await, "confirmed");
+    assert_eq!(
+        order_status(&ctx, &p.buyer, &p.orders[0]).await,
+        "confirmed"
+    );
 }
 
 #[tokio::test]
@@ -348,10 +486,24 @@ async fn a_declined_payment_fails_its_orders_and_a_later_success_is_refunded() {
     let p = place_online(&ctx, "declined", 110_000).await;
     let payment = pay(&ctx, &p, "stripe").await;
     let payment_id = payment.body["id"].as_str().unwrap().to_owned();
-    let intent = payment.body["redirect_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
-    let failed = control(&ctx, "pay", json!({"provider": "stripe", "ref": intent, "outcome": "decline"})).await;
+    let intent = payment.body["redirect_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let failed = control(
+        &ctx,
+        "pay",
+        json!({"provider": "stripe", "ref": intent, "outcome": "decline"}),
+    )
+    .await;
     assert_eq!(failed["status"], 200, "{failed}");
-    assert_eq!(order_status(&ctx, &p.buyer, &p.orders[0]).await, "payment_failed");
+    assert_eq!(
+        order_status(&ctx, &p.buyer, &p.orders[0]).await,
+        "payment_failed"
+    );
     // Out of order: the provider now reports a success for the same intent. The orders are gone,
     // so the money is held apart and refunded automatically; the order is never revived.
     let late = control(
@@ -361,13 +513,24 @@ async fn a_declined_payment_fails_its_orders_and_a_later_success_is_refunded() {
     )
     .await;
     assert_eq!(late["status"], 200, "{late}");
-    assert_eq!(order_status(&ctx, &p.buyer, &p.orders[0]).await, "payment_failed");
+    assert_eq!(
+        order_status(&ctx, &p.buyer, &p.orders[0]).await,
+        "payment_failed"
+    );
     let status = eventually("late payment refunded", || async {
         let s = ctx
-            .get(&format!("/api/v1/payments/{payment_id}/refund-status"), Some(&p.buyer))
+            .get(
+                &format!("/api/v1/payments/{payment_id}/refund-status"),
+                Some(&p.buyer),
+            )
             .await;
         (s.body["refunded"]["amount"].as_i64() == Some(p.total)).then_some(s)
     })
     .await;
-    assert_eq!(status.body["refunds"][0]["order_id"], Value::Null, "{}", status.text);
+    assert_eq!(
+        status.body["refunds"][0]["order_id"],
+        Value::Null,
+        "{}",
+        status.text
+    );
 }

@@ -12,8 +12,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use payment_providers::registry::Providers;
 use payment_providers::refunds::{self, RefundError};
+use payment_providers::registry::Providers;
 use payment_providers::{CreatePayment, ProviderError};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -126,9 +126,10 @@ fn op_error(e: OpError) -> ApiError {
         OpError::InsufficientBalance(_) => {
             ApiError::field("amount", "is more than the balance it is taken from")
         }
-        OpError::AmountMismatch { expected, .. } => {
-            ApiError::field("amount", format!("must equal the payment's amount {expected}"))
-        }
+        OpError::AmountMismatch { expected, .. } => ApiError::field(
+            "amount",
+            format!("must equal the payment's amount {expected}"),
+        ),
         OpError::Invalid(m) => ApiError::BadRequest(m),
         OpError::AlreadyFinal | OpError::Duplicate => {
             ApiError::Conflict("this was already settled".into())
@@ -173,8 +174,16 @@ fn not_found() -> ApiError {
 }
 
 /// The payment if the caller is its buyer or an admin (anyone else: 404).
-async fn load_payment(state: &AppState, caller: &AuthUser, id: &str) -> Result<PaymentRecord, ApiError> {
-    let payment: PaymentRecord = state.db.get(keys::payment(id)).await?.ok_or_else(not_found)?;
+async fn load_payment(
+    state: &AppState,
+    caller: &AuthUser,
+    id: &str,
+) -> Result<PaymentRecord, ApiError> {
+    let payment: PaymentRecord = state
+        .db
+        .get(keys::payment(id))
+        .await?
+        .ok_or_else(not_found)?;
     if payment.buyer_id != caller.id() && !caller.user.has_role(Role::Admin) {
         return Err(not_found());
     }
@@ -237,7 +246,11 @@ async fn create_payment(
     let idem_key = keys::payment_idempotency(user, &key.0);
     let checkout_key = keys::checkout(&req.checkout_id);
     let mut checkout: Option<CheckoutRecord> = None;
-    for item in state.db.batch_get(&[checkout_key.clone(), idem_key.clone()]).await? {
+    for item in state
+        .db
+        .batch_get(&[checkout_key.clone(), idem_key.clone()])
+        .await?
+    {
         if item.get("PK").and_then(|v| v.as_s().ok()) == Some(&idem_key.0) {
             return from_item::<IdempotencyRecord>(item)?.replay(&hash);
         }
@@ -251,7 +264,11 @@ async fn create_payment(
             "this checkout is cash on delivery; it is paid at delivery".into(),
         ));
     }
-    let order_keys: Vec<_> = checkout.order_ids.iter().map(|id| keys::order(id)).collect();
+    let order_keys: Vec<_> = checkout
+        .order_ids
+        .iter()
+        .map(|id| keys::order(id))
+        .collect();
     let orders: Vec<OrderRecord> = state
         .db
         .batch_get(&order_keys)
@@ -266,7 +283,9 @@ async fn create_payment(
         .min()
         .unwrap_or(now);
     if orders.len() != checkout.order_ids.len()
-        || orders.iter().any(|o| o.status != OrderStatus::PendingPayment)
+        || orders
+            .iter()
+            .any(|o| o.status != OrderStatus::PendingPayment)
         || expires_at <= now
     {
         return Err(ApiError::Conflict(
@@ -275,36 +294,44 @@ async fn create_payment(
     }
     let id = payment_id_for(user, &key.0);
     let amount: i64 = orders.iter().map(|o| o.total).sum();
-    let (provider_ref, redirect_url, client_secret) = match payment_providers::ProviderKind::for_method(req.method) {
-        Some(kind) => {
-            let adapter = deps.providers.get(kind).ok_or_else(|| {
-                ApiError::field("method", "this payment provider is not configured here")
-            })?;
-            let webhook_url = format!(
-                "{}/api/v1/payments/{}/webhook",
-                deps.settings.public_api_url,
-                req.method.as_str()
-            );
-            let created = adapter
-                .create(&CreatePayment {
-                    payment_id: &id,
-                    amount,
-                    currency: &format!("{:?}", checkout.currency),
-                    minor_digits: checkout.currency.minor_digits(),
-                    description: &format!("Order {}", checkout.id),
-                    return_url: req.return_url.as_deref().unwrap_or(&deps.settings.return_url),
-                    webhook_url: &webhook_url,
-                    client_ip: "127.0.0.1",
-                    created_at: now,
-                    expires_at,
-                    idempotency_key: &id,
-                })
-                .await
-                .map_err(provider_error)?;
-            (created.provider_ref, created.redirect_url, created.client_secret)
-        }
-        None => (format!("CK{}", &id[..10]), None, None),
-    };
+    let (provider_ref, redirect_url, client_secret) =
+        match payment_providers::ProviderKind::for_method(req.method) {
+            Some(kind) => {
+                let adapter = deps.providers.get(kind).ok_or_else(|| {
+                    ApiError::field("method", "this payment provider is not configured here")
+                })?;
+                let webhook_url = format!(
+                    "{}/api/v1/payments/{}/webhook",
+                    deps.settings.public_api_url,
+                    req.method.as_str()
+                );
+                let created = adapter
+                    .create(&CreatePayment {
+                        payment_id: &id,
+                        amount,
+                        currency: &format!("{:?}", checkout.currency),
+                        minor_digits: checkout.currency.minor_digits(),
+                        description: &format!("Order {}", checkout.id),
+                        return_url: req
+                            .return_url
+                            .as_deref()
+                            .unwrap_or(&deps.settings.return_url),
+                        webhook_url: &webhook_url,
+                        client_ip: "127.0.0.1",
+                        created_at: now,
+                        expires_at,
+                        idempotency_key: &id,
+                    })
+                    .await
+                    .map_err(provider_error)?;
+                (
+                    created.provider_ref,
+                    created.redirect_url,
+                    created.client_secret,
+                )
+            }
+            None => (format!("CK{}", &id[..10]), None, None),
+        };
     let created_at = shared::now_rfc3339();
     let (pk, sk) = keys::payment(&id);
     let payment = PaymentRecord {
@@ -410,7 +437,10 @@ async fn get_payment(
     Path(id): Path<String>,
 ) -> Result<Json<PaymentView>, ApiError> {
     let payment = load_payment(&state, &caller, &id).await?;
-    Ok(Json(PaymentView::from_record(&payment, &deps.settings.bank_account)))
+    Ok(Json(PaymentView::from_record(
+        &payment,
+        &deps.settings.bank_account,
+    )))
 }
 
 /// The caller's payments, newest first.
@@ -586,9 +616,15 @@ async fn delete_method(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     own_method(&state, caller.id(), &id).await?;
-    state.db.delete(keys::payment_method(caller.id(), &id)).await?;
+    state
+        .db
+        .delete(keys::payment_method(caller.id(), &id))
+        .await?;
     if default_method(&state, caller.id()).await?.as_deref() == Some(id.as_str()) {
-        state.db.delete(keys::default_payment_method(caller.id())).await?;
+        state
+            .db
+            .delete(keys::default_payment_method(caller.id()))
+            .await?;
     }
     Ok(shared::http::no_content())
 }
@@ -650,8 +686,15 @@ async fn set_default_method(
     }))
 }
 
-async fn escrows_of(state: &AppState, payment: &PaymentRecord) -> Result<Vec<EscrowRecord>, ApiError> {
-    let wanted: Vec<_> = payment.orders.iter().map(|o| keys::escrow(&o.order_id)).collect();
+async fn escrows_of(
+    state: &AppState,
+    payment: &PaymentRecord,
+) -> Result<Vec<EscrowRecord>, ApiError> {
+    let wanted: Vec<_> = payment
+        .orders
+        .iter()
+        .map(|o| keys::escrow(&o.order_id))
+        .collect();
     let mut found: Vec<EscrowRecord> = state
         .db
         .batch_get(&wanted)
@@ -690,31 +733,35 @@ async fn refund(
     caller.require_role(Role::Admin)?;
     let payment = load_payment(&state, &caller, &id).await?;
     if payment.status != PaymentStatus::Succeeded {
-        return Err(ApiError::field("amount", "the payment has not been captured; nothing to refund"));
+        return Err(ApiError::field(
+            "amount",
+            "the payment has not been captured; nothing to refund",
+        ));
     }
     let escrows = escrows_of(&state, &payment).await?;
-    let escrow = match (&req.order_id, escrows.as_slice()) {
-        (Some(order), _) => Some(
-            escrows
-                .iter()
-                .find(|e| &e.order_id == order)
-                .ok_or_else(|| ApiError::field("order_id", "is not an order this payment funded"))?,
-        ),
-        (None, [only]) => Some(only),
-        (None, []) => None,
-        (None, _) => {
-            return Err(ApiError::field(
-                "order_id",
-                "is required: this payment covers several orders",
-            ));
-        }
-    };
+    let escrow =
+        match (&req.order_id, escrows.as_slice()) {
+            (Some(order), _) => Some(escrows.iter().find(|e| &e.order_id == order).ok_or_else(
+                || ApiError::field("order_id", "is not an order this payment funded"),
+            )?),
+            (None, [only]) => Some(only),
+            (None, []) => None,
+            (None, _) => {
+                return Err(ApiError::field(
+                    "order_id",
+                    "is required: this payment covers several orders",
+                ));
+            }
+        };
     if let Some(e) = escrow
         && req.amount > e.balance
     {
         return Err(ApiError::field(
             "amount",
-            format!("is more than can be refunded for this order ({} left)", e.balance),
+            format!(
+                "is more than can be refunded for this order ({} left)",
+                e.balance
+            ),
         ));
     }
     let record = refunds::refund(
@@ -831,7 +878,11 @@ async fn submit_dispute_evidence(
         })
         .await?;
     let dispute = found.items.into_iter().next().ok_or_else(none)?;
-    let shop = dispute.parts.first().map(|p| p.shop_id.clone()).ok_or_else(none)?;
+    let shop = dispute
+        .parts
+        .first()
+        .map(|p| p.shop_id.clone())
+        .ok_or_else(none)?;
     match authorize_shop(&state.db, &caller, &shop, Capability::ViewFinances).await {
         Ok(_) => {}
         Err(ApiError::NotFound(_)) => return Err(none()),
@@ -914,13 +965,26 @@ async fn escrow_status(
     Path(order_id): Path<String>,
 ) -> Result<Json<EscrowView>, ApiError> {
     let none = || ApiError::NotFound("no escrow of this order for the caller".into());
-    let escrow: EscrowRecord = state.db.get(keys::escrow(&order_id)).await?.ok_or_else(none)?;
+    let escrow: EscrowRecord = state
+        .db
+        .get(keys::escrow(&order_id))
+        .await?
+        .ok_or_else(none)?;
     if !caller.user.has_role(Role::Admin) {
-        let order: OrderRecord = state.db.get(keys::order(&order_id)).await?.ok_or_else(none)?;
+        let order: OrderRecord = state
+            .db
+            .get(keys::order(&order_id))
+            .await?
+            .ok_or_else(none)?;
         if order.buyer_id != caller.id() {
-            authorize_shop(&state.db, &caller, &escrow.shop_id, Capability::ViewFinances)
-                .await
-                .map_err(|_| none())?;
+            authorize_shop(
+                &state.db,
+                &caller,
+                &escrow.shop_id,
+                Capability::ViewFinances,
+            )
+            .await
+            .map_err(|_| none())?;
         }
     }
     Ok(Json(EscrowView::from(&escrow)))
@@ -1043,7 +1107,15 @@ async fn shop_ledger(
         return Err(ApiError::field("cursor", "belongs to another statement"));
     }
     let prefix = Some(keys::LEDGER_ENTRY_PREFIX);
-    list_page(&state, None, pk, prefix, page, <LedgerEntryView as From<EntryRecord>>::from).await
+    list_page(
+        &state,
+        None,
+        pk,
+        prefix,
+        page,
+        <LedgerEntryView as From<EntryRecord>>::from,
+    )
+    .await
 }
 
 /// Owner: pay out part of the shop's available balance.
@@ -1070,14 +1142,20 @@ async fn request_payout(
             "only the organisation's owners request payouts".into(),
         ));
     }
-    let p = ops::request_payout(&state.db, &shop_id, &access.shop.org_id, req.amount, caller.id())
-        .await
-        .map_err(|e| match e {
-            OpError::InsufficientBalance(_) => {
-                ApiError::field("amount", "is more than the shop's available balance")
-            }
-            e => op_error(e),
-        })?;
+    let p = ops::request_payout(
+        &state.db,
+        &shop_id,
+        &access.shop.org_id,
+        req.amount,
+        caller.id(),
+    )
+    .await
+    .map_err(|e| match e {
+        OpError::InsufficientBalance(_) => {
+            ApiError::field("amount", "is more than the shop's available balance")
+        }
+        e => op_error(e),
+    })?;
     Ok((
         StatusCode::CREATED,
         Json(PayoutView {
@@ -1126,8 +1204,11 @@ async fn transactions(
     let day = match q.date {
         Some(d) => {
             let ok = d.len() == 10
-                && time::Date::parse(&d, time::macros::format_description!("[year]-[month]-[day]"))
-                    .is_ok();
+                && time::Date::parse(
+                    &d,
+                    time::macros::format_description!("[year]-[month]-[day]"),
+                )
+                .is_ok();
             if !ok {
                 return Err(ApiError::field("date", "must be a day YYYY-MM-DD"));
             }
@@ -1136,7 +1217,15 @@ async fn transactions(
         None => shared::now_rfc3339()[..10].to_owned(),
     };
     let pk = keys::gsi2_transfers(&day);
-    list_page(&state, Some("GSI2"), pk, None, page, <TransferView as From<TransferRecord>>::from).await
+    list_page(
+        &state,
+        Some("GSI2"),
+        pk,
+        None,
+        page,
+        <TransferView as From<TransferRecord>>::from,
+    )
+    .await
 }
 
 /// Admin: a bank transfer arrived; if its reference and amount match a pending payment, that
@@ -1162,22 +1251,39 @@ async fn record_bank_transfer(
     let none = || ApiError::NotFound("no payment with this transfer reference".into());
     let pointer: PaymentRef = state
         .db
-        .get(keys::payment_ref(Method::BankTransfer.as_str(), &req.reference))
+        .get(keys::payment_ref(
+            Method::BankTransfer.as_str(),
+            &req.reference,
+        ))
         .await?
         .ok_or_else(none)?;
     let loaded = shared::payments::load(&state.db, &pointer, &[])
         .await?
         .ok_or_else(none)?;
     let (mut payment, orders) = (loaded.payment, loaded.orders);
-    ops::capture(&state.db, &payment, &orders, req.amount, Some(req.reference.clone()), None)
-        .await
-        .map_err(|e| match e {
-            OpError::AlreadyFinal => ApiError::Conflict("the payment was already settled".into()),
-            e => op_error(e),
-        })?;
+    ops::capture(
+        &state.db,
+        &payment,
+        &orders,
+        req.amount,
+        Some(req.reference.clone()),
+        None,
+    )
+    .await
+    .map_err(|e| match e {
+        OpError::AlreadyFinal => ApiError::Conflict("the payment was already settled".into()),
+        e => op_error(e),
+    })?;
     tracing::info!(payment_id = %payment.id, "bank transfer recorded");
-    payment = state.db.get(keys::payment(&payment.id)).await?.ok_or_else(none)?;
-    Ok(Json(PaymentView::from_record(&payment, &deps.settings.bank_account)))
+    payment = state
+        .db
+        .get(keys::payment(&payment.id))
+        .await?
+        .ok_or_else(none)?;
+    Ok(Json(PaymentView::from_record(
+        &payment,
+        &deps.settings.bank_account,
+    )))
 }
 
 /// The invoice record the invoice consumer writes.
@@ -1215,9 +1321,14 @@ async fn invoice(
         .filter(|r: &InvoiceRecord| r.pdf_stored)
         .ok_or_else(none)?;
     if record.buyer_id != caller.id() && !caller.user.has_role(Role::Admin) {
-        authorize_shop(&state.db, &caller, &record.shop_id, Capability::ViewFinances)
-            .await
-            .map_err(|_| none())?;
+        authorize_shop(
+            &state.db,
+            &caller,
+            &record.shop_id,
+            Capability::ViewFinances,
+        )
+        .await
+        .map_err(|_| none())?;
     }
     let bucket = state
         .config

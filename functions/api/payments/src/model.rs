@@ -23,7 +23,11 @@ pub fn id_field(field: &str, value: &mut String, e: &mut Errors) {
 #[serde(deny_unknown_fields)]
 pub struct CreatePaymentRequest {
     /// The `checkout_id` of `POST orders` (online payment method).
-    #[schema(example = "01JD3CHECKOUT000000000000", max_length = 64, pattern = "^[A-Za-z0-9]+$")]
+    #[schema(
+        example = "01JD3CHECKOUT000000000000",
+        max_length = 64,
+        pattern = "^[A-Za-z0-9]+$"
+    )]
     pub checkout_id: String,
     /// `stripe`, `paypal` (not for VND), `vnpay` / `momo` (VND only) or `bank_transfer`.
     pub method: Method,
@@ -45,7 +49,10 @@ impl Validate for CreatePaymentRequest {
         if let Some(url) = &self.return_url
             && (url.len() > 500 || !(url.starts_with("https://") || url.starts_with("http://")))
         {
-            e.push("return_url", "must be an http(s) URL of at most 500 characters");
+            e.push(
+                "return_url",
+                "must be an http(s) URL of at most 500 characters",
+            );
         }
         e.finish()
     }
@@ -147,7 +154,12 @@ pub struct SaveMethodRequest {
     /// `stripe` or `paypal`: the providers that tokenise.
     pub provider: Method,
     /// The provider's token (`pm_…`), never a card number.
-    #[schema(min_length = 3, max_length = 255, pattern = "^[A-Za-z0-9_-]+$", example = "pm_1PaymentMethodToken")]
+    #[schema(
+        min_length = 3,
+        max_length = 255,
+        pattern = "^[A-Za-z0-9_-]+$",
+        example = "pm_1PaymentMethodToken"
+    )]
     pub token: String,
     #[schema(min_length = 1, max_length = 60, example = "Visa ending 4242")]
     pub label: String,
@@ -170,9 +182,15 @@ impl Validate for SaveMethodRequest {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
-            e.push("token", "must be a provider token ([A-Za-z0-9_-], 3-255 characters)");
+            e.push(
+                "token",
+                "must be a provider token ([A-Za-z0-9_-], 3-255 characters)",
+            );
         } else if digits >= 12 && digits * 10 >= self.token.len() * 8 {
-            e.push("token", "looks like a card number; send the provider's token instead");
+            e.push(
+                "token",
+                "looks like a card number; send the provider's token instead",
+            );
         }
         e.check(validate::text("label", &mut self.label, 1, 60));
         if let Some(l) = &self.last4
@@ -344,7 +362,10 @@ impl Validate for EvidenceRequest {
                 );
             }
             if !(1..=10 * 1024 * 1024).contains(&f.size_bytes) {
-                e.push(&format!("files[{i}].size_bytes"), "must be 1 byte to 10 MiB");
+                e.push(
+                    &format!("files[{i}].size_bytes"),
+                    "must be 1 byte to 10 MiB",
+                );
             }
         }
         e.finish()
@@ -490,7 +511,12 @@ pub struct PayoutView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BankTransferReceived {
-    #[schema(min_length = 4, max_length = 32, pattern = "^[A-Z0-9]+$", example = "CK7Q2M9X4KDA")]
+    #[schema(
+        min_length = 4,
+        max_length = 32,
+        pattern = "^[A-Z0-9]+$",
+        example = "CK7Q2M9X4KDA"
+    )]
     pub reference: String,
     /// What arrived; must equal the payment's amount.
     pub amount: Money,
@@ -503,7 +529,10 @@ impl Validate for BankTransferReceived {
         if !(4..=32).contains(&self.reference.len())
             || !self.reference.bytes().all(|b| b.is_ascii_alphanumeric())
         {
-            e.push("reference", "must be the transfer reference (4-32 letters and digits)");
+            e.push(
+                "reference",
+                "must be the transfer reference (4-32 letters and digits)",
+            );
         }
         e.check(self.amount.check_price("amount"));
         e.finish()

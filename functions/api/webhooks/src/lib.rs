@@ -12,7 +12,9 @@ use axum::http::{HeaderMap, Method as HttpMethod, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use payment_providers::registry::Providers;
-use payment_providers::{EventKind, Lookup, ProviderKind, WebhookError, WebhookEvent, WebhookRequest};
+use payment_providers::{
+    EventKind, Lookup, ProviderKind, WebhookError, WebhookEvent, WebhookRequest,
+};
 use shared::domain::{Currency, Money};
 use shared::payments::ops::{self, Dedupe, OpError};
 use shared::payments::{self, DISPUTE_ENTITY, DisputeRecord, PaymentRecord, PaymentRef};
@@ -119,7 +121,9 @@ fn op_outcome(e: OpError) -> Result<Outcome, ApiError> {
     Ok(match e {
         OpError::Duplicate | OpError::AlreadyFinal => Outcome::AlreadyDone,
         OpError::AmountMismatch { .. } => Outcome::AmountMismatch,
-        OpError::NotRefundable { .. } => Outcome::RetryLater("nothing captured to refund yet".into()),
+        OpError::NotRefundable { .. } => {
+            Outcome::RetryLater("nothing captured to refund yet".into())
+        }
         OpError::Raced => Outcome::RetryLater("changed concurrently".into()),
         OpError::InsufficientBalance(a) => {
             tracing::error!(incident = true, account = %a, "provider event needs more than a balance holds");
@@ -196,9 +200,7 @@ async fn apply(
             EventKind::Failed { reason, .. } => {
                 match ops::fail(&state.db, &l.payment, &l.orders, reason, dedupe).await {
                     // A failure after a success: recorded, nothing changes.
-                    Err(OpError::AlreadyFinal) => {
-                        ops::acknowledge(&state.db, seen).await
-                    }
+                    Err(OpError::AlreadyFinal) => ops::acknowledge(&state.db, seen).await,
                     other => other,
                 }
             }
@@ -257,18 +259,34 @@ async fn apply(
             EventKind::DisputeOpened {
                 dispute_ref,
                 amount,
-            } => ops::open_dispute(&state.db, &l.payment, &l.escrows, dispute_ref, *amount, dedupe)
-                .await
-                .map(|_| ()),
+            } => ops::open_dispute(
+                &state.db,
+                &l.payment,
+                &l.escrows,
+                dispute_ref,
+                *amount,
+                dedupe,
+            )
+            .await
+            .map(|_| ()),
             EventKind::DisputeClosed { won, .. } => {
                 let dispute = l
                     .extra
                     .iter()
-                    .find(|i| i.get("entity_type").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(DISPUTE_ENTITY))
+                    .find(|i| {
+                        i.get("entity_type")
+                            .and_then(|v| v.as_s().ok())
+                            .map(String::as_str)
+                            == Some(DISPUTE_ENTITY)
+                    })
                     .map(|i| from_item::<DisputeRecord>(i.clone()))
                     .transpose()?;
                 match dispute {
-                    None => return Ok(Outcome::RetryLater("the dispute's opening is not known yet".into())),
+                    None => {
+                        return Ok(Outcome::RetryLater(
+                            "the dispute's opening is not known yet".into(),
+                        ));
+                    }
                     Some(d) => ops::close_dispute(&state.db, &d, &l.escrows, *won, dedupe).await,
                 }
             }
@@ -296,13 +314,17 @@ fn mismatch(payment: &PaymentRecord, got: i64, currency: &str) -> Outcome {
 /// be delivered again.
 fn json_answer(outcome: Outcome) -> Response {
     match outcome {
-        Outcome::Applied | Outcome::AlreadyDone | Outcome::Unknown => {
-            (StatusCode::OK, Json(serde_json::json!({ "received": true }))).into_response()
-        }
+        Outcome::Applied | Outcome::AlreadyDone | Outcome::Unknown => (
+            StatusCode::OK,
+            Json(serde_json::json!({ "received": true })),
+        )
+            .into_response(),
         Outcome::AmountMismatch => {
             ApiError::field("amount", "does not match the payment").into_response()
         }
-        Outcome::Rejected(why) => ApiError::BadRequest(format!("webhook refused: {why}")).into_response(),
+        Outcome::Rejected(why) => {
+            ApiError::BadRequest(format!("webhook refused: {why}")).into_response()
+        }
         Outcome::RetryLater(_) => ApiError::Unavailable {
             retry_after_secs: 60,
         }
@@ -321,11 +343,19 @@ fn answer(kind: ProviderKind, result: Result<Outcome, ApiError>) -> Response {
                 Outcome::Rejected(_) => "97",
                 Outcome::RetryLater(_) => "99",
             };
-            (StatusCode::OK, Json(payment_providers::vnpay::ipn_reply(code))).into_response()
+            (
+                StatusCode::OK,
+                Json(payment_providers::vnpay::ipn_reply(code)),
+            )
+                .into_response()
         }
         (ProviderKind::Vnpay, Err(e)) => {
             tracing::error!(error = %e, "VNPay IPN failed");
-            (StatusCode::OK, Json(payment_providers::vnpay::ipn_reply("99"))).into_response()
+            (
+                StatusCode::OK,
+                Json(payment_providers::vnpay::ipn_reply("99")),
+            )
+                .into_response()
         }
         (ProviderKind::Momo, Ok(Outcome::Applied | Outcome::AlreadyDone)) => {
             StatusCode::NO_CONTENT.into_response()
@@ -370,7 +400,16 @@ async fn stripe(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let r = handle(&state, &p, ProviderKind::Stripe, &method, &headers, None, &body).await;
+    let r = handle(
+        &state,
+        &p,
+        ProviderKind::Stripe,
+        &method,
+        &headers,
+        None,
+        &body,
+    )
+    .await;
     answer(ProviderKind::Stripe, r)
 }
 
@@ -388,7 +427,16 @@ async fn paypal(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let r = handle(&state, &p, ProviderKind::Paypal, &method, &headers, None, &body).await;
+    let r = handle(
+        &state,
+        &p,
+        ProviderKind::Paypal,
+        &method,
+        &headers,
+        None,
+        &body,
+    )
+    .await;
     answer(ProviderKind::Paypal, r)
 }
 
@@ -412,7 +460,16 @@ async fn vnpay_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let r = handle(&state, &p, ProviderKind::Vnpay, &method, &headers, query, &[]).await;
+    let r = handle(
+        &state,
+        &p,
+        ProviderKind::Vnpay,
+        &method,
+        &headers,
+        query,
+        &[],
+    )
+    .await;
     answer(ProviderKind::Vnpay, r)
 }
 
@@ -435,7 +492,16 @@ async fn vnpay_post(
         Some(q) => Some(q),
         None => std::str::from_utf8(&body).ok().map(str::to_owned),
     };
-    let r = handle(&state, &p, ProviderKind::Vnpay, &HttpMethod::GET, &headers, params, &[]).await;
+    let r = handle(
+        &state,
+        &p,
+        ProviderKind::Vnpay,
+        &HttpMethod::GET,
+        &headers,
+        params,
+        &[],
+    )
+    .await;
     answer(ProviderKind::Vnpay, r)
 }
 
@@ -454,7 +520,16 @@ async fn momo(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let r = handle(&state, &p, ProviderKind::Momo, &method, &headers, None, &body).await;
+    let r = handle(
+        &state,
+        &p,
+        ProviderKind::Momo,
+        &method,
+        &headers,
+        None,
+        &body,
+    )
+    .await;
     answer(ProviderKind::Momo, r)
 }
 
@@ -481,7 +556,11 @@ mod tests {
             StatusCode::BAD_REQUEST
         );
         assert_eq!(
-            answer(ProviderKind::Stripe, Ok(Outcome::RetryLater("later".into()))).status(),
+            answer(
+                ProviderKind::Stripe,
+                Ok(Outcome::RetryLater("later".into()))
+            )
+            .status(),
             StatusCode::SERVICE_UNAVAILABLE
         );
     }
