@@ -220,6 +220,15 @@ pub enum EscrowStatus {
     Released,
 }
 
+impl EscrowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Held => "held",
+            Self::Released => "released",
+        }
+    }
+}
+
 /// `ESCROW#<order>/ESCROW`: one shop order's money. `balance` is what of it the shop still has
 /// (in escrow while `held`, in its available balance once `released`), not counting what a
 /// dispute put on hold (`on_hold`).
@@ -287,6 +296,16 @@ pub enum RefundStatus {
     Failed,
 }
 
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 /// `REFUND#<id>/REFUND`; GSI1 lists a payment's refunds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefundRecord {
@@ -328,6 +347,16 @@ pub enum DisputeStatus {
     Open,
     Won,
     Lost,
+}
+
+impl DisputeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Won => "won",
+            Self::Lost => "lost",
+        }
+    }
 }
 
 /// One order's part of a dispute: where its money was taken from.

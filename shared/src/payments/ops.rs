@@ -602,8 +602,8 @@ pub async fn settle_refund(
             Some("#status = :pending"),
             &[("#status", "status")],
             vec![
-                (":done", s("succeeded")),
-                (":pending", s("pending")),
+                (":done", s(RefundStatus::Succeeded.as_str())),
+                (":pending", s(RefundStatus::Pending.as_str())),
                 (":ref", s(provider_refund_ref)),
                 (":now", s(crate::now_rfc3339())),
             ],
@@ -686,8 +686,8 @@ pub async fn release_refund(db: &Db, refund: &RefundRecord, failure: &str) -> Re
             Some("#status = :pending"),
             &[("#status", "status")],
             vec![
-                (":failed", s("failed")),
-                (":pending", s("pending")),
+                (":failed", s(RefundStatus::Failed.as_str())),
+                (":pending", s(RefundStatus::Pending.as_str())),
                 (":why", s(failure)),
                 (":now", s(crate::now_rfc3339())),
             ],
@@ -834,7 +834,7 @@ pub async fn book_provider_refund(
                 vec![
                     (":minus", n(-part)),
                     (":amount", n(*part)),
-                    (":status", s(escrow_status(e.status))),
+                    (":status", s(e.status.as_str())),
                 ],
             )?,
         );
@@ -890,13 +890,6 @@ pub async fn book_provider_refund(
         }),
     )?;
     batch.run(db).await
-}
-
-fn escrow_status(status: EscrowStatus) -> &'static str {
-    match status {
-        EscrowStatus::Held => "held",
-        EscrowStatus::Released => "released",
-    }
 }
 
 /// A dispute was opened: the disputed amount (at most what is still refundable) moves from the
@@ -973,7 +966,7 @@ pub async fn open_dispute(
                     vec![
                         (":minus", n(-part)),
                         (":amount", n(*part)),
-                        (":status", s(escrow_status(e.status))),
+                        (":status", s(e.status.as_str())),
                     ],
                 )?,
             );
@@ -1034,8 +1027,16 @@ pub async fn close_dispute(
             Some("#status = :open"),
             &[("#status", "status")],
             vec![
-                (":to", s(if won { "won" } else { "lost" })),
-                (":open", s("open")),
+                (
+                    ":to",
+                    s(if won {
+                        DisputeStatus::Won
+                    } else {
+                        DisputeStatus::Lost
+                    }
+                    .as_str()),
+                ),
+                (":open", s(DisputeStatus::Open.as_str())),
                 (":now", s(crate::now_rfc3339())),
             ],
         )?,
@@ -1098,7 +1099,7 @@ pub async fn close_dispute(
                     vec![
                         (":minus", n(-part.amount)),
                         (":amount", n(part.amount)),
-                        (":status", s(escrow_status(escrow.status))),
+                        (":status", s(escrow.status.as_str())),
                     ],
                 )?,
             );
@@ -1152,8 +1153,8 @@ pub async fn release_escrow(
             Some("#status = :held AND balance = :gross AND refund_pending = :zero"),
             &[("#status", "status")],
             vec![
-                (":released", s("released")),
-                (":held", s("held")),
+                (":released", s(EscrowStatus::Released.as_str())),
+                (":held", s(EscrowStatus::Held.as_str())),
                 (":gross", n(gross)),
                 (":fee", n(fee)),
                 (":zero", n(0)),

@@ -932,7 +932,7 @@ async fn submit_dispute_evidence(
             update: "SET evidence = list_append(evidence, :e)",
             condition: Some("#status = :open"),
             names: &[("#status", "status")],
-            values: vec![(":e", value), (":open", s("open"))],
+            values: vec![(":e", value), (":open", s(DisputeStatus::Open.as_str()))],
         })
         .await
         .map_err(|e| match e {
