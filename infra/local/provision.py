@@ -958,9 +958,12 @@ def main():
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(out, json.dumps(stack, indent=2) + "\n")
+    # Function-level variables too (the payment functions' provider secrets and URLs), so tests
+    # that build a function's handler in-process see what its Lambda would; a name has one value.
+    function_env = {k: v for f in functions.values() for k, v in f["env"].items() if k not in globals_env}
     env = {"AWS_ENDPOINT_URL": args.endpoint, "AWS_REGION": args.region, "AWS_DEFAULT_REGION": args.region,
            "AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"],
-           "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"], **globals_env}
+           "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"], **globals_env, **function_env}
     env_file = out.parent / "stack.env"
     write_atomically(env_file, f"# written by infra/local/provision.py for stack {args.stack}; "
                      "`source` it (or `set -a; . it`)\n"

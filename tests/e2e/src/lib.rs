@@ -379,6 +379,16 @@ impl Ctx {
         shop: &TestShop,
         variants: &[NewVariant<'_>],
     ) -> (String, Vec<String>) {
+        self.test_product_in(shop, variants, "VND").await
+    }
+
+    /// [`Ctx::test_product`] priced in `currency` (minor units).
+    pub async fn test_product_in(
+        &self,
+        shop: &TestShop,
+        variants: &[NewVariant<'_>],
+        currency: &str,
+    ) -> (String, Vec<String>) {
         let suffix = &ulid::Ulid::new().to_string()[20..];
         let skus: Vec<String> = variants
             .iter()
@@ -392,7 +402,7 @@ impl Ctx {
             "variants": variants.iter().zip(&skus).map(|(v, sku)| json!({
                 "sku": sku,
                 "attributes": {"size": "M"},
-                "price": {"amount": v.price, "currency": "VND"},
+                "price": {"amount": v.price, "currency": currency},
                 "weight_grams": v.weight_grams,
                 "stock": v.stock,
             })).collect::<Vec<_>>(),

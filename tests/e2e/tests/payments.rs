@@ -110,6 +110,11 @@ where
 }
 
 async fn balance(ctx: &Ctx, shop: &TestShop) -> Value {
+    balance_in(ctx, shop, "VND").await
+}
+
+/// The shop's balances in one currency (zeros before any movement).
+async fn balance_in(ctx: &Ctx, shop: &TestShop, currency: &str) -> Value {
     let r = ctx
         .get(
             &format!("/api/v1/shops/{}/balance", shop.shop_id),
@@ -121,7 +126,7 @@ async fn balance(ctx: &Ctx, shop: &TestShop) -> Value {
         .as_array()
         .unwrap()
         .iter()
-        .find(|b| b["currency"] == "VND")
+        .find(|b| b["currency"] == currency)
         .cloned()
         .unwrap_or(json!({"pending": 0, "available": 0, "on_hold": 0}))
 }
@@ -533,4 +538,300 @@ async fn a_declined_payment_fails_its_orders_and_a_later_success_is_refunded() {
         "{}",
         status.text
     );
+}
+
+/// [`place_online`] for a product priced in `currency`.
+async fn place_online_in(ctx: &Ctx, prefix: &str, price: i64, currency: &str) -> Placed {
+    let shop = ctx.test_shop(prefix).await;
+    let (product, skus) = ctx
+        .test_product_in(
+            &shop,
+            &[NewVariant {
+                sku: "PAY",
+                price,
+                stock: 50,
+                weight_grams: 200,
+            }],
+            currency,
+        )
+        .await;
+    let (_, buyer, _) = ctx.user("payer").await;
+    let address = ctx.test_address(&buyer).await;
+    ctx.add_to_cart(&buyer, &product, &skus[0], 1).await;
+    let placed = ctx
+        .checkout(&buyer, &address, "online", &format!("co-{}", ulid::Ulid::new()))
+        .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    Placed {
+        shop,
+        buyer,
+        checkout_id: placed.body["checkout_id"].as_str().unwrap().to_owned(),
+        orders: vec![placed.body["orders"][0]["id"].as_str().unwrap().to_owned()],
+        total: placed.body["total"]["amount"].as_i64().unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn a_paypal_order_is_approved_captured_and_released_to_the_shop() {
+    let ctx = Ctx::new();
+    // PayPal takes no VND: a VND checkout is refused by the adapter with a clear 422.
+    let vnd = place_online(&ctx, "paypal-vnd", 100_000).await;
+    let refused = ctx
+        .http
+        .post(format!("{}/api/v1/payments", ctx.base))
+        .bearer_auth(&vnd.buyer)
+        .header("idempotency-key", format!("pay-{}", ulid::Ulid::new()))
+        .json(&json!({"checkout_id": vnd.checkout_id, "method": "paypal"}))
+        .send()
+        .await
+        .unwrap();
+    Ctx::read(refused).await.problem(422);
+
+    let p = place_online_in(&ctx, "paypal", 1_250, "USD").await;
+    let payment = pay(&ctx, &p, "paypal").await;
+    let approve = payment.body["redirect_url"].as_str().unwrap().to_owned();
+    let order_ref = approve.rsplit("token=").next().unwrap().to_owned();
+    // Approve on PayPal: CHECKOUT.ORDER.APPROVED → the backend captures → PAYMENT.CAPTURE.COMPLETED.
+    let approved = control(&ctx, "pay", json!({"provider": "paypal", "ref": order_ref, "outcome": "succeed"})).await;
+    assert_eq!(approved["status"], 200, "{approved}");
+    eventually("the capture confirmed the order", || async {
+        (order_status(&ctx, &p.buyer, &p.orders[0]).await == "confirmed").then_some(())
+    })
+    .await;
+    assert_eq!(balance_in(&ctx, &p.shop, "USD").await["pending"], p.total);
+    ship_deliver_complete(&ctx, &p, &p.orders[0]).await;
+    let commission = p.total * 500 / 10_000;
+    eventually("escrow released", || async {
+        let b = balance_in(&ctx, &p.shop, "USD").await;
+        (b["available"].as_i64() == Some(p.total - commission)).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn cash_on_delivery_is_collected_at_delivery_and_released_on_completion() {
+    let ctx = Ctx::new();
+    let shop = ctx.test_shop("cod-pay").await;
+    let (product, skus) = ctx
+        .test_product(
+            &shop,
+            &[NewVariant {
+                sku: "COD",
+                price: 60_000,
+                stock: 5,
+                weight_grams: 100,
+            }],
+        )
+        .await;
+    let (_, buyer, _) = ctx.user("cod-payer").await;
+    let address = ctx.test_address(&buyer).await;
+    ctx.add_to_cart(&buyer, &product, &skus[0], 1).await;
+    let placed = ctx
+        .checkout(&buyer, &address, "cod", &format!("co-{}", ulid::Ulid::new()))
+        .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let p = Placed {
+        shop,
+        buyer,
+        checkout_id: placed.body["checkout_id"].as_str().unwrap().to_owned(),
+        orders: vec![placed.body["orders"][0]["id"].as_str().unwrap().to_owned()],
+        total: placed.body["total"]["amount"].as_i64().unwrap(),
+    };
+    // Nothing is paid before delivery: no escrow, no balance.
+    ctx.get(&format!("/api/v1/payments/escrow/{}/status", p.orders[0]), Some(&p.buyer))
+        .await
+        .problem(404);
+    for (action, body) in [
+        ("process", json!({})),
+        ("ship", json!({"carrier": "GHN", "tracking_number": "GHN123456789VN"})),
+        ("deliver", json!({})),
+    ] {
+        let r = ctx
+            .post(&format!("/api/v1/orders/{}/{action}", p.orders[0]), Some(&p.shop.seller_token), body)
+            .await;
+        assert_eq!(r.status, 200, "{action}: {}", r.text);
+    }
+    eventually("the cash was collected into escrow", || async {
+        (balance(&ctx, &p.shop).await["pending"].as_i64() == Some(p.total)).then_some(())
+    })
+    .await;
+    let history = ctx.get("/api/v1/payments/history", Some(&p.buyer)).await;
+    assert_eq!(history.body["items"][0]["method"], "cod", "{}", history.text);
+    assert_eq!(history.body["items"][0]["status"], "succeeded");
+    let r = ctx
+        .post(&format!("/api/v1/orders/{}/confirm-receipt", p.orders[0]), Some(&p.buyer), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let commission = p.total * 500 / 10_000;
+    eventually("escrow released", || async {
+        (balance(&ctx, &p.shop).await["available"].as_i64() == Some(p.total - commission)).then_some(())
+    })
+    .await;
+    // The owner pays out part of it; more than the balance is refused.
+    let too_much = ctx
+        .post(
+            &format!("/api/v1/shops/{}/payouts", p.shop.shop_id),
+            Some(&p.shop.seller_token),
+            json!({"amount": {"amount": p.total, "currency": "VND"}}),
+        )
+        .await;
+    too_much.problem(422);
+    let payout = ctx
+        .post(
+            &format!("/api/v1/shops/{}/payouts", p.shop.shop_id),
+            Some(&p.shop.seller_token),
+            json!({"amount": {"amount": 10_000, "currency": "VND"}}),
+        )
+        .await;
+    assert_eq!(payout.status, 201, "{}", payout.text);
+    assert_eq!(
+        balance(&ctx, &p.shop).await["available"].as_i64(),
+        Some(p.total - commission - 10_000)
+    );
+}
+
+#[tokio::test]
+async fn a_bank_transfer_pays_when_an_admin_records_its_reference_and_amount() {
+    let ctx = Ctx::new();
+    let p = place_online(&ctx, "bank", 95_000).await;
+    let payment = pay(&ctx, &p, "bank_transfer").await;
+    let reference = payment.body["bank_transfer"]["reference"].as_str().unwrap().to_owned();
+    assert!(payment.body["bank_transfer"]["account"].as_str().is_some_and(|a| !a.is_empty()));
+    let admin = ctx.admin_token().await;
+    // Only admins record transfers, and only the exact amount pays.
+    ctx.post(
+        "/api/v1/payments/bank-transfers",
+        Some(&p.buyer),
+        json!({"reference": reference, "amount": {"amount": p.total, "currency": "VND"}}),
+    )
+    .await
+    .problem(403);
+    let short = ctx
+        .post(
+            "/api/v1/payments/bank-transfers",
+            Some(&admin),
+            json!({"reference": reference, "amount": {"amount": p.total - 1, "currency": "VND"}}),
+        )
+        .await;
+    short.problem(422);
+    assert_eq!(order_status(&ctx, &p.buyer, &p.orders[0]).await, "pending_payment");
+    let ok = ctx
+        .post(
+            "/api/v1/payments/bank-transfers",
+            Some(&admin),
+            json!({"reference": reference, "amount": {"amount": p.total, "currency": "VND"}}),
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(ok.body["status"], "succeeded");
+    assert_eq!(order_status(&ctx, &p.buyer, &p.orders[0]).await, "confirmed");
+    ctx.post(
+        "/api/v1/payments/bank-transfers",
+        Some(&admin),
+        json!({"reference": reference, "amount": {"amount": p.total, "currency": "VND"}}),
+    )
+    .await
+    .problem(409);
+}
+
+#[tokio::test]
+async fn a_dispute_holds_the_funds_and_its_outcome_settles_them() {
+    let ctx = Ctx::new();
+    let p = place_online(&ctx, "dispute", 180_000).await;
+    let payment = pay(&ctx, &p, "stripe").await;
+    let payment_id = payment.body["id"].as_str().unwrap().to_owned();
+    let intent = payment.body["redirect_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    control(&ctx, "pay", json!({"provider": "stripe", "ref": intent, "outcome": "succeed"})).await;
+
+    let opened = control(&ctx, "disputes", json!({"provider": "stripe", "ref": intent, "amount": 50_000})).await;
+    assert_eq!(opened["status"], 200, "{opened}");
+    let b = balance(&ctx, &p.shop).await;
+    assert_eq!((b["pending"].as_i64(), b["on_hold"].as_i64()), (Some(p.total - 50_000), Some(50_000)), "{b}");
+    // Disputed money cannot be refunded meanwhile.
+    let admin = ctx.admin_token().await;
+    ctx.post(
+        &format!("/api/v1/payments/{payment_id}/refund"),
+        Some(&admin),
+        json!({"amount": p.total, "reason": "refund everything"}),
+    )
+    .await
+    .problem(422);
+    // The shop answers with evidence; strangers cannot.
+    let (_, stranger, _) = ctx.user("dispute-stranger").await;
+    ctx.post(
+        &format!("/api/v1/payments/{payment_id}/dispute"),
+        Some(&stranger),
+        json!({"text": "We shipped it with tracking."}),
+    )
+    .await
+    .problem(404);
+    let evidence = ctx
+        .post(
+            &format!("/api/v1/payments/{payment_id}/dispute"),
+            Some(&p.shop.seller_token),
+            json!({"text": "Delivered with tracking GHN123456789VN.", "files": [{"content_type": "application/pdf", "size_bytes": 2048}]}),
+        )
+        .await;
+    assert_eq!(evidence.status, 201, "{}", evidence.text);
+    assert_eq!(evidence.body["uploads"].as_array().map(Vec::len), Some(1));
+    let chargebacks = ctx.get("/api/v1/payments/chargebacks", Some(&admin)).await;
+    assert!(chargebacks.text.contains(&payment_id), "{}", chargebacks.text);
+
+    // Won: the hold goes back to escrow.
+    let id = opened["dispute_id"].as_str().unwrap();
+    let won = control(&ctx, &format!("disputes/{id}/close"), json!({"outcome": "won"})).await;
+    assert_eq!(won["status"], 200, "{won}");
+    let b = balance(&ctx, &p.shop).await;
+    assert_eq!((b["pending"].as_i64(), b["on_hold"].as_i64()), (Some(p.total), Some(0)), "{b}");
+    // A second dispute is lost: the amount leaves to the buyer.
+    let again = control(&ctx, "disputes", json!({"provider": "stripe", "ref": intent, "amount": 30_000})).await;
+    let id = again["dispute_id"].as_str().unwrap();
+    let lost = control(&ctx, &format!("disputes/{id}/close"), json!({"outcome": "lost"})).await;
+    assert_eq!(lost["status"], 200, "{lost}");
+    let b = balance(&ctx, &p.shop).await;
+    assert_eq!((b["pending"].as_i64(), b["on_hold"].as_i64()), (Some(p.total - 30_000), Some(0)), "{b}");
+    assert_eq!(statement_sum(&ctx, &p.shop, "escrow").await, p.total - 30_000);
+    assert_eq!(statement_sum(&ctx, &p.shop, "hold").await, 0);
+}
+
+#[tokio::test]
+async fn a_refund_reported_before_its_success_waits_for_it_and_a_failure_after_success_changes_nothing() {
+    let ctx = Ctx::new();
+    let p = place_online(&ctx, "order-of-events", 140_000).await;
+    let payment = pay(&ctx, &p, "stripe").await;
+    let payment_id = payment.body["id"].as_str().unwrap().to_owned();
+    let intent = payment.body["redirect_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    // charge.refunded arrives first: nothing captured yet, so "deliver again later" and nothing written.
+    let early = control(
+        &ctx,
+        "events",
+        json!({"provider": "stripe", "type": "charge.refunded", "ref": intent, "amount": 40_000}),
+    )
+    .await;
+    assert_eq!(early["status"], 503, "{early}");
+    let s = ctx.get(&format!("/api/v1/payments/{payment_id}"), Some(&p.buyer)).await;
+    assert_eq!((s.body["status"].as_str(), s.body["refunded"]["amount"].as_i64()), (Some("pending"), Some(0)));
+    // The success, then the provider's retry of the refund: both apply, once.
+    control(&ctx, "pay", json!({"provider": "stripe", "ref": intent, "outcome": "succeed"})).await;
+    let retried = control(
+        &ctx,
+        &format!("deliveries/{}/redeliver", early["delivery_id"].as_str().unwrap()),
+        json!({"mode": "duplicate"}),
+    )
+    .await;
+    assert_eq!(retried["status"], 200, "{retried}");
+    let s = ctx.get(&format!("/api/v1/payments/{payment_id}"), Some(&p.buyer)).await;
+    assert_eq!(s.body["refunded"]["amount"].as_i64(), Some(40_000), "{}", s.text);
+    assert_eq!(balance(&ctx, &p.shop).await["pending"].as_i64(), Some(p.total - 40_000));
+    // A failure reported after the success is recorded and changes nothing.
+    let late_failure = control(
+        &ctx,
+        "events",
+        json!({"provider": "stripe", "type": "payment_intent.payment_failed", "ref": intent}),
+    )
+    .await;
+    assert_eq!(late_failure["status"], 200, "{late_failure}");
+    assert_eq!(order_status(&ctx, &p.buyer, &p.orders[0]).await, "confirmed");
+    let s = ctx.get(&format!("/api/v1/payments/{payment_id}"), Some(&p.buyer)).await;
+    assert_eq!(s.body["status"], "succeeded");
 }
