@@ -383,6 +383,81 @@ pub fn plan_transition(
     note: Option<String>,
     extra: ExtraSet,
 ) -> Result<Move, TransitionError> {
+    plan(table, order, to, actor, note, extra, true)
+}
+
+/// The moves of several orders of one buyer, all in the same status, to `to` in one
+/// transaction (a payment confirming or failing its checkout's orders): one transaction may
+/// touch the buyer's counters once, so their update is the second value, for all of them.
+pub fn plan_transitions(
+    table: &str,
+    orders: &[&OrderRecord],
+    to: OrderStatus,
+    actor: Actor,
+    note: Option<String>,
+) -> Result<(Vec<Move>, Option<TransactWriteItem>), TransitionError> {
+    let moves = orders
+        .iter()
+        .map(|o| plan(table, o, to, actor, note.clone(), Vec::new(), false))
+        .collect::<Result<Vec<_>, _>>()?;
+    let stats = match orders.first() {
+        None => None,
+        Some(first) => {
+            if orders
+                .iter()
+                .any(|o| o.buyer_id != first.buyer_id || o.status != first.status)
+            {
+                return Err(TransitionError::Store(StoreError::Other(anyhow::anyhow!(
+                    "orders moved together must share their buyer and status"
+                ))));
+            }
+            Some(stats_on_move(table, first.status, to, orders)?)
+        }
+    };
+    Ok((moves, stats))
+}
+
+/// The buyer's counters when `orders` (one buyer's) leave `from` for `to`; their spend is
+/// voided once, by the move that voids it.
+fn stats_on_move(
+    table: &str,
+    from: OrderStatus,
+    to: OrderStatus,
+    orders: &[&OrderRecord],
+) -> Result<TransactWriteItem, StoreError> {
+    let first = orders.first().expect("at least one order moves");
+    let count = orders.len() as i64;
+    let (from_attr, to_attr, spend) =
+        (count_attr(from), count_attr(to), spend_attr(first.currency));
+    let mut update = "ADD #from :minus, #to :one".to_owned();
+    let mut values = vec![(":minus", n(-count)), (":one", n(count))];
+    let mut names = vec![("#from", from_attr.as_str()), ("#to", to_attr.as_str())];
+    if to.voids_spend() && !from.voids_spend() {
+        update.push_str(", #spend :void");
+        values.push((":void", n(-orders.iter().map(|o| o.total).sum::<i64>())));
+        names.push(("#spend", spend.as_str()));
+    }
+    tx::update(
+        table,
+        tx::UpdateSpec {
+            key: keys::order_stats(&first.buyer_id),
+            update: &update,
+            condition: None,
+            names: &names,
+            values,
+        },
+    )
+}
+
+fn plan(
+    table: &str,
+    order: &OrderRecord,
+    to: OrderStatus,
+    actor: Actor,
+    note: Option<String>,
+    extra: ExtraSet,
+    with_stats: bool,
+) -> Result<Move, TransitionError> {
     let from = order.status;
     if !from.can_become(to) {
         return Err(TransitionError::Illegal { from, to });
@@ -450,27 +525,9 @@ pub fn plan_transition(
         },
     )?];
     actions.extend(stock_actions(table, order, from.stock_effect(to))?);
-    // The buyer's counters: one order leaves `from` and enters `to`; spend is voided once.
-    let (from_attr, to_attr, spend) =
-        (count_attr(from), count_attr(to), spend_attr(order.currency));
-    let mut stats_update = "ADD #from :minus, #to :one".to_owned();
-    let mut stats_values = vec![(":minus", n(-1)), (":one", n(1))];
-    let mut stats_names = vec![("#from", from_attr.as_str()), ("#to", to_attr.as_str())];
-    if to.voids_spend() && !from.voids_spend() {
-        stats_update.push_str(", #spend :void");
-        stats_values.push((":void", n(-order.total)));
-        stats_names.push(("#spend", spend.as_str()));
+    if with_stats {
+        actions.push(stats_on_move(table, from, to, &[order])?);
     }
-    actions.push(tx::update(
-        table,
-        tx::UpdateSpec {
-            key: keys::order_stats(&order.buyer_id),
-            update: &stats_update,
-            condition: None,
-            names: &stats_names,
-            values: stats_values,
-        },
-    )?);
     actions.push(events::outbox_put(
         table,
         &OrderStatusChanged {

@@ -142,6 +142,16 @@ impl Batch {
         }
     }
 
+    /// Several orders' moves and, once, their buyer's counters.
+    fn order_moves(&mut self, (moves, stats): (Vec<orders::Move>, Option<TransactWriteItem>)) {
+        for m in moves {
+            self.order_move(m);
+        }
+        if let Some(stats) = stats {
+            self.push(Tag::Other, stats);
+        }
+    }
+
     fn event(&mut self, table: &str, event: &DomainEvent) -> Result<(), StoreError> {
         self.push(Tag::Other, events::outbox_put(table, event)?);
         Ok(())
@@ -257,6 +267,7 @@ pub async fn capture(
     let mut confirmed = Vec::new();
     let mut paid = Vec::new();
     let mut late = 0;
+    let mut waiting: Vec<&OrderRecord> = Vec::new();
     for share in &payment.orders {
         let order = orders_read
             .iter()
@@ -265,14 +276,6 @@ pub async fn capture(
             late += share.amount;
             continue;
         };
-        batch.order_move(orders::plan_transition(
-            table,
-            order,
-            OrderStatus::Confirmed,
-            Actor::System,
-            Some(format!("paid ({})", payment.method.as_str())),
-            Vec::new(),
-        )?);
         batch.push(
             Tag::Guard,
             tx::put_new(
@@ -283,7 +286,15 @@ pub async fn capture(
         legs.push((ledger::shop_escrow(&order.shop_id, cur), share.amount));
         confirmed.push(order.id.clone());
         paid.push(share.clone());
+        waiting.push(order);
     }
+    batch.order_moves(orders::plan_transitions(
+        table,
+        &waiting,
+        OrderStatus::Confirmed,
+        Actor::System,
+        Some(format!("paid ({})", payment.method.as_str())),
+    )?);
     if late > 0 {
         legs.push((ledger::suspense(cur), late));
     }
@@ -435,19 +446,17 @@ pub async fn fail(
     let table = &db.table;
     let mut batch = Batch::default();
     batch.dedupe(table, dedupe)?;
-    for order in orders_read
+    let waiting: Vec<&OrderRecord> = orders_read
         .iter()
         .filter(|o| o.status == OrderStatus::PendingPayment)
-    {
-        batch.order_move(orders::plan_transition(
-            table,
-            order,
-            OrderStatus::PaymentFailed,
-            Actor::System,
-            Some(format!("payment failed: {reason}")),
-            Vec::new(),
-        )?);
-    }
+        .collect();
+    batch.order_moves(orders::plan_transitions(
+        table,
+        &waiting,
+        OrderStatus::PaymentFailed,
+        Actor::System,
+        Some(format!("payment failed: {reason}")),
+    )?);
     batch.push(
         Tag::State,
         update(

@@ -559,7 +559,12 @@ async fn place_online_in(ctx: &Ctx, prefix: &str, price: i64, currency: &str) ->
     let address = ctx.test_address(&buyer).await;
     ctx.add_to_cart(&buyer, &product, &skus[0], 1).await;
     let placed = ctx
-        .checkout(&buyer, &address, "online", &format!("co-{}", ulid::Ulid::new()))
+        .checkout(
+            &buyer,
+            &address,
+            "online",
+            &format!("co-{}", ulid::Ulid::new()),
+        )
         .await;
     assert_eq!(placed.status, 201, "{}", placed.text);
     Placed {
@@ -592,7 +597,12 @@ async fn a_paypal_order_is_approved_captured_and_released_to_the_shop() {
     let approve = payment.body["redirect_url"].as_str().unwrap().to_owned();
     let order_ref = approve.rsplit("token=").next().unwrap().to_owned();
     // Approve on PayPal: CHECKOUT.ORDER.APPROVED → the backend captures → PAYMENT.CAPTURE.COMPLETED.
-    let approved = control(&ctx, "pay", json!({"provider": "paypal", "ref": order_ref, "outcome": "succeed"})).await;
+    let approved = control(
+        &ctx,
+        "pay",
+        json!({"provider": "paypal", "ref": order_ref, "outcome": "succeed"}),
+    )
+    .await;
     assert_eq!(approved["status"], 200, "{approved}");
     eventually("the capture confirmed the order", || async {
         (order_status(&ctx, &p.buyer, &p.orders[0]).await == "confirmed").then_some(())
@@ -627,7 +637,12 @@ async fn cash_on_delivery_is_collected_at_delivery_and_released_on_completion() 
     let address = ctx.test_address(&buyer).await;
     ctx.add_to_cart(&buyer, &product, &skus[0], 1).await;
     let placed = ctx
-        .checkout(&buyer, &address, "cod", &format!("co-{}", ulid::Ulid::new()))
+        .checkout(
+            &buyer,
+            &address,
+            "cod",
+            &format!("co-{}", ulid::Ulid::new()),
+        )
         .await;
     assert_eq!(placed.status, 201, "{}", placed.text);
     let p = Placed {
@@ -638,16 +653,26 @@ async fn cash_on_delivery_is_collected_at_delivery_and_released_on_completion() 
         total: placed.body["total"]["amount"].as_i64().unwrap(),
     };
     // Nothing is paid before delivery: no escrow, no balance.
-    ctx.get(&format!("/api/v1/payments/escrow/{}/status", p.orders[0]), Some(&p.buyer))
-        .await
-        .problem(404);
+    ctx.get(
+        &format!("/api/v1/payments/escrow/{}/status", p.orders[0]),
+        Some(&p.buyer),
+    )
+    .await
+    .problem(404);
     for (action, body) in [
         ("process", json!({})),
-        ("ship", json!({"carrier": "GHN", "tracking_number": "GHN123456789VN"})),
+        (
+            "ship",
+            json!({"carrier": "GHN", "tracking_number": "GHN123456789VN"}),
+        ),
         ("deliver", json!({})),
     ] {
         let r = ctx
-            .post(&format!("/api/v1/orders/{}/{action}", p.orders[0]), Some(&p.shop.seller_token), body)
+            .post(
+                &format!("/api/v1/orders/{}/{action}", p.orders[0]),
+                Some(&p.shop.seller_token),
+                body,
+            )
             .await;
         assert_eq!(r.status, 200, "{action}: {}", r.text);
     }
@@ -656,15 +681,24 @@ async fn cash_on_delivery_is_collected_at_delivery_and_released_on_completion() 
     })
     .await;
     let history = ctx.get("/api/v1/payments/history", Some(&p.buyer)).await;
-    assert_eq!(history.body["items"][0]["method"], "cod", "{}", history.text);
+    assert_eq!(
+        history.body["items"][0]["method"], "cod",
+        "{}",
+        history.text
+    );
     assert_eq!(history.body["items"][0]["status"], "succeeded");
     let r = ctx
-        .post(&format!("/api/v1/orders/{}/confirm-receipt", p.orders[0]), Some(&p.buyer), json!({}))
+        .post(
+            &format!("/api/v1/orders/{}/confirm-receipt", p.orders[0]),
+            Some(&p.buyer),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let commission = p.total * 500 / 10_000;
     eventually("escrow released", || async {
-        (balance(&ctx, &p.shop).await["available"].as_i64() == Some(p.total - commission)).then_some(())
+        (balance(&ctx, &p.shop).await["available"].as_i64() == Some(p.total - commission))
+            .then_some(())
     })
     .await;
     // The owner pays out part of it; more than the balance is refused.
@@ -695,8 +729,15 @@ async fn a_bank_transfer_pays_when_an_admin_records_its_reference_and_amount() {
     let ctx = Ctx::new();
     let p = place_online(&ctx, "bank", 95_000).await;
     let payment = pay(&ctx, &p, "bank_transfer").await;
-    let reference = payment.body["bank_transfer"]["reference"].as_str().unwrap().to_owned();
-    assert!(payment.body["bank_transfer"]["account"].as_str().is_some_and(|a| !a.is_empty()));
+    let reference = payment.body["bank_transfer"]["reference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        payment.body["bank_transfer"]["account"]
+            .as_str()
+            .is_some_and(|a| !a.is_empty())
+    );
     let admin = ctx.admin_token().await;
     // Only admins record transfers, and only the exact amount pays.
     ctx.post(
@@ -714,7 +755,10 @@ async fn a_bank_transfer_pays_when_an_admin_records_its_reference_and_amount() {
         )
         .await;
     short.problem(422);
-    assert_eq!(order_status(&ctx, &p.buyer, &p.orders[0]).await, "pending_payment");
+    assert_eq!(
+        order_status(&ctx, &p.buyer, &p.orders[0]).await,
+        "pending_payment"
+    );
     let ok = ctx
         .post(
             "/api/v1/payments/bank-transfers",
@@ -724,7 +768,10 @@ async fn a_bank_transfer_pays_when_an_admin_records_its_reference_and_amount() {
         .await;
     assert_eq!(ok.status, 200, "{}", ok.text);
     assert_eq!(ok.body["status"], "succeeded");
-    assert_eq!(order_status(&ctx, &p.buyer, &p.orders[0]).await, "confirmed");
+    assert_eq!(
+        order_status(&ctx, &p.buyer, &p.orders[0]).await,
+        "confirmed"
+    );
     ctx.post(
         "/api/v1/payments/bank-transfers",
         Some(&admin),
@@ -740,13 +787,33 @@ async fn a_dispute_holds_the_funds_and_its_outcome_settles_them() {
     let p = place_online(&ctx, "dispute", 180_000).await;
     let payment = pay(&ctx, &p, "stripe").await;
     let payment_id = payment.body["id"].as_str().unwrap().to_owned();
-    let intent = payment.body["redirect_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
-    control(&ctx, "pay", json!({"provider": "stripe", "ref": intent, "outcome": "succeed"})).await;
+    let intent = payment.body["redirect_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    control(
+        &ctx,
+        "pay",
+        json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}),
+    )
+    .await;
 
-    let opened = control(&ctx, "disputes", json!({"provider": "stripe", "ref": intent, "amount": 50_000})).await;
+    let opened = control(
+        &ctx,
+        "disputes",
+        json!({"provider": "stripe", "ref": intent, "amount": 50_000}),
+    )
+    .await;
     assert_eq!(opened["status"], 200, "{opened}");
     let b = balance(&ctx, &p.shop).await;
-    assert_eq!((b["pending"].as_i64(), b["on_hold"].as_i64()), (Some(p.total - 50_000), Some(50_000)), "{b}");
+    assert_eq!(
+        (b["pending"].as_i64(), b["on_hold"].as_i64()),
+        (Some(p.total - 50_000), Some(50_000)),
+        "{b}"
+    );
     // Disputed money cannot be refunded meanwhile.
     let admin = ctx.admin_token().await;
     ctx.post(
@@ -775,32 +842,69 @@ async fn a_dispute_holds_the_funds_and_its_outcome_settles_them() {
     assert_eq!(evidence.status, 201, "{}", evidence.text);
     assert_eq!(evidence.body["uploads"].as_array().map(Vec::len), Some(1));
     let chargebacks = ctx.get("/api/v1/payments/chargebacks", Some(&admin)).await;
-    assert!(chargebacks.text.contains(&payment_id), "{}", chargebacks.text);
+    assert!(
+        chargebacks.text.contains(&payment_id),
+        "{}",
+        chargebacks.text
+    );
 
     // Won: the hold goes back to escrow.
     let id = opened["dispute_id"].as_str().unwrap();
-    let won = control(&ctx, &format!("disputes/{id}/close"), json!({"outcome": "won"})).await;
+    let won = control(
+        &ctx,
+        &format!("disputes/{id}/close"),
+        json!({"outcome": "won"}),
+    )
+    .await;
     assert_eq!(won["status"], 200, "{won}");
     let b = balance(&ctx, &p.shop).await;
-    assert_eq!((b["pending"].as_i64(), b["on_hold"].as_i64()), (Some(p.total), Some(0)), "{b}");
+    assert_eq!(
+        (b["pending"].as_i64(), b["on_hold"].as_i64()),
+        (Some(p.total), Some(0)),
+        "{b}"
+    );
     // A second dispute is lost: the amount leaves to the buyer.
-    let again = control(&ctx, "disputes", json!({"provider": "stripe", "ref": intent, "amount": 30_000})).await;
+    let again = control(
+        &ctx,
+        "disputes",
+        json!({"provider": "stripe", "ref": intent, "amount": 30_000}),
+    )
+    .await;
     let id = again["dispute_id"].as_str().unwrap();
-    let lost = control(&ctx, &format!("disputes/{id}/close"), json!({"outcome": "lost"})).await;
+    let lost = control(
+        &ctx,
+        &format!("disputes/{id}/close"),
+        json!({"outcome": "lost"}),
+    )
+    .await;
     assert_eq!(lost["status"], 200, "{lost}");
     let b = balance(&ctx, &p.shop).await;
-    assert_eq!((b["pending"].as_i64(), b["on_hold"].as_i64()), (Some(p.total - 30_000), Some(0)), "{b}");
-    assert_eq!(statement_sum(&ctx, &p.shop, "escrow").await, p.total - 30_000);
+    assert_eq!(
+        (b["pending"].as_i64(), b["on_hold"].as_i64()),
+        (Some(p.total - 30_000), Some(0)),
+        "{b}"
+    );
+    assert_eq!(
+        statement_sum(&ctx, &p.shop, "escrow").await,
+        p.total - 30_000
+    );
     assert_eq!(statement_sum(&ctx, &p.shop, "hold").await, 0);
 }
 
 #[tokio::test]
-async fn a_refund_reported_before_its_success_waits_for_it_and_a_failure_after_success_changes_nothing() {
+async fn a_refund_reported_before_its_success_waits_for_it_and_a_failure_after_success_changes_nothing()
+ {
     let ctx = Ctx::new();
     let p = place_online(&ctx, "order-of-events", 140_000).await;
     let payment = pay(&ctx, &p, "stripe").await;
     let payment_id = payment.body["id"].as_str().unwrap().to_owned();
-    let intent = payment.body["redirect_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let intent = payment.body["redirect_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
     // charge.refunded arrives first: nothing captured yet, so "deliver again later" and nothing written.
     let early = control(
         &ctx,
@@ -809,20 +913,46 @@ async fn a_refund_reported_before_its_success_waits_for_it_and_a_failure_after_s
     )
     .await;
     assert_eq!(early["status"], 503, "{early}");
-    let s = ctx.get(&format!("/api/v1/payments/{payment_id}"), Some(&p.buyer)).await;
-    assert_eq!((s.body["status"].as_str(), s.body["refunded"]["amount"].as_i64()), (Some("pending"), Some(0)));
+    let s = ctx
+        .get(&format!("/api/v1/payments/{payment_id}"), Some(&p.buyer))
+        .await;
+    assert_eq!(
+        (
+            s.body["status"].as_str(),
+            s.body["refunded"]["amount"].as_i64()
+        ),
+        (Some("pending"), Some(0))
+    );
     // The success, then the provider's retry of the refund: both apply, once.
-    control(&ctx, "pay", json!({"provider": "stripe", "ref": intent, "outcome": "succeed"})).await;
+    control(
+        &ctx,
+        "pay",
+        json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}),
+    )
+    .await;
     let retried = control(
         &ctx,
-        &format!("deliveries/{}/redeliver", early["delivery_id"].as_str().unwrap()),
+        &format!(
+            "deliveries/{}/redeliver",
+            early["delivery_id"].as_str().unwrap()
+        ),
         json!({"mode": "duplicate"}),
     )
     .await;
     assert_eq!(retried["status"], 200, "{retried}");
-    let s = ctx.get(&format!("/api/v1/payments/{payment_id}"), Some(&p.buyer)).await;
-    assert_eq!(s.body["refunded"]["amount"].as_i64(), Some(40_000), "{}", s.text);
-    assert_eq!(balance(&ctx, &p.shop).await["pending"].as_i64(), Some(p.total - 40_000));
+    let s = ctx
+        .get(&format!("/api/v1/payments/{payment_id}"), Some(&p.buyer))
+        .await;
+    assert_eq!(
+        s.body["refunded"]["amount"].as_i64(),
+        Some(40_000),
+        "{}",
+        s.text
+    );
+    assert_eq!(
+        balance(&ctx, &p.shop).await["pending"].as_i64(),
+        Some(p.total - 40_000)
+    );
     // A failure reported after the success is recorded and changes nothing.
     let late_failure = control(
         &ctx,
@@ -831,7 +961,12 @@ async fn a_refund_reported_before_its_success_waits_for_it_and_a_failure_after_s
     )
     .await;
     assert_eq!(late_failure["status"], 200, "{late_failure}");
-    assert_eq!(order_status(&ctx, &p.buyer, &p.orders[0]).await, "confirmed");
-    let s = ctx.get(&format!("/api/v1/payments/{payment_id}"), Some(&p.buyer)).await;
+    assert_eq!(
+        order_status(&ctx, &p.buyer, &p.orders[0]).await,
+        "confirmed"
+    );
+    let s = ctx
+        .get(&format!("/api/v1/payments/{payment_id}"), Some(&p.buyer))
+        .await;
     assert_eq!(s.body["status"], "succeeded");
 }

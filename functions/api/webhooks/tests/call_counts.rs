@@ -41,7 +41,12 @@ async fn a_webhook_is_two_reads_and_one_transaction_and_its_redelivery_writes_no
     let address = ctx.test_address(&buyer).await;
     ctx.add_to_cart(&buyer, &product, &skus[0], 1).await;
     let placed = ctx
-        .checkout(&buyer, &address, "online", &format!("co-{}", ulid::Ulid::new()))
+        .checkout(
+            &buyer,
+            &address,
+            "online",
+            &format!("co-{}", ulid::Ulid::new()),
+        )
         .await;
     assert_eq!(placed.status, 201, "{}", placed.text);
     let total = placed.body["total"]["amount"].as_i64().unwrap();
@@ -82,7 +87,8 @@ async fn a_webhook_is_two_reads_and_one_transaction_and_its_redelivery_writes_no
     let signature =
         payment_providers::stripe::signature_header(&stripe_webhook_secret().await, now, &body);
 
-    let config = shared::config::Config::from_env().expect("make test exports the stack environment");
+    let config =
+        shared::config::Config::from_env().expect("make test exports the stack environment");
     let sdk = shared::state::aws_config().await;
     let mut state = shared::AppState::new(config, &sdk, &[7u8; 32]);
     let calls = e2e::calls::Calls::install(&mut state.db.client);
@@ -100,11 +106,20 @@ async fn a_webhook_is_two_reads_and_one_transaction_and_its_redelivery_writes_no
 
     let first = router.clone().oneshot(deliver()).await.unwrap();
     assert_eq!(first.status(), 200);
-    assert_eq!(calls.take(), ["GetItem", "BatchGetItem", "TransactWriteItems"]);
-    let status = ctx.get(&format!("/api/v1/orders/{order}"), Some(&buyer)).await;
+    assert_eq!(
+        calls.take(),
+        ["GetItem", "BatchGetItem", "TransactWriteItems"]
+    );
+    let status = ctx
+        .get(&format!("/api/v1/orders/{order}"), Some(&buyer))
+        .await;
     assert_eq!(status.body["status"], "confirmed", "{}", status.text);
 
     let again = router.oneshot(deliver()).await.unwrap();
     assert_eq!(again.status(), 200, "a redelivery is acknowledged");
-    assert_eq!(calls.take(), ["GetItem", "BatchGetItem"], "and writes nothing");
+    assert_eq!(
+        calls.take(),
+        ["GetItem", "BatchGetItem"],
+        "and writes nothing"
+    );
 }
