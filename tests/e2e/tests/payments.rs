@@ -979,8 +979,19 @@ async fn nobody_reads_another_users_payment_receipt_invoice_or_a_shops_balance()
     let p = place_online(&ctx, "matrix", 100_000).await;
     let payment = pay(&ctx, &p, "stripe").await;
     let id = payment.body["id"].as_str().unwrap().to_owned();
-    let intent = payment.body["redirect_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
-    control(&ctx, "pay", json!({"provider": "stripe", "ref": intent, "outcome": "succeed"})).await;
+    let intent = payment.body["redirect_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    control(
+        &ctx,
+        "pay",
+        json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}),
+    )
+    .await;
     let order = p.orders[0].clone();
     let shop = p.shop.shop_id.clone();
     let (_, other_buyer, _) = ctx.user("matrix-other").await;
@@ -988,37 +999,122 @@ async fn nobody_reads_another_users_payment_receipt_invoice_or_a_shops_balance()
     let admin = ctx.admin_token().await;
     // (method, path, body, [buyer, other buyer, other shop's seller, own seller, admin])
     let routes: Vec<(&str, String, Value, [u16; 5])> = vec![
-        ("GET", format!("/api/v1/payments/{id}"), json!(null), [200, 404, 404, 404, 200]),
-        ("GET", format!("/api/v1/payments/{id}/receipt"), json!(null), [200, 404, 404, 404, 200]),
-        ("GET", format!("/api/v1/payments/{id}/refund-status"), json!(null), [200, 404, 404, 404, 200]),
-        ("GET", format!("/api/v1/payments/escrow/{order}/status"), json!(null), [200, 404, 404, 200, 200]),
-        ("GET", format!("/api/v1/shops/{shop}/balance"), json!(null), [404, 404, 404, 200, 200]),
-        ("GET", format!("/api/v1/shops/{shop}/ledger"), json!(null), [404, 404, 404, 200, 200]),
-        ("POST", format!("/api/v1/shops/{shop}/payouts"), json!({"amount": {"amount": 1, "currency": "VND"}}), [404, 404, 404, 422, 403]),
-        ("POST", format!("/api/v1/payments/{id}/refund"), json!({"amount": 1, "reason": "matrix"}), [403, 403, 403, 403, 201]),
-        ("GET", "/api/v1/payments/chargebacks".to_owned(), json!(null), [403, 403, 403, 403, 200]),
-        ("GET", "/api/v1/payments/transactions".to_owned(), json!(null), [403, 403, 403, 403, 200]),
-        ("GET", format!("/api/v1/orders/{order}/invoice"), json!(null), [200, 404, 404, 200, 200]),
+        (
+            "GET",
+            format!("/api/v1/payments/{id}"),
+            json!(null),
+            [200, 404, 404, 404, 200],
+        ),
+        (
+            "GET",
+            format!("/api/v1/payments/{id}/receipt"),
+            json!(null),
+            [200, 404, 404, 404, 200],
+        ),
+        (
+            "GET",
+            format!("/api/v1/payments/{id}/refund-status"),
+            json!(null),
+            [200, 404, 404, 404, 200],
+        ),
+        (
+            "GET",
+            format!("/api/v1/payments/escrow/{order}/status"),
+            json!(null),
+            [200, 404, 404, 200, 200],
+        ),
+        (
+            "GET",
+            format!("/api/v1/shops/{shop}/balance"),
+            json!(null),
+            [404, 404, 404, 200, 200],
+        ),
+        (
+            "GET",
+            format!("/api/v1/shops/{shop}/ledger"),
+            json!(null),
+            [404, 404, 404, 200, 200],
+        ),
+        (
+            "POST",
+            format!("/api/v1/shops/{shop}/payouts"),
+            json!({"amount": {"amount": 1, "currency": "VND"}}),
+            [404, 404, 404, 422, 403],
+        ),
+        (
+            "POST",
+            format!("/api/v1/payments/{id}/refund"),
+            json!({"amount": 1, "reason": "matrix"}),
+            [403, 403, 403, 403, 201],
+        ),
+        (
+            "GET",
+            "/api/v1/payments/chargebacks".to_owned(),
+            json!(null),
+            [403, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/payments/transactions".to_owned(),
+            json!(null),
+            [403, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            format!("/api/v1/orders/{order}/invoice"),
+            json!(null),
+            [200, 404, 404, 200, 200],
+        ),
     ];
     // The invoice is issued asynchronously once paid: wait for it before checking who sees it.
     eventually("the invoice was issued", || async {
-        (ctx.get(&format!("/api/v1/orders/{order}/invoice"), Some(&p.buyer)).await.status == 200).then_some(())
+        (ctx.get(&format!("/api/v1/orders/{order}/invoice"), Some(&p.buyer))
+            .await
+            .status
+            == 200)
+            .then_some(())
     })
     .await;
-    let callers = [&p.buyer, &other_buyer, &other_shop.seller_token, &p.shop.seller_token, &admin];
+    let callers = [
+        &p.buyer,
+        &other_buyer,
+        &other_shop.seller_token,
+        &p.shop.seller_token,
+        &admin,
+    ];
     for (method, path, body, expected) in &routes {
         let anonymous = ctx
-            .send(method.parse().unwrap(), path, None, (!body.is_null()).then(|| body.clone()))
+            .send(
+                method.parse().unwrap(),
+                path,
+                None,
+                (!body.is_null()).then(|| body.clone()),
+            )
             .await;
         anonymous.problem(401);
         for (caller, want) in callers.iter().zip(expected) {
             let r = ctx
-                .send(method.parse().unwrap(), path, Some(caller), (!body.is_null()).then(|| body.clone()))
+                .send(
+                    method.parse().unwrap(),
+                    path,
+                    Some(caller),
+                    (!body.is_null()).then(|| body.clone()),
+                )
                 .await;
             assert_eq!(r.status.as_u16(), *want, "{method} {path}: {}", r.text);
         }
     }
-    let invoice = ctx.get(&format!("/api/v1/orders/{order}/invoice"), Some(&p.buyer)).await;
-    let pdf = ctx.http.get(invoice.body["url"].as_str().unwrap()).send().await.unwrap();
-    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF-"), "the link serves the PDF");
+    let invoice = ctx
+        .get(&format!("/api/v1/orders/{order}/invoice"), Some(&p.buyer))
+        .await;
+    let pdf = ctx
+        .http
+        .get(invoice.body["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        pdf.bytes().await.unwrap().starts_with(b"%PDF-"),
+        "the link serves the PDF"
+    );
 }

@@ -1,4 +1,4 @@
-//! The notifier: turns identity, low-stock and order events into e-mails sent through SES. Idempotent by event id
+//! The notifier: turns identity, low-stock, order, refund and invoice events into e-mails sent through SES. Idempotent by event id
 //! (a claim record per event), reports partial batch failures so one bad message does not
 //! redeliver the batch; a message that keeps failing goes to the DLQ by the queue's redrive.
 
@@ -111,6 +111,40 @@ pub fn compose(event: &DomainEvent, web_app_url: &str, people: &People) -> Vec<E
             ));
             mails
         }
+        DomainEvent::InvoiceIssued(e) => people
+            .buyer
+            .iter()
+            .map(|b| Email {
+                to: b.email.clone(),
+                subject: format!("Invoice {} for order {}", e.number, e.order_id),
+                text: format!(
+                    "Hello {name},\n\nThe invoice {number} of your order {id} ({total}) is ready: {url}/orders/{id}/invoice\n",
+                    name = b.name,
+                    number = e.number,
+                    id = e.order_id,
+                    total = e.total,
+                ),
+            })
+            .collect(),
+        DomainEvent::RefundIssued(e) => people
+            .buyer
+            .iter()
+            .map(|b| Email {
+                to: b.email.clone(),
+                subject: format!("Refund of {}", e.amount),
+                text: format!(
+                    "Hello {name},\n\n{amount} is on its way back to you through {provider}{order}.\n",
+                    name = b.name,
+                    amount = e.amount,
+                    provider = e.provider,
+                    order = e
+                        .order_id
+                        .as_deref()
+                        .map(|o| format!(" for order {o}"))
+                        .unwrap_or_default(),
+                ),
+            })
+            .collect(),
         other => match other.status_change() {
             Some(change) => compose_order_move(other.detail_type(), change, url, people),
             None => compose_identity(other, url).into_iter().collect(),
@@ -316,6 +350,11 @@ impl Notifier {
                 staff: self.staff(&e.org_id).await?,
                 buyer: self.contact(&e.buyer_id).await?,
             },
+            DomainEvent::InvoiceIssued(shared::events::InvoiceIssued { buyer_id, .. })
+            | DomainEvent::RefundIssued(shared::events::RefundIssued { buyer_id, .. }) => People {
+                staff: Vec::new(),
+                buyer: self.contact(buyer_id).await?,
+            },
             other => match other.status_change() {
                 // only the reads the e-mails need
                 Some(e) => People {
@@ -418,6 +457,56 @@ impl Notifier {
                 )
             })?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod payment_mail_tests {
+    use super::*;
+
+    #[test]
+    fn the_buyer_gets_a_link_to_the_invoice_and_word_of_a_refund() {
+        let people = People {
+            staff: Vec::new(),
+            buyer: Some(Contact {
+                email: "b@example.com".into(),
+                name: "Bao".into(),
+            }),
+        };
+        let money = shared::domain::Money::new(465_000, shared::domain::Currency::VND);
+        let invoice = DomainEvent::InvoiceIssued(shared::events::InvoiceIssued {
+            order_id: "O1".into(),
+            shop_id: "S1".into(),
+            buyer_id: "B1".into(),
+            number: "2026-000007".into(),
+            total: money,
+        });
+        let mails = compose(&invoice, "https://shop.example/", &people);
+        assert_eq!(mails.len(), 1);
+        assert!(
+            mails[0]
+                .text
+                .contains("https://shop.example/orders/O1/invoice"),
+            "{}",
+            mails[0].text
+        );
+        assert!(mails[0].subject.contains("2026-000007"));
+        let refund = DomainEvent::RefundIssued(shared::events::RefundIssued {
+            refund_id: "R1".into(),
+            payment_id: "P1".into(),
+            buyer_id: "B1".into(),
+            provider: "stripe".into(),
+            order_id: Some("O1".into()),
+            amount: money,
+            reason: "return accepted".into(),
+        });
+        let mails = compose(&refund, "https://shop.example", &people);
+        assert_eq!(mails[0].to, "b@example.com");
+        assert!(
+            mails[0].text.contains("465000 VND") && mails[0].text.contains("order O1"),
+            "{}",
+            mails[0].text
+        );
     }
 }
 
