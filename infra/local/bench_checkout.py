@@ -68,13 +68,13 @@ class Client:
         self.host, self.port = u.hostname, u.port or 80
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
 
-    def call(self, method, path, body=None, token=None, headers=None):
-        """(status, parsed JSON body or raw text, milliseconds)."""
+    def call(self, method, path, body=None, token=None, headers=None, raw=None):
+        """(status, parsed JSON body or raw text, milliseconds); `raw` sends exact bytes."""
         h = {"content-type": "application/json"}
         if token:
             h["authorization"] = f"Bearer {token}"
         h.update(headers or {})
-        data = json.dumps(body).encode() if body is not None else None
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         for attempt in (0, 1):
             start = time.perf_counter()
             try:
