@@ -332,7 +332,9 @@ async fn create_payment(
             }
             None => (format!("CK{}", &id[..10]), None, None),
         };
-    let created_at = shared::now_rfc3339();
+    // The second the provider was told (VNPay signs it as vnp_CreateDate and wants it back with a
+    // refund), so the stored time must not be a later clock read.
+    let created_at = shared::format_epoch(now).unwrap_or_else(shared::now_rfc3339);
     let (pk, sk) = keys::payment(&id);
     let payment = PaymentRecord {
         pk,
