@@ -1169,3 +1169,78 @@ async fn nobody_reads_another_users_payment_receipt_invoice_or_a_shops_balance()
         "the link serves the PDF"
     );
 }
+
+#[tokio::test]
+async fn saved_payment_methods_hold_provider_tokens_only_and_one_default() {
+    let ctx = Ctx::new();
+    let (_, buyer, _) = ctx.user("methods").await;
+    let card = ctx
+        .post(
+            "/api/v1/payments/methods",
+            Some(&buyer),
+            json!({"provider": "stripe", "token": "4242424242424242", "label": "My card"}),
+        )
+        .await;
+    card.problem(422);
+    assert_eq!(card.error_fields(), ["token"], "{}", card.text);
+    let mut ids = Vec::new();
+    for (provider, token) in [("stripe", "pm_1TokenAAAA"), ("paypal", "BA-9VAULTID")] {
+        let r = ctx
+            .post(
+                "/api/v1/payments/methods",
+                Some(&buyer),
+                json!({"provider": provider, "token": token, "label": format!("{provider} method"), "last4": "4242"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert!(
+            !r.text.contains(token),
+            "the token is never sent back: {}",
+            r.text
+        );
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    let r = ctx
+        .put(
+            &format!("/api/v1/payments/methods/{}/default", ids[1]),
+            Some(&buyer),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let list = ctx.get("/api/v1/payments/methods", Some(&buyer)).await;
+    let defaults: Vec<&Value> = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["is_default"] == true)
+        .collect();
+    assert_eq!(defaults.len(), 1, "{}", list.text);
+    assert_eq!(defaults[0]["id"], ids[1].as_str());
+    // Another user neither sees nor touches them.
+    let (_, other, _) = ctx.user("methods-other").await;
+    assert_eq!(
+        ctx.get("/api/v1/payments/methods", Some(&other)).await.body,
+        json!([])
+    );
+    ctx.delete(
+        &format!("/api/v1/payments/methods/{}", ids[0]),
+        Some(&other),
+    )
+    .await
+    .problem(404);
+    let gone = ctx
+        .delete(
+            &format!("/api/v1/payments/methods/{}", ids[1]),
+            Some(&buyer),
+        )
+        .await;
+    assert_eq!(gone.status, 204, "{}", gone.text);
+    let list = ctx.get("/api/v1/payments/methods", Some(&buyer)).await;
+    assert_eq!(list.body.as_array().map(Vec::len), Some(1), "{}", list.text);
+    assert_eq!(
+        list.body[0]["is_default"], false,
+        "the deleted default is no default any more"
+    );
+}

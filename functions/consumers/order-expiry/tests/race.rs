@@ -327,3 +327,79 @@ async fn a_scheduled_tick_from_sqs_runs_a_sweep_through_the_lambda_handler() {
     assert_eq!(o.body["status"], "cancelled", "{}", o.text);
     assert_eq!(ctx.stock_of(&shop, &product, &sku).await["available"], 5);
 }
+
+#[tokio::test]
+async fn a_payment_arriving_after_its_order_expired_is_refunded_and_never_revives_it() {
+    let ctx = Ctx::new();
+    let (shop, product, sku) = setup(&ctx, 5).await;
+    let (buyer, id) = order(&ctx, &product, &sku, 1, "online").await;
+    let checkout = ctx
+        .get(&format!("/api/v1/orders/{id}"), Some(&buyer))
+        .await
+        .body["checkout_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let paid = ctx
+        .http
+        .post(format!("{}/api/v1/payments", ctx.base))
+        .bearer_auth(&buyer)
+        .header("idempotency-key", format!("pay-{}", ulid::Ulid::new()))
+        .json(&json!({"checkout_id": checkout, "method": "stripe"}))
+        .send()
+        .await
+        .unwrap();
+    let paid = Ctx::read(paid).await;
+    assert_eq!(paid.status, 201, "{}", paid.text);
+    let payment_id = paid.body["id"].as_str().unwrap().to_owned();
+    let intent = paid.body["redirect_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    // The buyer dawdles on the payment page; the order expires and gives its stock back.
+    backdate(&id).await;
+    expiry().await.sweep(shared::now_epoch()).await.unwrap();
+    let o = ctx.get(&format!("/api/v1/orders/{id}"), Some(&buyer)).await;
+    assert_eq!(o.body["status"], "cancelled", "{}", o.text);
+
+    // Then the payment succeeds at the provider: recorded, the order stays cancelled, and the
+    // money goes back automatically.
+    let sandbox =
+        std::env::var("PAYMENT_SANDBOX_URL").expect("make test starts the payment sandbox");
+    let delivered: serde_json::Value = ctx
+        .http
+        .post(format!("{sandbox}/_control/pay"))
+        .json(&json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(delivered["status"], 200, "{delivered}");
+    let o = ctx.get(&format!("/api/v1/orders/{id}"), Some(&buyer)).await;
+    assert_eq!(o.body["status"], "cancelled", "never revived: {}", o.text);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let s = ctx
+            .get(
+                &format!("/api/v1/payments/{payment_id}/refund-status"),
+                Some(&buyer),
+            )
+            .await;
+        if s.body["refunded"]["amount"] == paid.body["amount"]["amount"] {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not refunded: {}",
+            s.text
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    assert_eq!(ctx.stock_of(&shop, &product, &sku).await["available"], 5);
+}
