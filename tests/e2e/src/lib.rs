@@ -319,6 +319,15 @@ pub struct TestShop {
     pub category_id: String,
 }
 
+/// A checkout of one line: the shop, the buyer's token, the checkout and its (one) order.
+pub struct Placed {
+    pub shop: TestShop,
+    pub buyer: String,
+    pub checkout_id: String,
+    pub orders: Vec<String>,
+    pub total: i64,
+}
+
 /// One variant to create: SKU, price (VND), opening stock, weight in grams.
 pub struct NewVariant<'a> {
     pub sku: &'a str,
@@ -416,6 +425,79 @@ impl Ctx {
             .await;
         assert_eq!(r.status, 201, "{}", r.text);
         (r.body["id"].as_str().unwrap().to_owned(), skus)
+    }
+
+    /// A new shop with one product priced `price` (minor units of `currency`), a new buyer with
+    /// one unit in the cart, and the checkout placed with `method` (`online` or `cod`).
+    pub async fn place_one(
+        &self,
+        prefix: &str,
+        price: i64,
+        currency: &str,
+        method: &str,
+    ) -> Placed {
+        let shop = self.test_shop(prefix).await;
+        let (product, skus) = self
+            .test_product_in(
+                &shop,
+                &[NewVariant {
+                    sku: "ONE",
+                    price,
+                    stock: 50,
+                    weight_grams: 200,
+                }],
+                currency,
+            )
+            .await;
+        let (_, buyer, _) = self.user(prefix).await;
+        let address = self.test_address(&buyer).await;
+        self.add_to_cart(&buyer, &product, &skus[0], 1).await;
+        let placed = self
+            .checkout(
+                &buyer,
+                &address,
+                method,
+                &format!("co-{}", ulid::Ulid::new()),
+            )
+            .await;
+        assert_eq!(placed.status, 201, "{}", placed.text);
+        Placed {
+            shop,
+            buyer,
+            checkout_id: placed.body["checkout_id"].as_str().unwrap().to_owned(),
+            orders: placed.body["orders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["id"].as_str().unwrap().to_owned())
+                .collect(),
+            total: placed.body["total"]["amount"].as_i64().unwrap(),
+        }
+    }
+
+    /// `POST /api/v1/payments` for the caller's checkout with a fresh Idempotency-Key.
+    pub async fn pay(&self, token: &str, checkout_id: &str, method: &str) -> Reply {
+        let req = self
+            .http
+            .post(format!("{}/api/v1/payments", self.base))
+            .bearer_auth(token)
+            .header("idempotency-key", format!("pay-{}", ulid::Ulid::new()))
+            .json(&json!({"checkout_id": checkout_id, "method": method}));
+        Self::read(req.send().await.unwrap()).await
+    }
+
+    /// A call to the payment sandbox's control API (`PAYMENT_SANDBOX_URL`, started by
+    /// `make test`): what the backend answered to the delivery it caused.
+    pub async fn sandbox(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}/_control/{path}", env("PAYMENT_SANDBOX_URL")))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "sandbox {path}: {}", r.status());
+        r.json().await.unwrap()
     }
 
     /// A shipping address in the buyer's address book; returns its id.

@@ -4,85 +4,11 @@
 //! come out of it; forged, stale and tampered webhooks change nothing; a webhook delivered 20
 //! times at once is applied once.
 
-use e2e::{Ctx, NewVariant, Reply, TestShop};
+use e2e::{Ctx, Placed, Reply, TestShop};
 use serde_json::{Value, json};
 
-fn sandbox() -> String {
-    std::env::var("PAYMENT_SANDBOX_URL")
-        .expect("PAYMENT_SANDBOX_URL is set by `make test` (the local payment sandbox)")
-}
-
-async fn control(ctx: &Ctx, path: &str, body: Value) -> Value {
-    let r = ctx
-        .http
-        .post(format!("{}/_control/{path}", sandbox()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "sandbox {path}: {}", r.status());
-    r.json().await.unwrap()
-}
-
-/// A shop with one product, a buyer with it in the cart and an online checkout placed.
-struct Placed {
-    shop: TestShop,
-    buyer: String,
-    checkout_id: String,
-    orders: Vec<String>,
-    total: i64,
-}
-
-async fn place_online(ctx: &Ctx, prefix: &str, price: i64) -> Placed {
-    let shop = ctx.test_shop(prefix).await;
-    let (product, skus) = ctx
-        .test_product(
-            &shop,
-            &[NewVariant {
-                sku: "PAY",
-                price,
-                stock: 50,
-                weight_grams: 200,
-            }],
-        )
-        .await;
-    let (_, buyer, _) = ctx.user("payer").await;
-    let address = ctx.test_address(&buyer).await;
-    ctx.add_to_cart(&buyer, &product, &skus[0], 1).await;
-    let placed = ctx
-        .checkout(
-            &buyer,
-            &address,
-            "online",
-            &format!("co-{}", ulid::Ulid::new()),
-        )
-        .await;
-    assert_eq!(placed.status, 201, "{}", placed.text);
-    Placed {
-        shop,
-        buyer,
-        checkout_id: placed.body["checkout_id"].as_str().unwrap().to_owned(),
-        orders: placed.body["orders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["id"].as_str().unwrap().to_owned())
-            .collect(),
-        total: placed.body["total"]["amount"].as_i64().unwrap(),
-    }
-}
-
 async fn pay(ctx: &Ctx, p: &Placed, method: &str) -> Reply {
-    let r = ctx
-        .http
-        .post(format!("{}/api/v1/payments", ctx.base))
-        .bearer_auth(&p.buyer)
-        .header("idempotency-key", format!("pay-{}", ulid::Ulid::new()))
-        .json(&json!({"checkout_id": p.checkout_id, "method": method}))
-        .send()
-        .await
-        .unwrap();
-    let r = Ctx::read(r).await;
+    let r = ctx.pay(&p.buyer, &p.checkout_id, method).await;
     assert_eq!(r.status, 201, "{}", r.text);
     r
 }
@@ -234,7 +160,7 @@ async fn complete_release_and_refund(
 #[tokio::test]
 async fn a_stripe_payment_confirms_the_order_and_completion_releases_escrow_less_commission() {
     let ctx = Ctx::new();
-    let p = place_online(&ctx, "stripe", 200_000).await;
+    let p = ctx.place_one("stripe", 200_000, "VND", "online").await;
     assert_eq!(
         order_status(&ctx, &p.buyer, &p.orders[0]).await,
         "pending_payment"
@@ -253,12 +179,12 @@ async fn a_stripe_payment_confirms_the_order_and_completion_releases_escrow_less
     assert!(intent.starts_with("pi_"), "{redirect}");
 
     // The buyer pays on the hosted page: the sandbox posts a signed payment_intent.succeeded.
-    let delivered = control(
-        &ctx,
-        "pay",
-        json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}),
-    )
-    .await;
+    let delivered = ctx
+        .sandbox(
+            "pay",
+            json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}),
+        )
+        .await;
     assert_eq!(delivered["status"], 200, "{delivered}");
     assert_eq!(
         order_status(&ctx, &p.buyer, &p.orders[0]).await,
@@ -279,15 +205,15 @@ async fn a_stripe_payment_confirms_the_order_and_completion_releases_escrow_less
     assert_eq!(balance(&ctx, &p.shop).await["pending"], p.total);
 
     // A redelivery of the same event is acknowledged and changes nothing.
-    let again = control(
-        &ctx,
-        &format!(
-            "deliveries/{}/redeliver",
-            delivered["delivery_id"].as_str().unwrap()
-        ),
-        json!({"mode": "duplicate"}),
-    )
-    .await;
+    let again = ctx
+        .sandbox(
+            &format!(
+                "deliveries/{}/redeliver",
+                delivered["delivery_id"].as_str().unwrap()
+            ),
+            json!({"mode": "duplicate"}),
+        )
+        .await;
     assert_eq!(again["status"], 200, "{again}");
     assert_eq!(balance(&ctx, &p.shop).await["pending"], p.total);
 
@@ -365,7 +291,7 @@ async fn a_stripe_payment_confirms_the_order_and_completion_releases_escrow_less
 #[tokio::test]
 async fn every_broken_copy_of_a_genuine_webhook_is_refused_before_the_genuine_one_applies() {
     let ctx = Ctx::new();
-    let p = place_online(&ctx, "tamper", 130_000).await;
+    let p = ctx.place_one("tamper", 130_000, "VND", "online").await;
     let payment = pay(&ctx, &p, "stripe").await;
     let intent = payment.body["redirect_url"]
         .as_str()
@@ -376,12 +302,12 @@ async fn every_broken_copy_of_a_genuine_webhook_is_refused_before_the_genuine_on
         .to_owned();
     // A genuine, signed delivery, then copies of it broken in transit: each is refused by its
     // signature check before anything is read or written.
-    let paid = control(
-        &ctx,
-        "pay",
-        json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}),
-    )
-    .await;
+    let paid = ctx
+        .sandbox(
+            "pay",
+            json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}),
+        )
+        .await;
     let id = paid["delivery_id"].as_str().unwrap().to_owned();
     assert_eq!(paid["status"], 200, "{paid}");
     for mode in [
@@ -391,20 +317,17 @@ async fn every_broken_copy_of_a_genuine_webhook_is_refused_before_the_genuine_on
         "tamper_amount",
         "truncate",
     ] {
-        let r = control(
-            &ctx,
-            &format!("deliveries/{id}/redeliver"),
-            json!({"mode": mode}),
-        )
-        .await;
+        let r = ctx
+            .sandbox(&format!("deliveries/{id}/redeliver"), json!({"mode": mode}))
+            .await;
         assert_eq!(r["status"], 400, "{mode} must be refused: {r}");
     }
-    let r = control(
-        &ctx,
-        &format!("deliveries/{id}/redeliver"),
-        json!({"mode": "rotated"}),
-    )
-    .await;
+    let r = ctx
+        .sandbox(
+            &format!("deliveries/{id}/redeliver"),
+            json!({"mode": "rotated"}),
+        )
+        .await;
     assert_eq!(r["status"], 200, "a rotated header verifies: {r}");
     // Nothing moved twice.
     assert_eq!(balance(&ctx, &p.shop).await["pending"], p.total);
@@ -413,7 +336,7 @@ async fn every_broken_copy_of_a_genuine_webhook_is_refused_before_the_genuine_on
 #[tokio::test]
 async fn twenty_parallel_deliveries_of_one_webhook_capture_once() {
     let ctx = Ctx::new();
-    let p = place_online(&ctx, "parallel", 90_000).await;
+    let p = ctx.place_one("parallel", 90_000, "VND", "online").await;
     let payment = pay(&ctx, &p, "stripe").await;
     let intent = payment.body["redirect_url"]
         .as_str()
@@ -422,19 +345,18 @@ async fn twenty_parallel_deliveries_of_one_webhook_capture_once() {
         .next()
         .unwrap()
         .to_owned();
-    let first = control(
-        &ctx,
-        "pay",
-        json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}),
-    )
-    .await;
+    let first = ctx
+        .sandbox(
+            "pay",
+            json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}),
+        )
+        .await;
     let id = first["delivery_id"].as_str().unwrap().to_owned();
     let replays = futures::future::join_all((0..20).map(|_| {
         let ctx = &ctx;
         let id = id.clone();
         async move {
-            control(
-                ctx,
+            ctx.sandbox(
                 &format!("deliveries/{id}/redeliver"),
                 json!({"mode": "replay"}),
             )
@@ -469,17 +391,17 @@ async fn twenty_parallel_deliveries_of_one_webhook_capture_once() {
 async fn vnpay_and_momo_pay_through_their_ipns_and_a_changed_amount_is_refused() {
     let ctx = Ctx::new();
     // VNPay: the signed pay URL, the IPN as a GET, RspCode 00; a tampered amount gets 04/97.
-    let p = place_online(&ctx, "vnpay", 150_000).await;
+    let p = ctx.place_one("vnpay", 150_000, "VND", "online").await;
     let payment = pay(&ctx, &p, "vnpay").await;
     let url = payment.body["redirect_url"].as_str().unwrap().to_owned();
     assert!(url.contains("vnp_SecureHash="), "{url}");
     let id = payment.body["id"].as_str().unwrap().to_owned();
-    let ipn = control(
-        &ctx,
-        "pay",
-        json!({"provider": "vnpay", "ref": id, "outcome": "succeed", "url": url}),
-    )
-    .await;
+    let ipn = ctx
+        .sandbox(
+            "pay",
+            json!({"provider": "vnpay", "ref": id, "outcome": "succeed", "url": url}),
+        )
+        .await;
     assert_eq!(ipn["status"], 200, "{ipn}");
     assert_eq!(ipn["body"]["RspCode"], "00", "{ipn}");
     assert_eq!(
@@ -487,33 +409,31 @@ async fn vnpay_and_momo_pay_through_their_ipns_and_a_changed_amount_is_refused()
         "confirmed"
     );
     let delivery = ipn["delivery_id"].as_str().unwrap();
-    let tampered = control(
-        &ctx,
-        &format!("deliveries/{delivery}/redeliver"),
-        json!({"mode": "tamper_amount"}),
-    )
-    .await;
+    let tampered = ctx
+        .sandbox(
+            &format!("deliveries/{delivery}/redeliver"),
+            json!({"mode": "tamper_amount"}),
+        )
+        .await;
     assert_eq!(
         tampered["body"]["RspCode"], "97",
         "an amount changed after signing: {tampered}"
     );
-    let again = control(
-        &ctx,
-        &format!("deliveries/{delivery}/redeliver"),
-        json!({"mode": "duplicate"}),
-    )
-    .await;
+    let again = ctx
+        .sandbox(
+            &format!("deliveries/{delivery}/redeliver"),
+            json!({"mode": "duplicate"}),
+        )
+        .await;
     assert_eq!(again["body"]["RspCode"], "02", "already confirmed: {again}");
     complete_release_and_refund(&ctx, &p, &id, "VND", 20_000).await;
 
     // MoMo: captureWallet. A correctly signed IPN with another amount than the payment's is
     // refused and changes nothing; the genuine IPN POST is answered with 204.
-    let p = place_online(&ctx, "momo", 70_000).await;
+    let p = ctx.place_one("momo", 70_000, "VND", "online").await;
     let payment = pay(&ctx, &p, "momo").await;
     let id = payment.body["id"].as_str().unwrap().to_owned();
-    let wrong = control(
-        &ctx,
-        "events",
+    let wrong = ctx.sandbox("events",
         json!({"provider": "momo", "type": "ipn", "ref": id, "result_code": 0, "amount": p.total + 1_000}),
     )
     .await;
@@ -525,12 +445,12 @@ async fn vnpay_and_momo_pay_through_their_ipns_and_a_changed_amount_is_refused()
         order_status(&ctx, &p.buyer, &p.orders[0]).await,
         "pending_payment"
     );
-    let ipn = control(
-        &ctx,
-        "pay",
-        json!({"provider": "momo", "ref": id, "outcome": "succeed"}),
-    )
-    .await;
+    let ipn = ctx
+        .sandbox(
+            "pay",
+            json!({"provider": "momo", "ref": id, "outcome": "succeed"}),
+        )
+        .await;
     assert_eq!(ipn["status"], 204, "{ipn}");
     assert_eq!(
         order_status(&ctx, &p.buyer, &p.orders[0]).await,
@@ -542,7 +462,7 @@ async fn vnpay_and_momo_pay_through_their_ipns_and_a_changed_amount_is_refused()
 #[tokio::test]
 async fn a_declined_payment_fails_its_orders_and_a_later_success_is_refunded() {
     let ctx = Ctx::new();
-    let p = place_online(&ctx, "declined", 110_000).await;
+    let p = ctx.place_one("declined", 110_000, "VND", "online").await;
     let payment = pay(&ctx, &p, "stripe").await;
     let payment_id = payment.body["id"].as_str().unwrap().to_owned();
     let intent = payment.body["redirect_url"]
@@ -552,12 +472,12 @@ async fn a_declined_payment_fails_its_orders_and_a_later_success_is_refunded() {
         .next()
         .unwrap()
         .to_owned();
-    let failed = control(
-        &ctx,
-        "pay",
-        json!({"provider": "stripe", "ref": intent, "outcome": "decline"}),
-    )
-    .await;
+    let failed = ctx
+        .sandbox(
+            "pay",
+            json!({"provider": "stripe", "ref": intent, "outcome": "decline"}),
+        )
+        .await;
     assert_eq!(failed["status"], 200, "{failed}");
     assert_eq!(
         order_status(&ctx, &p.buyer, &p.orders[0]).await,
@@ -565,12 +485,12 @@ async fn a_declined_payment_fails_its_orders_and_a_later_success_is_refunded() {
     );
     // Out of order: the provider now reports a success for the same intent. The orders are gone,
     // so the money is held apart and refunded automatically; the order is never revived.
-    let late = control(
-        &ctx,
-        "events",
-        json!({"provider": "stripe", "type": "payment_intent.succeeded", "ref": intent}),
-    )
-    .await;
+    let late = ctx
+        .sandbox(
+            "events",
+            json!({"provider": "stripe", "type": "payment_intent.succeeded", "ref": intent}),
+        )
+        .await;
     assert_eq!(late["status"], 200, "{late}");
     assert_eq!(
         order_status(&ctx, &p.buyer, &p.orders[0]).await,
@@ -594,69 +514,26 @@ async fn a_declined_payment_fails_its_orders_and_a_later_success_is_refunded() {
     );
 }
 
-/// [`place_online`] for a product priced in `currency`.
-async fn place_online_in(ctx: &Ctx, prefix: &str, price: i64, currency: &str) -> Placed {
-    let shop = ctx.test_shop(prefix).await;
-    let (product, skus) = ctx
-        .test_product_in(
-            &shop,
-            &[NewVariant {
-                sku: "PAY",
-                price,
-                stock: 50,
-                weight_grams: 200,
-            }],
-            currency,
-        )
-        .await;
-    let (_, buyer, _) = ctx.user("payer").await;
-    let address = ctx.test_address(&buyer).await;
-    ctx.add_to_cart(&buyer, &product, &skus[0], 1).await;
-    let placed = ctx
-        .checkout(
-            &buyer,
-            &address,
-            "online",
-            &format!("co-{}", ulid::Ulid::new()),
-        )
-        .await;
-    assert_eq!(placed.status, 201, "{}", placed.text);
-    Placed {
-        shop,
-        buyer,
-        checkout_id: placed.body["checkout_id"].as_str().unwrap().to_owned(),
-        orders: vec![placed.body["orders"][0]["id"].as_str().unwrap().to_owned()],
-        total: placed.body["total"]["amount"].as_i64().unwrap(),
-    }
-}
-
 #[tokio::test]
 async fn a_paypal_order_is_approved_captured_and_released_to_the_shop() {
     let ctx = Ctx::new();
     // PayPal takes no VND: a VND checkout is refused by the adapter with a clear 422.
-    let vnd = place_online(&ctx, "paypal-vnd", 100_000).await;
-    let refused = ctx
-        .http
-        .post(format!("{}/api/v1/payments", ctx.base))
-        .bearer_auth(&vnd.buyer)
-        .header("idempotency-key", format!("pay-{}", ulid::Ulid::new()))
-        .json(&json!({"checkout_id": vnd.checkout_id, "method": "paypal"}))
-        .send()
+    let vnd = ctx.place_one("paypal-vnd", 100_000, "VND", "online").await;
+    ctx.pay(&vnd.buyer, &vnd.checkout_id, "paypal")
         .await
-        .unwrap();
-    Ctx::read(refused).await.problem(422);
+        .problem(422);
 
-    let p = place_online_in(&ctx, "paypal", 1_250, "USD").await;
+    let p = ctx.place_one("paypal", 1_250, "USD", "online").await;
     let payment = pay(&ctx, &p, "paypal").await;
     let approve = payment.body["redirect_url"].as_str().unwrap().to_owned();
     let order_ref = approve.rsplit("token=").next().unwrap().to_owned();
     // Approve on PayPal: CHECKOUT.ORDER.APPROVED → the backend captures → PAYMENT.CAPTURE.COMPLETED.
-    let approved = control(
-        &ctx,
-        "pay",
-        json!({"provider": "paypal", "ref": order_ref, "outcome": "succeed"}),
-    )
-    .await;
+    let approved = ctx
+        .sandbox(
+            "pay",
+            json!({"provider": "paypal", "ref": order_ref, "outcome": "succeed"}),
+        )
+        .await;
     assert_eq!(approved["status"], 200, "{approved}");
     eventually("the capture confirmed the order", || async {
         (order_status(&ctx, &p.buyer, &p.orders[0]).await == "confirmed").then_some(())
@@ -670,37 +547,7 @@ async fn a_paypal_order_is_approved_captured_and_released_to_the_shop() {
 #[tokio::test]
 async fn cash_on_delivery_is_collected_at_delivery_and_released_on_completion() {
     let ctx = Ctx::new();
-    let shop = ctx.test_shop("cod-pay").await;
-    let (product, skus) = ctx
-        .test_product(
-            &shop,
-            &[NewVariant {
-                sku: "COD",
-                price: 60_000,
-                stock: 5,
-                weight_grams: 100,
-            }],
-        )
-        .await;
-    let (_, buyer, _) = ctx.user("cod-payer").await;
-    let address = ctx.test_address(&buyer).await;
-    ctx.add_to_cart(&buyer, &product, &skus[0], 1).await;
-    let placed = ctx
-        .checkout(
-            &buyer,
-            &address,
-            "cod",
-            &format!("co-{}", ulid::Ulid::new()),
-        )
-        .await;
-    assert_eq!(placed.status, 201, "{}", placed.text);
-    let p = Placed {
-        shop,
-        buyer,
-        checkout_id: placed.body["checkout_id"].as_str().unwrap().to_owned(),
-        orders: vec![placed.body["orders"][0]["id"].as_str().unwrap().to_owned()],
-        total: placed.body["total"]["amount"].as_i64().unwrap(),
-    };
+    let p = ctx.place_one("cod-pay", 60_000, "VND", "cod").await;
     // Nothing is paid before delivery: no escrow, no balance.
     ctx.get(
         &format!("/api/v1/payments/escrow/{}/status", p.orders[0]),
@@ -776,7 +623,7 @@ async fn cash_on_delivery_is_collected_at_delivery_and_released_on_completion() 
 #[tokio::test]
 async fn a_bank_transfer_pays_when_an_admin_records_its_reference_and_amount() {
     let ctx = Ctx::new();
-    let p = place_online(&ctx, "bank", 95_000).await;
+    let p = ctx.place_one("bank", 95_000, "VND", "online").await;
     let payment = pay(&ctx, &p, "bank_transfer").await;
     let reference = payment.body["bank_transfer"]["reference"]
         .as_str()
@@ -835,7 +682,7 @@ async fn a_bank_transfer_pays_when_an_admin_records_its_reference_and_amount() {
 #[tokio::test]
 async fn a_dispute_holds_the_funds_and_its_outcome_settles_them() {
     let ctx = Ctx::new();
-    let p = place_online(&ctx, "dispute", 180_000).await;
+    let p = ctx.place_one("dispute", 180_000, "VND", "online").await;
     let payment = pay(&ctx, &p, "stripe").await;
     let payment_id = payment.body["id"].as_str().unwrap().to_owned();
     let intent = payment.body["redirect_url"]
@@ -845,19 +692,18 @@ async fn a_dispute_holds_the_funds_and_its_outcome_settles_them() {
         .next()
         .unwrap()
         .to_owned();
-    control(
-        &ctx,
+    ctx.sandbox(
         "pay",
         json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}),
     )
     .await;
 
-    let opened = control(
-        &ctx,
-        "disputes",
-        json!({"provider": "stripe", "ref": intent, "amount": 50_000}),
-    )
-    .await;
+    let opened = ctx
+        .sandbox(
+            "disputes",
+            json!({"provider": "stripe", "ref": intent, "amount": 50_000}),
+        )
+        .await;
     assert_eq!(opened["status"], 200, "{opened}");
     let b = balance(&ctx, &p.shop).await;
     assert_eq!(
@@ -901,12 +747,9 @@ async fn a_dispute_holds_the_funds_and_its_outcome_settles_them() {
 
     // Won: the hold goes back to escrow.
     let id = opened["dispute_id"].as_str().unwrap();
-    let won = control(
-        &ctx,
-        &format!("disputes/{id}/close"),
-        json!({"outcome": "won"}),
-    )
-    .await;
+    let won = ctx
+        .sandbox(&format!("disputes/{id}/close"), json!({"outcome": "won"}))
+        .await;
     assert_eq!(won["status"], 200, "{won}");
     let b = balance(&ctx, &p.shop).await;
     assert_eq!(
@@ -915,19 +758,16 @@ async fn a_dispute_holds_the_funds_and_its_outcome_settles_them() {
         "{b}"
     );
     // A second dispute is lost: the amount leaves to the buyer.
-    let again = control(
-        &ctx,
-        "disputes",
-        json!({"provider": "stripe", "ref": intent, "amount": 30_000}),
-    )
-    .await;
+    let again = ctx
+        .sandbox(
+            "disputes",
+            json!({"provider": "stripe", "ref": intent, "amount": 30_000}),
+        )
+        .await;
     let id = again["dispute_id"].as_str().unwrap();
-    let lost = control(
-        &ctx,
-        &format!("disputes/{id}/close"),
-        json!({"outcome": "lost"}),
-    )
-    .await;
+    let lost = ctx
+        .sandbox(&format!("disputes/{id}/close"), json!({"outcome": "lost"}))
+        .await;
     assert_eq!(lost["status"], 200, "{lost}");
     let b = balance(&ctx, &p.shop).await;
     assert_eq!(
@@ -946,7 +786,9 @@ async fn a_dispute_holds_the_funds_and_its_outcome_settles_them() {
 async fn a_refund_reported_before_its_success_waits_for_it_and_a_failure_after_success_changes_nothing()
  {
     let ctx = Ctx::new();
-    let p = place_online(&ctx, "order-of-events", 140_000).await;
+    let p = ctx
+        .place_one("order-of-events", 140_000, "VND", "online")
+        .await;
     let payment = pay(&ctx, &p, "stripe").await;
     let payment_id = payment.body["id"].as_str().unwrap().to_owned();
     let intent = payment.body["redirect_url"]
@@ -957,9 +799,7 @@ async fn a_refund_reported_before_its_success_waits_for_it_and_a_failure_after_s
         .unwrap()
         .to_owned();
     // charge.refunded arrives first: nothing captured yet, so "deliver again later" and nothing written.
-    let early = control(
-        &ctx,
-        "events",
+    let early = ctx.sandbox("events",
         json!({"provider": "stripe", "type": "charge.refunded", "ref": intent, "amount": 40_000}),
     )
     .await;
@@ -975,21 +815,20 @@ async fn a_refund_reported_before_its_success_waits_for_it_and_a_failure_after_s
         (Some("pending"), Some(0))
     );
     // The success, then the provider's retry of the refund: both apply, once.
-    control(
-        &ctx,
+    ctx.sandbox(
         "pay",
         json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}),
     )
     .await;
-    let retried = control(
-        &ctx,
-        &format!(
-            "deliveries/{}/redeliver",
-            early["delivery_id"].as_str().unwrap()
-        ),
-        json!({"mode": "duplicate"}),
-    )
-    .await;
+    let retried = ctx
+        .sandbox(
+            &format!(
+                "deliveries/{}/redeliver",
+                early["delivery_id"].as_str().unwrap()
+            ),
+            json!({"mode": "duplicate"}),
+        )
+        .await;
     assert_eq!(retried["status"], 200, "{retried}");
     let s = ctx
         .get(&format!("/api/v1/payments/{payment_id}"), Some(&p.buyer))
@@ -1005,12 +844,12 @@ async fn a_refund_reported_before_its_success_waits_for_it_and_a_failure_after_s
         Some(p.total - 40_000)
     );
     // A failure reported after the success is recorded and changes nothing.
-    let late_failure = control(
-        &ctx,
-        "events",
-        json!({"provider": "stripe", "type": "payment_intent.payment_failed", "ref": intent}),
-    )
-    .await;
+    let late_failure = ctx
+        .sandbox(
+            "events",
+            json!({"provider": "stripe", "type": "payment_intent.payment_failed", "ref": intent}),
+        )
+        .await;
     assert_eq!(late_failure["status"], 200, "{late_failure}");
     assert_eq!(
         order_status(&ctx, &p.buyer, &p.orders[0]).await,
@@ -1027,7 +866,7 @@ async fn a_refund_reported_before_its_success_waits_for_it_and_a_failure_after_s
 #[tokio::test]
 async fn nobody_reads_another_users_payment_receipt_invoice_or_a_shops_balance() {
     let ctx = Ctx::new();
-    let p = place_online(&ctx, "matrix", 100_000).await;
+    let p = ctx.place_one("matrix", 100_000, "VND", "online").await;
     let payment = pay(&ctx, &p, "stripe").await;
     let id = payment.body["id"].as_str().unwrap().to_owned();
     let intent = payment.body["redirect_url"]
@@ -1037,8 +876,7 @@ async fn nobody_reads_another_users_payment_receipt_invoice_or_a_shops_balance()
         .next()
         .unwrap()
         .to_owned();
-    control(
-        &ctx,
+    ctx.sandbox(
         "pay",
         json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}),
     )

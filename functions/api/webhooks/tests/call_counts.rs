@@ -5,7 +5,7 @@
 
 use axum::body::Body;
 use axum::http::Request;
-use e2e::{Ctx, NewVariant};
+use e2e::Ctx;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -25,42 +25,9 @@ async fn stripe_webhook_secret() -> String {
 #[tokio::test]
 async fn a_webhook_is_two_reads_and_one_transaction_and_its_redelivery_writes_nothing() {
     let ctx = Ctx::new();
-    let shop = ctx.test_shop("hook-budget").await;
-    let (product, skus) = ctx
-        .test_product(
-            &shop,
-            &[NewVariant {
-                sku: "HOOK",
-                price: 80_000,
-                stock: 5,
-                weight_grams: 100,
-            }],
-        )
-        .await;
-    let (_, buyer, _) = ctx.user("hook-budget").await;
-    let address = ctx.test_address(&buyer).await;
-    ctx.add_to_cart(&buyer, &product, &skus[0], 1).await;
-    let placed = ctx
-        .checkout(
-            &buyer,
-            &address,
-            "online",
-            &format!("co-{}", ulid::Ulid::new()),
-        )
-        .await;
-    assert_eq!(placed.status, 201, "{}", placed.text);
-    let total = placed.body["total"]["amount"].as_i64().unwrap();
-    let order = placed.body["orders"][0]["id"].as_str().unwrap().to_owned();
-    let paid = ctx
-        .http
-        .post(format!("{}/api/v1/payments", ctx.base))
-        .bearer_auth(&buyer)
-        .header("idempotency-key", format!("pay-{}", ulid::Ulid::new()))
-        .json(&json!({"checkout_id": placed.body["checkout_id"], "method": "stripe"}))
-        .send()
-        .await
-        .unwrap();
-    let paid = Ctx::read(paid).await;
+    let placed = ctx.place_one("hook-budget", 80_000, "VND", "online").await;
+    let (buyer, total, order) = (&placed.buyer, placed.total, &placed.orders[0]);
+    let paid = ctx.pay(buyer, &placed.checkout_id, "stripe").await;
     assert_eq!(paid.status, 201, "{}", paid.text);
     let intent = paid.body["redirect_url"]
         .as_str()
@@ -111,7 +78,7 @@ async fn a_webhook_is_two_reads_and_one_transaction_and_its_redelivery_writes_no
         ["GetItem", "BatchGetItem", "TransactWriteItems"]
     );
     let status = ctx
-        .get(&format!("/api/v1/orders/{order}"), Some(&buyer))
+        .get(&format!("/api/v1/orders/{order}"), Some(buyer))
         .await;
     assert_eq!(status.body["status"], "confirmed", "{}", status.text);
 

@@ -340,16 +340,7 @@ async fn a_payment_arriving_after_its_order_expired_is_refunded_and_never_revive
         .as_str()
         .unwrap()
         .to_owned();
-    let paid = ctx
-        .http
-        .post(format!("{}/api/v1/payments", ctx.base))
-        .bearer_auth(&buyer)
-        .header("idempotency-key", format!("pay-{}", ulid::Ulid::new()))
-        .json(&json!({"checkout_id": checkout, "method": "stripe"}))
-        .send()
-        .await
-        .unwrap();
-    let paid = Ctx::read(paid).await;
+    let paid = ctx.pay(&buyer, &checkout, "stripe").await;
     assert_eq!(paid.status, 201, "{}", paid.text);
     let payment_id = paid.body["id"].as_str().unwrap().to_owned();
     let intent = paid.body["redirect_url"]
@@ -368,18 +359,12 @@ async fn a_payment_arriving_after_its_order_expired_is_refunded_and_never_revive
 
     // Then the payment succeeds at the provider: recorded, the order stays cancelled, and the
     // money goes back automatically.
-    let sandbox =
-        std::env::var("PAYMENT_SANDBOX_URL").expect("make test starts the payment sandbox");
-    let delivered: serde_json::Value = ctx
-        .http
-        .post(format!("{sandbox}/_control/pay"))
-        .json(&json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let delivered = ctx
+        .sandbox(
+            "pay",
+            json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}),
+        )
+        .await;
     assert_eq!(delivered["status"], 200, "{delivered}");
     let o = ctx.get(&format!("/api/v1/orders/{id}"), Some(&buyer)).await;
     assert_eq!(o.body["status"], "cancelled", "never revived: {}", o.text);
