@@ -142,6 +142,35 @@ impl Batch {
         }
     }
 
+    /// A reserved refund's amount leaves `refund_pending` for `payment_to` on the payment and,
+    /// when it is charged to an order, for `escrow_to` on that order's escrow.
+    fn end_reservation(
+        &mut self,
+        table: &str,
+        refund: &RefundRecord,
+        payment_to: &str,
+        escrow_to: &str,
+    ) -> Result<(), StoreError> {
+        let mut targets = vec![(keys::payment(&refund.payment_id), payment_to)];
+        if let Some(order_id) = &refund.order_id {
+            targets.push((keys::escrow(order_id), escrow_to));
+        }
+        for (key, to) in targets {
+            self.push(
+                Tag::Other,
+                update(
+                    table,
+                    key,
+                    "ADD refund_pending :minus, #to :amount",
+                    None,
+                    &[("#to", to)],
+                    vec![(":minus", n(-refund.amount)), (":amount", n(refund.amount))],
+                )?,
+            );
+        }
+        Ok(())
+    }
+
     /// Several orders' moves and, once, their buyer's counters.
     fn order_moves(&mut self, (moves, stats): (Vec<orders::Move>, Option<TransactWriteItem>)) {
         for m in moves {
@@ -628,30 +657,8 @@ pub async fn settle_refund(
             ),
         )?,
     );
-    batch.push(
-        Tag::Other,
-        update(
-            table,
-            keys::payment(&refund.payment_id),
-            "ADD refund_pending :minus, refunded :amount",
-            None,
-            &[],
-            vec![(":minus", n(-refund.amount)), (":amount", n(refund.amount))],
-        )?,
-    );
-    if let Some(order_id) = &refund.order_id {
-        batch.push(
-            Tag::Other,
-            update(
-                table,
-                keys::escrow(order_id),
-                "ADD refund_pending :minus, refunded :amount",
-                None,
-                &[],
-                vec![(":minus", n(-refund.amount)), (":amount", n(refund.amount))],
-            )?,
-        );
-    }
+    // Refunded now: the reservation becomes refunded on the payment and the escrow.
+    batch.end_reservation(table, refund, "refunded", "refunded")?;
     batch.transfer(
         table,
         &Transfer::new(
@@ -702,30 +709,8 @@ pub async fn release_refund(db: &Db, refund: &RefundRecord, failure: &str) -> Re
             ],
         )?,
     );
-    batch.push(
-        Tag::Other,
-        update(
-            table,
-            keys::payment(&refund.payment_id),
-            "ADD refund_pending :minus, refundable :amount",
-            None,
-            &[],
-            vec![(":minus", n(-refund.amount)), (":amount", n(refund.amount))],
-        )?,
-    );
-    if let Some(order_id) = &refund.order_id {
-        batch.push(
-            Tag::Other,
-            update(
-                table,
-                keys::escrow(order_id),
-                "ADD refund_pending :minus, balance :amount",
-                None,
-                &[],
-                vec![(":minus", n(-refund.amount)), (":amount", n(refund.amount))],
-            )?,
-        );
-    }
+    // Refused: the reservation goes back to what may be refunded, and to the escrow's balance.
+    batch.end_reservation(table, refund, "refundable", "balance")?;
     batch.transfer(
         table,
         &Transfer::new(
