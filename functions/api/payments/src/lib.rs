@@ -202,6 +202,16 @@ fn payment_id_for(user_id: &str, key: &str) -> String {
         .collect()
 }
 
+/// The buyer's address as API Gateway (or a proxy) saw it: VNPay wants it with the payment.
+fn client_ip(headers: &HeaderMap) -> String {
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
+        .map_or_else(|| "127.0.0.1".to_owned(), |ip| ip.to_string())
+}
+
 fn provider_error(e: ProviderError) -> ApiError {
     match e {
         ProviderError::Unsupported(m) => ApiError::field("method", m),
@@ -317,7 +327,7 @@ async fn create_payment(
                             .as_deref()
                             .unwrap_or(&deps.settings.return_url),
                         webhook_url: &webhook_url,
-                        client_ip: "127.0.0.1",
+                        client_ip: &client_ip(&headers),
                         created_at: now,
                         expires_at,
                         idempotency_key: &id,
@@ -1359,6 +1369,16 @@ async fn invoice(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_buyers_address_is_the_first_forwarded_one_if_it_is_an_address() {
+        let mut h = HeaderMap::new();
+        assert_eq!(client_ip(&h), "127.0.0.1");
+        h.insert("x-forwarded-for", "203.0.113.7, 10.0.0.1".parse().unwrap());
+        assert_eq!(client_ip(&h), "203.0.113.7");
+        h.insert("x-forwarded-for", "<script>".parse().unwrap());
+        assert_eq!(client_ip(&h), "127.0.0.1");
+    }
 
     #[test]
     fn a_retry_of_one_request_names_the_same_payment() {
