@@ -1082,3 +1082,83 @@ async fn saved_payment_methods_hold_provider_tokens_only_and_one_default() {
         "the deleted default is no default any more"
     );
 }
+
+#[tokio::test]
+async fn an_accepted_return_refunds_the_order_through_its_provider() {
+    let ctx = Ctx::new();
+    let p = ctx
+        .place_one("return-refund", 210_000, "VND", "online")
+        .await;
+    let payment = pay(&ctx, &p, "stripe").await;
+    let payment_id = payment.body["id"].as_str().unwrap().to_owned();
+    let intent = payment.body["redirect_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    ctx.sandbox(
+        "pay",
+        json!({"provider": "stripe", "ref": intent, "outcome": "succeed"}),
+    )
+    .await;
+    let order = &p.orders[0];
+    for (action, body) in [
+        ("process", json!({})),
+        (
+            "ship",
+            json!({"carrier": "GHN", "tracking_number": "GHN123456789VN"}),
+        ),
+        ("deliver", json!({})),
+    ] {
+        let r = ctx
+            .post(
+                &format!("/api/v1/orders/{order}/{action}"),
+                Some(&p.shop.seller_token),
+                body,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{action}: {}", r.text);
+    }
+    let r = ctx
+        .post(
+            &format!("/api/v1/orders/{order}/return"),
+            Some(&p.buyer),
+            json!({"reason": "The seam is torn"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = ctx
+        .post(
+            &format!("/api/v1/orders/{order}/return/accept"),
+            Some(&p.shop.seller_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The escrow consumer refunds the order's money through Stripe and moves it to refunded.
+    eventually("the return was refunded", || async {
+        (order_status(&ctx, &p.buyer, order).await == "refunded").then_some(())
+    })
+    .await;
+    let s = ctx
+        .get(
+            &format!("/api/v1/payments/{payment_id}/refund-status"),
+            Some(&p.buyer),
+        )
+        .await;
+    assert_eq!(
+        s.body["refunded"]["amount"].as_i64(),
+        Some(p.total),
+        "{}",
+        s.text
+    );
+    assert_eq!(s.body["refunds"][0]["order_id"], order.as_str());
+    let b = balance(&ctx, &p.shop).await;
+    assert_eq!(
+        (b["pending"].as_i64(), b["available"].as_i64()),
+        (Some(0), Some(0)),
+        "{b}"
+    );
+}
