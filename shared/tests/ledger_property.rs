@@ -151,6 +151,7 @@ async fn a_random_sequence_of_money_moves_keeps_the_ledger_balanced() {
     let run = ulid::Ulid::new().to_string();
     let shops: Vec<String> = (0..3).map(|i| format!("LEDGERSHOP{i}{run}")).collect();
     let mut payments: Vec<String> = Vec::new();
+    let mut disputes: Vec<(String, String)> = Vec::new();
     let mut outcomes: BTreeMap<&'static str, u32> = BTreeMap::new();
     for step in 0..STEPS {
         let kind = if payments.len() < 5 {
@@ -210,16 +211,20 @@ async fn a_random_sequence_of_money_moves_keeps_the_ledger_balanced() {
                     },
                     4 => ops::open_dispute(&db, &p, &es, &format!("dp_{step}{run}"), amount, None)
                         .await
-                        .map(|_| ()),
+                        .map(|d| disputes.push((d.pk, d.sk))),
                     5 => {
-                        let open = scan::<DisputeRecord>(&db, "dispute").await;
-                        match open
-                            .iter()
-                            .find(|d| d.payment_id == p.id && d.status == DisputeStatus::Open)
-                        {
+                        let mut open = None;
+                        for k in &disputes {
+                            let d: DisputeRecord = db.get(k.clone()).await.unwrap().unwrap();
+                            if d.payment_id == p.id && d.status == DisputeStatus::Open {
+                                open = Some(d);
+                                break;
+                            }
+                        }
+                        match open {
                             None => Ok(()),
                             Some(d) => {
-                                ops::close_dispute(&db, d, &es, rng.random_bool(0.5), None).await
+                                ops::close_dispute(&db, &d, &es, rng.random_bool(0.5), None).await
                             }
                         }
                     }
