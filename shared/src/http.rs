@@ -74,6 +74,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // as syntax errors when deserialising straight from bytes.
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    // serde reads a struct from a JSON array too (`[null, null]` would fill its fields in
+    // order); every request body of this API is an object.
+    if !value.is_object() {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "body",
+            "must be a JSON object",
+        )]));
+    }
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let (field, message) = field_and_message(&path, &err.into_inner().to_string());
@@ -228,6 +236,55 @@ mod tests {
         assert_eq!(problem("{not json").status, 400);
         assert_eq!(problem("   ").status, 400);
         assert_eq!(problem("[1]").status, 422);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_a_problem_500_with_the_request_id() {
+        use tower::ServiceExt;
+        let app = Router::new()
+            .route(
+                "/boom",
+                axum::routing::get(|| async {
+                    let v: Vec<i64> = Vec::new();
+                    v[3].to_string()
+                }),
+            )
+            .layer(axum::middleware::from_fn(catch_panic))
+            .layer(axum::middleware::from_fn(trace_request));
+        let req = axum::http::Request::builder()
+            .uri("/boom")
+            .header("x-request-id", "req-123")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let resp = app.oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), 500);
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+        assert_eq!(resp.headers()["x-request-id"], "req-123");
+        let body = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (problem["status"].as_i64(), problem["request_id"].as_str()),
+            (Some(500), Some("req-123"))
+        );
+    }
+
+    #[test]
+    fn bodies_that_are_not_objects_are_422_even_when_serde_would_take_them() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Loose {
+            a: Option<String>,
+            b: Option<String>,
+        }
+        for body in ["[null, null]", "[]", "null", "7", "\"text\"", "true"] {
+            let p = parse_json::<Loose>(body.as_bytes()).unwrap_err().problem();
+            assert_eq!(
+                (p.status, p.errors[0].field.as_str()),
+                (422, "body"),
+                "{body}"
+            );
+        }
+        assert!(parse_json::<Loose>(b"{}").is_ok());
     }
 }
 
@@ -425,7 +482,7 @@ async fn method_not_allowed() -> ApiError {
 
 /// Request-scoped span with the request id (API Gateway's, else a fresh one), echoed back as
 /// `x-request-id`.
-async fn trace_request(req: Request, next: axum::middleware::Next) -> Response {
+async fn trace_request(mut req: Request, next: axum::middleware::Next) -> Response {
     let request_id = req
         .headers()
         .get("x-request-id")
@@ -434,6 +491,7 @@ async fn trace_request(req: Request, next: axum::middleware::Next) -> Response {
         .map(str::to_owned)
         .or_else(|| lambda_request_id(&req))
         .unwrap_or_else(|| ulid::Ulid::new().to_string());
+    req.extensions_mut().insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path(), user_id = tracing::field::Empty);
     let started = std::time::Instant::now();
     let mut response = next.run(req).instrument(span.clone()).await;
@@ -448,6 +506,36 @@ async fn trace_request(req: Request, next: axum::middleware::Next) -> Response {
         response.headers_mut().insert("x-request-id", v);
     }
     response
+}
+
+/// The request id `trace_request` chose, for inner layers.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Turns a panic in a handler into a logged problem 500 that carries the request id, instead of
+/// a dropped connection (the dev server) or a failed invocation (Lambda). Needs `panic = "unwind"`
+/// in the profile; the panic hook of `telemetry` has logged the message and location already.
+async fn catch_panic(req: Request, next: axum::middleware::Next) -> Response {
+    use futures::FutureExt;
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    match std::panic::AssertUnwindSafe(next.run(req))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!("the handler panicked; answering 500");
+            let error = ApiError::Internal(anyhow::anyhow!("handler panicked"));
+            let mut problem = error.problem();
+            problem.request_id = request_id;
+            let mut response = (error.status(), axum::Json(problem)).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(crate::error::PROBLEM_CONTENT_TYPE),
+            );
+            response
+        }
+    }
 }
 
 /// API Gateway's request id, present when the request came through the Lambda entrypoint.
@@ -492,6 +580,7 @@ pub fn finish(router: Router<AppState>, state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(reject_oversized))
+        .layer(axum::middleware::from_fn(catch_panic))
         .layer(axum::middleware::from_fn(trace_request))
         .with_state(state)
 }

@@ -27,4 +27,12 @@ fn install(with_time: bool) {
     } else {
         builder.without_time().try_init()
     };
+    // A panic is one structured error line (message and location), not stderr text that
+    // CloudWatch splits and the JSON log pipeline cannot read.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()));
+        tracing::error!(panic = %info.payload_as_str().unwrap_or("(non-text payload)"), location, "panic");
+    }));
 }

@@ -60,8 +60,8 @@ impl Reason {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdjustRequest {
-    /// Units to add (positive) or remove (negative); never 0.
-    #[schema(example = 12)]
+    /// Units to add (positive) or remove (negative); never 0, at most 10^9 either way.
+    #[schema(example = 12, minimum = -1_000_000_000_i64, maximum = 1_000_000_000_i64)]
     pub delta: i64,
     pub reason: Reason,
 }
@@ -69,7 +69,8 @@ pub struct AdjustRequest {
 const MAX_DELTA: i64 = 1_000_000_000;
 
 fn check_delta(field: &str, delta: i64, reason: Reason) -> Result<(), FieldError> {
-    if delta == 0 || delta.abs() > MAX_DELTA {
+    // A range check, not `abs()`: `i64::MIN.abs()` overflows.
+    if delta == 0 || !(-MAX_DELTA..=MAX_DELTA).contains(&delta) {
         return Err(FieldError::new(
             field,
             "must be a non-zero number of units (at most 10^9)",
@@ -100,6 +101,8 @@ impl Validate for AdjustRequest {
 pub struct BulkItem {
     pub product_id: String,
     pub sku: String,
+    /// As in a single adjustment: non-zero, at most 10^9 either way.
+    #[schema(minimum = -1_000_000_000_i64, maximum = 1_000_000_000_i64)]
     pub delta: i64,
     pub reason: Reason,
 }
@@ -499,4 +502,28 @@ async fn inventory(
         items,
         next_cursor: None,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas_at_and_past_the_i64_edges_are_refused_not_negated() {
+        for delta in [
+            i64::MIN,
+            i64::MIN + 1,
+            i64::MAX,
+            -MAX_DELTA - 1,
+            MAX_DELTA + 1,
+            0,
+        ] {
+            assert!(
+                check_delta("delta", delta, Reason::Correction).is_err(),
+                "{delta}"
+            );
+        }
+        assert!(check_delta("delta", -MAX_DELTA, Reason::Correction).is_ok());
+        assert!(check_delta("delta", MAX_DELTA, Reason::Restock).is_ok());
+    }
 }
