@@ -50,6 +50,10 @@ pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Key id sent in every token's header and required on verify: the first 16 hex digits of
+    /// SHA-256(secret). It names the key without revealing it, so a rotated secret's tokens are
+    /// told apart (and refused) before any signature work.
+    kid: String,
     /// Key for HMAC-ing short one-time codes before they are stored.
     code_key: Vec<u8>,
 }
@@ -83,6 +87,7 @@ impl JwtKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            kid: key_id(secret),
             code_key,
         }
     }
@@ -97,13 +102,18 @@ impl JwtKeys {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
         };
-        jsonwebtoken::encode(&Header::new(JwtAlg::HS256), &claims, &self.encoding)
-            .expect("HS256 signing cannot fail")
+        let mut header = Header::new(JwtAlg::HS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding).expect("HS256 signing cannot fail")
     }
 
-    /// Verifies signature, algorithm (HS256 only: `none` and others are rejected), issuer,
-    /// audience and expiry.
+    /// Verifies the key id, signature, algorithm (HS256 only: `none` and others are rejected),
+    /// issuer, audience and expiry.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        if header.kid.as_deref() != Some(self.kid.as_str()) {
+            return Err(TokenError::Invalid);
+        }
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
@@ -120,6 +130,11 @@ impl JwtKeys {
         mac.update(code.as_bytes());
         hex(&mac.finalize().into_bytes())
     }
+}
+
+/// The public id of a signing secret (see `JwtKeys::kid`).
+pub fn key_id(secret: &[u8]) -> String {
+    hex(&Sha256::digest(secret))[..16].to_owned()
 }
 
 fn argon2() -> Argon2<'static> {
@@ -269,6 +284,29 @@ mod tests {
 
         let expired = keys.issue("u1", 3, &[Role::Buyer], now - 3600);
         assert_eq!(keys.verify(&expired).unwrap_err(), TokenError::Expired);
+    }
+
+    #[test]
+    fn tokens_carry_the_key_id_and_one_without_it_or_with_another_is_refused() {
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let keys = JwtKeys::new(secret);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let t = keys.issue("u1", 0, &[Role::Buyer], now);
+        let header = jsonwebtoken::decode_header(&t).unwrap();
+        assert_eq!(header.kid.as_deref(), Some(key_id(secret).as_str()));
+        assert_eq!(key_id(secret).len(), 16);
+        let claims = keys.verify(&t).unwrap();
+        for kid in [None, Some("0000000000000000".to_owned())] {
+            let mut h = Header::new(JwtAlg::HS256);
+            h.kid = kid.clone();
+            let forged =
+                jsonwebtoken::encode(&h, &claims, &EncodingKey::from_secret(secret)).unwrap();
+            assert_eq!(
+                keys.verify(&forged).unwrap_err(),
+                TokenError::Invalid,
+                "{kid:?}"
+            );
+        }
     }
 
     #[test]

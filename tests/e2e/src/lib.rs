@@ -239,6 +239,17 @@ impl Default for Ctx {
     }
 }
 
+/// The `kid` the API puts in (and requires of) its tokens: the first 16 hex digits of
+/// SHA-256 of the signing secret.
+pub fn jwt_kid(secret: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(secret)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()[..16]
+        .to_owned()
+}
+
 pub fn unique_email(prefix: &str) -> String {
     format!(
         "{prefix}-{}@example.com",

@@ -203,9 +203,13 @@ async fn every_route_rejects_bad_bodies_with_a_problem_naming_the_field() {
     }
 }
 
-fn forge(secret: &[u8], claims: Value) -> String {
+/// A token signed with `secret` under the key id of `kid_of` (the real secret's id, so that a
+/// wrong-key token is refused for its signature, not its key id).
+fn forge(secret: &[u8], kid_of: &[u8], claims: Value) -> String {
+    let mut header = jsonwebtoken::Header::default();
+    header.kid = Some(e2e::jwt_kid(kid_of));
     jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
+        &header,
         &claims,
         &jsonwebtoken::EncodingKey::from_secret(secret),
     )
@@ -223,9 +227,10 @@ async fn every_secured_route_rejects_bad_tokens() {
         .unwrap()
         .as_secs() as i64;
     let claims = |iat: i64, exp: i64| json!({"sub": user_id, "sv": 0, "roles": ["admin"], "iat": iat, "exp": exp, "iss": "commerce", "aud": "commerce-api"});
-    let expired = forge(&secret, claims(now - 7200, now - 3600));
+    let expired = forge(&secret, &secret, claims(now - 7200, now - 3600));
     let wrong_key = forge(
         b"not-the-real-secret-not-the-real-secret",
+        &secret,
         claims(now, now + 600),
     );
     let alg_none = format!(
@@ -234,7 +239,7 @@ async fn every_secured_route_rejects_bad_tokens() {
         URL_SAFE_NO_PAD.encode(claims(now, now + 600).to_string())
     );
     // a well-signed token is accepted (so the rejections below are about the defects)
-    let good = forge(&secret, claims(now, now + 600));
+    let good = forge(&secret, &secret, claims(now, now + 600));
     assert_eq!(ctx.get("/api/v1/users/me", Some(&good)).await.status, 200);
 
     let secured: Vec<&Op> = ops.iter().filter(|o| o.secured).collect();
