@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates or updates the project venv (.venv at the repo root) from the pinned
-# infra/requirements.txt (moto server, boto3, cfn-lint, PyYAML — fully pinned).
+# infra/requirements.txt (moto server, boto3, cfn-lint, openapi-spec-validator, schemathesis —
+# fully pinned, with every transitive dependency).
 # A stamp holding the requirements' sha256 makes a second run a fast no-op; a changed
 # requirements file, or a venv whose Python no longer runs, triggers a reinstall.
 set -euo pipefail
@@ -30,7 +31,7 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 rm -f "$stamp"
-echo "installing pinned Python tools into .venv (moto, boto3, cfn-lint; about 30 s the first time)"
+echo "installing pinned Python tools into .venv (moto, boto3, cfn-lint, schemathesis; about 40 s the first time)"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-input --require-virtualenv -r "$req"
 echo "$want" >"$stamp"
 echo ".venv ready"
