@@ -42,7 +42,8 @@ SANDBOX_PORT=${SANDBOX_PORT:-4580}
 step "Provisioning from template.yaml (payment adapters → the sandbox on :$SANDBOX_PORT)"
 # shellcheck disable=SC2046
 .venv/bin/python infra/local/provision.py --endpoint "$AWS_ENDPOINT_URL" --stack commerce-local --out .local/stack.json \
-  $(payment_params "$SANDBOX_PORT" "$PORT")
+  $(payment_params "$SANDBOX_PORT" "$PORT") \
+  --param WriteLimitPerIp=100000  # every local client is 127.0.0.1; the per-user limit stays 120/min
 
 step "Payment sandbox on http://127.0.0.1:$SANDBOX_PORT (logs: .local/payment-sandbox.log)"
 start_sandbox "$SANDBOX_PORT" "$PORT" .local/stack.json .local/payment-sandbox

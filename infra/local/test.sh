@@ -50,7 +50,8 @@ sandbox_port=$(bash infra/local/emulator.sh free-port)
 step "Provisioning from template.yaml"
 # shellcheck disable=SC2046
 .venv/bin/python infra/local/provision.py --endpoint "http://127.0.0.1:$emulator_port" --stack "test$emulator_port" \
-  --out "$run_dir/stack.json" $(payment_params "$sandbox_port" "$api_port")
+  --out "$run_dir/stack.json" $(payment_params "$sandbox_port" "$api_port") \
+  --param WriteLimitPerIp=1000000 --param WriteLimitPerUser=1000000  # every test shares 127.0.0.1
 
 step "Payment sandbox on 127.0.0.1:$sandbox_port"
 start_sandbox "$sandbox_port" "$api_port" "$run_dir/stack.json" "$run_dir/payment-sandbox"

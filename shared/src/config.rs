@@ -12,6 +12,8 @@ pub struct Config {
     pub stage: String,
     /// The product media bucket (functions that do not handle media run without it).
     pub media_bucket: Option<String>,
+    /// Writes per minute per client address and per user (`crate::ratelimit`).
+    pub rate_limits: crate::ratelimit::Limits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +39,7 @@ impl Config {
             media_bucket: env::var("MEDIA_BUCKET")
                 .ok()
                 .filter(|v| !v.trim().is_empty()),
+            rate_limits: crate::ratelimit::Limits::from_env(),
         })
     }
 }

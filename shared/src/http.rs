@@ -573,13 +573,17 @@ async fn reject_oversized(req: Request, next: axum::middleware::Next) -> Respons
 }
 
 /// The common finish every route group's router gets: body limit, problem-JSON 404/405,
-/// request tracing.
+/// write rate limits, panic catching, request tracing.
 pub fn finish(router: Router<AppState>, state: AppState) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(reject_oversized))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::ratelimit::limit_writes,
+        ))
         .layer(axum::middleware::from_fn(catch_panic))
         .layer(axum::middleware::from_fn(trace_request))
         .with_state(state)

@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod orders;
 pub mod payments;
 pub mod products;
+pub mod ratelimit;
 pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -100,3 +100,35 @@ impl utoipa::IntoResponses for ShopRoleErrors {
         .into()
     }
 }
+
+/// Answers every route can give whatever its handler does, added to each operation of the
+/// finished document: 429 on writes (`crate::ratelimit`; webhooks are exempt) and 503 when
+/// storage is throttled or unreachable (`ApiError::Unavailable`, with `Retry-After`).
+pub fn add_common_responses(doc: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let writes = [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        for op in writes.into_iter().flatten() {
+            if !path.starts_with("/api/v1/webhooks/") {
+                op.responses
+                    .responses
+                    .entry("429".into())
+                    .or_insert_with(|| {
+                        problem("Too many writes from this address or user; see Retry-After")
+                    });
+            }
+        }
+        let all = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in all.into_iter().flatten() {
+            op.responses
+                .responses
+                .entry("503".into())
+                .or_insert_with(|| problem("Storage is busy or unreachable; see Retry-After"));
+        }
+    }
+}

@@ -44,12 +44,18 @@ impl Payments {
 
 /// The OpenAPI document of the whole API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().split_for_parts().1
+    routes_and_doc().1
+}
+
+fn routes_and_doc() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut doc) = api().split_for_parts();
+    shared::openapi::add_common_responses(&mut doc);
+    (routes, doc)
 }
 
 /// The whole HTTP surface: API routes plus `/openapi.json`, `/docs` and `/health`.
 pub fn app(state: AppState, public_url: Option<&str>, payments: Payments) -> axum::Router {
-    let (routes, mut doc) = api().split_for_parts();
+    let (routes, mut doc) = routes_and_doc();
     if let Some(url) = public_url {
         doc.servers = Some(vec![utoipa::openapi::Server::new(url)]);
     }

@@ -120,7 +120,10 @@ async fn run(args: Args, stack: Stack) -> anyhow::Result<()> {
     let url = format!("http://localhost:{}", args.port);
     tracing::info!(url = %url, docs = %format!("{url}/docs"), openapi = %format!("{url}/openapi.json"), pumps = pumps.len(), "dev server listening");
     let payments = dev_server::Payments::from_env(&sdk).await?;
-    axum::serve(listener, dev_server::app(state, Some(&url), payments))
+    // With the peer address, as API Gateway gives `sourceIp` (the per-address write limit).
+    let app = dev_server::app(state, Some(&url), payments)
+        .into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("shutting down");

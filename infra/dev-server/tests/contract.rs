@@ -70,6 +70,7 @@ fn offline_state() -> shared::AppState {
         web_app_url: "http://localhost".into(),
         stage: "test".into(),
         media_bucket: None,
+        rate_limits: Default::default(),
     };
     let sdk = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())

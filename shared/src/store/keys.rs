@@ -31,6 +31,11 @@ pub fn refresh_family(family_id: &str) -> (String, String) {
     (format!("REFRESH#{family_id}"), "FAMILY".to_owned())
 }
 /// Failed-login counter for one (normalised) e-mail address.
+/// One write-rate window of a client (`scope` is `ip` or `user`; `window` = minute number).
+pub fn rate_window(scope: &str, id: &str, window: i64) -> (String, String) {
+    (format!("RATE#{scope}#{id}"), format!("W#{window}"))
+}
+
 pub fn login_throttle(email: &str) -> (String, String) {
     (format!("LOGINTHROTTLE#{email}"), "COUNTER".to_owned())
 }

@@ -1,0 +1,182 @@
+//! Per-client write limits, beside API Gateway's own route throttling (which caps the whole
+//! stage, not one abuser): every POST / PUT / PATCH / DELETE counts against its source address
+//! and, when it carries a valid access token, its user. Each counter is one conditional
+//! `UpdateItem` on a fixed one-minute window item (`RATE#<scope>#<id>` / `W#<minute>`) that
+//! expires by TTL, so the limit holds across every concurrent Lambda instance. Over the limit
+//! the request is refused with 429 and `Retry-After` before any handler runs.
+//!
+//! Webhook routes are exempt: their senders are authenticated by signature, retry on refusal,
+//! and burst legitimately.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{StoreError, keys, n, tx::UpdateSpec};
+
+/// Window length of every counter.
+pub const WINDOW_SECS: i64 = 60;
+/// Paths that are never limited here (see the module documentation).
+const EXEMPT_PREFIXES: &[&str] = &["/api/v1/webhooks/"];
+
+/// Writes allowed per window; read from the environment (template parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub per_ip: u32,
+    pub per_user: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            per_ip: 600,
+            per_user: 120,
+        }
+    }
+}
+
+impl Limits {
+    /// `WRITE_LIMIT_PER_IP` / `WRITE_LIMIT_PER_USER` (writes per minute), else the defaults.
+    pub fn from_env() -> Self {
+        let read = |name: &str, default: u32| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(default)
+        };
+        let d = Self::default();
+        Self {
+            per_ip: read("WRITE_LIMIT_PER_IP", d.per_ip),
+            per_user: read("WRITE_LIMIT_PER_USER", d.per_user),
+        }
+    }
+}
+
+fn is_write(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
+}
+
+/// The caller's address as the platform saw it: API Gateway's `sourceIp` on Lambda, the TCP
+/// peer in the dev server. `X-Forwarded-For` is not used: any client can write it.
+pub fn client_ip(req: &Request) -> Option<IpAddr> {
+    if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) =
+        req.extensions()
+            .get::<lambda_http::request::RequestContext>()
+    {
+        return ctx.http.source_ip.as_deref()?.parse().ok();
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Counts one write for `scope`/`id`; `Err(retry_after_secs)` when the window is full.
+async fn count(
+    state: &AppState,
+    scope: &str,
+    id: &str,
+    limit: u32,
+    now: i64,
+) -> Result<(), Result<u64, StoreError>> {
+    let window = now.div_euclid(WINDOW_SECS);
+    let result = state
+        .db
+        .update(UpdateSpec {
+            key: keys::rate_window(scope, id, window),
+            update: "ADD hits :one SET expires_at = :expires",
+            condition: Some("attribute_not_exists(hits) OR hits < :limit"),
+            names: &[],
+            values: vec![
+                (":one", n(1)),
+                (":limit", n(limit)),
+                (":expires", n((window + 2) * WINDOW_SECS)),
+            ],
+        })
+        .await;
+    match result {
+        Ok(()) => Ok(()),
+        Err(StoreError::ConditionFailed) => {
+            Err(Ok(((window + 1) * WINDOW_SECS - now).max(1) as u64))
+        }
+        Err(e) => Err(Err(e)),
+    }
+}
+
+/// The middleware (installed by `http::finish`).
+pub async fn limit_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if !is_write(req.method()) || EXEMPT_PREFIXES.iter().any(|p| path.starts_with(p)) {
+        return next.run(req).await;
+    }
+    let limits = state.config.rate_limits;
+    let now = crate::now_epoch();
+    let ip = client_ip(&req).map(|ip| ip.to_string());
+    // Only a verified token names a user; a forged `sub` must not drain someone else's quota.
+    let user = crate::http::bearer_token(req.headers())
+        .ok()
+        .and_then(|t| state.keys.verify(t).ok())
+        .map(|claims| claims.sub);
+    let (by_ip, by_user) = tokio::join!(
+        async {
+            match &ip {
+                Some(ip) => count(&state, "ip", ip, limits.per_ip, now).await,
+                None => Ok(()),
+            }
+        },
+        async {
+            match &user {
+                Some(user) => count(&state, "user", user, limits.per_user, now).await,
+                None => Ok(()),
+            }
+        },
+    );
+    for (scope, outcome) in [("address", by_ip), ("user", by_user)] {
+        match outcome {
+            Ok(()) => {}
+            Err(Ok(retry_after_secs)) => {
+                tracing::warn!(scope, "write rate limit reached");
+                return ApiError::TooManyRequests {
+                    retry_after_secs,
+                    detail: format!(
+                        "too many write requests from this {scope}; retry after {retry_after_secs} s"
+                    ),
+                }
+                .into_response();
+            }
+            // The limiter fails open: an unreachable counter must not refuse every write (the
+            // write itself reports the storage problem if it persists).
+            Err(Err(e)) => tracing::warn!(scope, error = %e, "rate limit counter unavailable"),
+        }
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_writes_are_limited() {
+        assert!(is_write(&Method::POST) && is_write(&Method::DELETE));
+        assert!(!is_write(&Method::GET) && !is_write(&Method::HEAD) && !is_write(&Method::OPTIONS));
+    }
+
+    #[test]
+    fn limits_come_from_the_environment_or_default() {
+        assert_eq!(
+            Limits::default(),
+            Limits {
+                per_ip: 600,
+                per_user: 120
+            }
+        );
+    }
+}
