@@ -72,3 +72,7 @@ set +a
 export E2E_BASE_URL="http://127.0.0.1:$api_port"
 export PAYMENT_SANDBOX_URL="http://127.0.0.1:$sandbox_port"
 cargo nextest run --workspace --no-fail-fast "$@"
+
+step "The dev server's log of the whole run holds no secret (infra/local/scan_logs.py)"
+.venv/bin/python infra/local/scan_logs.py --self-test
+.venv/bin/python infra/local/scan_logs.py "$run_dir/dev-server.log" --secrets-json "$run_dir/payment-sandbox.json"
