@@ -153,9 +153,13 @@ impl ApiError {
     }
 }
 
+/// `Retry-After` of a 503 for an unreachable store: an outage lasts longer than throttling.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
 impl From<StoreError> for ApiError {
     /// Central mapping of storage failures: a failed condition is a conflict with the current
-    /// state, throttling is a retryable 503, anything else is internal.
+    /// state, throttling and an unreachable store are a retryable 503, anything else is
+    /// internal.
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::ConditionFailed | StoreError::TransactionCanceled(_) => {
@@ -164,6 +168,12 @@ impl From<StoreError> for ApiError {
             StoreError::Throttled => ApiError::Unavailable {
                 retry_after_secs: 1,
             },
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = format!("{cause:#}"), "the store is unavailable");
+                ApiError::Unavailable {
+                    retry_after_secs: UNAVAILABLE_RETRY_AFTER_SECS,
+                }
+            }
             StoreError::Other(e) => ApiError::Internal(e),
         }
     }
@@ -171,6 +181,32 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        match self {
+            // A handler that passed a store error on through `anyhow` still answers an outage
+            // as a 503, not a 500.
+            Self::Internal(err) if is_outage(&err) => {
+                tracing::warn!(error = format!("{err:#}"), "the store is unavailable");
+                Self::Unavailable {
+                    retry_after_secs: UNAVAILABLE_RETRY_AFTER_SECS,
+                }
+                .respond()
+            }
+            other => other.respond(),
+        }
+    }
+}
+
+fn is_outage(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<StoreError>(),
+            Some(StoreError::Unavailable(_))
+        )
+    })
+}
+
+impl ApiError {
+    fn respond(self) -> Response {
         if let Self::Internal(err) = &self {
             tracing::error!(error = ?err, "request failed with an internal error");
         }

@@ -2,6 +2,7 @@
 //! built once per cold start.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -18,19 +19,33 @@ pub struct AppState {
     pub s3: aws_sdk_s3::Client,
 }
 
+/// Connect timeout of every AWS call: a regional endpoint (or the local emulator) accepts a
+/// connection in milliseconds, so a second means it is not there.
+pub const SDK_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// One attempt of one call: DynamoDB, SQS, SES and EventBridge answer in tens of milliseconds;
+/// three seconds is a stuck attempt, which the SDK's retry strategy then retries.
+pub const SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// One call with all its retries. Well inside API Gateway's 29 s and a consumer's 30 s, so a
+/// request that cannot reach AWS is answered 503 (`store::StoreError::Unavailable`) instead of
+/// hanging until the gateway or Lambda gives up.
+pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(8);
+
 /// Loads the AWS configuration (honours `AWS_ENDPOINT_URL`, so the same code reaches the local
-/// emulator, LocalStack or AWS).
+/// emulator, LocalStack or AWS), with the bounded waits above.
 pub async fn aws_config() -> aws_config::SdkConfig {
-    // Bounded waits: a hung call must fail (and be retried by the caller or Lambda) rather
-    // than hold a request or a consumer batch forever.
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .operation_attempt_timeout(std::time::Duration::from_secs(15))
-        .build();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(timeouts)
+        .timeout_config(sdk_timeouts())
         .load()
         .await
+}
+
+/// The timeouts of every SDK client (see the constants).
+pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(SDK_CONNECT_TIMEOUT)
+        .operation_attempt_timeout(SDK_ATTEMPT_TIMEOUT)
+        .operation_timeout(SDK_OPERATION_TIMEOUT)
+        .build()
 }
 
 /// Reads the JWT signing secret from Secrets Manager.

@@ -28,6 +28,10 @@ pub enum StoreError {
     TransactionCanceled(Vec<Option<String>>),
     #[error("throttled")]
     Throttled,
+    /// The store could not be reached or did not answer in time (connection refused or reset,
+    /// an SDK timeout, a 5xx): retryable, a 503 to clients. Holds the cause for the logs.
+    #[error("store unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -59,7 +63,30 @@ where
             | "RequestLimitExceeded"
             | "TransactionConflictException",
         ) => StoreError::Throttled,
+        _ if is_unavailable(&err) => {
+            StoreError::Unavailable(anyhow::Error::new(err).context("DynamoDB unreachable"))
+        }
         _ => StoreError::Other(anyhow::Error::new(err).context("DynamoDB request failed")),
+    }
+}
+
+/// Whether an SDK error (of any AWS service) means "the service is not reachable right now"
+/// rather than "the request is wrong": nothing was answered in time (connect, attempt or
+/// operation timeout), the connection failed or broke, or the service answered a 5xx. These are
+/// the errors an outage produces; the SDK has already retried them.
+pub fn is_unavailable<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(_) => matches!(
+            err.code(),
+            Some("InternalServerError" | "InternalFailure" | "ServiceUnavailable")
+        ),
+        _ => false,
     }
 }
 
