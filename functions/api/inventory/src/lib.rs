@@ -67,6 +67,9 @@ pub struct AdjustRequest {
 }
 
 const MAX_DELTA: i64 = 1_000_000_000;
+/// Most units one variant may hold (as at creation): repeated restocks cannot grow a stock past
+/// what every reader's `i64` holds (DynamoDB numbers would go on to 38 digits).
+const MAX_STOCK: i64 = 1_000_000_000;
 
 fn check_delta(field: &str, delta: i64, reason: Reason) -> Result<(), FieldError> {
     // A range check, not `abs()`: `i64::MIN.abs()` overflows.
@@ -180,9 +183,15 @@ fn adjustment_actions(
             tx::UpdateSpec {
                 key: keys::variant(&product.id, sku),
                 update: "ADD stock :d, available :d",
-                condition: Some("attribute_exists(PK) AND available >= :need"),
+                condition: Some(
+                    "attribute_exists(PK) AND available >= :need AND stock <= :ceiling",
+                ),
                 names: &[],
-                values: vec![(":d", n(delta)), (":need", n((-delta).max(0)))],
+                values: vec![
+                    (":d", n(delta)),
+                    (":need", n((-delta).max(0))),
+                    (":ceiling", n(MAX_STOCK - delta.max(0))),
+                ],
             },
         )?,
         tx::put_new(
@@ -298,7 +307,7 @@ async fn product_for(
         (status = 200, description = "Stock after the adjustment", body = StockLevel),
         shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such product or variant in the caller's shops", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not enough available stock to remove", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not enough available stock to remove, or the stock would pass 10^9 units", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
         shared::openapi::AuthErrors,
     ))]
@@ -326,7 +335,8 @@ async fn adjust(
         Ok(()) => {}
         Err(e) if e.failed_condition_index() == Some(0) => {
             return Err(ApiError::Conflict(
-                "not enough available stock to remove that many units".into(),
+                "not enough available stock to remove that many units, or the stock would pass 10^9 units"
+                    .into(),
             ));
         }
         Err(e) => return Err(e.into()),
@@ -345,7 +355,7 @@ async fn adjust(
         (status = 200, description = "Stock after the adjustments", body = ListResponse<StockLevel>),
         shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such shop in the caller's organisations", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not enough available stock for one of them (none applied)", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not enough available stock for one of them, or one would pass 10^9 units (none applied)", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
         shared::openapi::AuthErrors,
     ))]
@@ -387,7 +397,7 @@ async fn bulk_adjust(
         Err(e) if e.failed_condition_index().is_some() => {
             let i = e.failed_condition_index().unwrap_or_default() / 3;
             return Err(ApiError::Conflict(format!(
-                "adjustments[{i}]: not enough available stock; nothing was applied"
+                "adjustments[{i}]: not enough available stock, or the stock would pass 10^9 units; nothing was applied"
             )));
         }
         Err(e) => return Err(e.into()),
