@@ -78,7 +78,10 @@ pub fn client_ip(req: &Request) -> Option<IpAddr> {
         .map(|c| c.0.ip())
 }
 
-/// Counts one write for `scope`/`id`; `Err(retry_after_secs)` when the window is full.
+/// Longest a counter may hold a request up; past it the limiter gives way (fails open).
+const COUNTER_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Counts one write for `scope`/`id`; `Err(Ok(retry_after_secs))` when the window is full.
 async fn count(
     state: &AppState,
     scope: &str,
@@ -87,20 +90,22 @@ async fn count(
     now: i64,
 ) -> Result<(), Result<u64, StoreError>> {
     let window = now.div_euclid(WINDOW_SECS);
-    let result = state
-        .db
-        .update(UpdateSpec {
-            key: keys::rate_window(scope, id, window),
-            update: "ADD hits :one SET expires_at = :expires",
-            condition: Some("attribute_not_exists(hits) OR hits < :limit"),
-            names: &[],
-            values: vec![
-                (":one", n(1)),
-                (":limit", n(limit)),
-                (":expires", n((window + 2) * WINDOW_SECS)),
-            ],
-        })
-        .await;
+    let update = state.db.update(UpdateSpec {
+        key: keys::rate_window(scope, id, window),
+        update: "ADD hits :one SET expires_at = :expires",
+        condition: Some("attribute_not_exists(hits) OR hits < :limit"),
+        names: &[],
+        values: vec![
+            (":one", n(1)),
+            (":limit", n(limit)),
+            (":expires", n((window + 2) * WINDOW_SECS)),
+        ],
+    });
+    let result = tokio::time::timeout(COUNTER_TIMEOUT, update)
+        .await
+        .unwrap_or(Err(StoreError::Unavailable(anyhow::anyhow!(
+            "rate counter took over {COUNTER_TIMEOUT:?}"
+        ))));
     match result {
         Ok(()) => Ok(()),
         Err(StoreError::ConditionFailed) => {
