@@ -1,7 +1,10 @@
 //! DynamoDB access for the single table: typed get/put/query via serde_dynamo, transactions,
 //! central error classification, and opaque pagination cursors. Key shapes live in [`keys`].
 
+pub mod claim;
 pub mod keys;
+
+pub use claim::Claim;
 
 use std::collections::HashMap;
 

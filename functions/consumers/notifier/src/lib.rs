@@ -1,18 +1,32 @@
-//! The notifier: turns identity, low-stock, order, refund and invoice events into e-mails sent through SES. Idempotent by event id
-//! (a claim record per event), reports partial batch failures so one bad message does not
-//! redeliver the batch; a message that keeps failing goes to the DLQ by the queue's redrive.
+//! The notifier: turns identity, low-stock, order, refund and invoice events into e-mails sent
+//! through SES, once per event: a lease claim per event id (`shared::store::claim`) is taken
+//! before the sends and finished after them, so a duplicate delivery (the relay republishing,
+//! SQS redelivering) sends nothing, an attempt that failed or died before a send is retried,
+//! and one that failed after some of an event's e-mails resends only the rest. Reports partial
+//! batch failures so one bad message does not redeliver the batch; a message that keeps
+//! failing goes to the DLQ by the queue's redrive.
+
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
-use serde::Serialize;
 use shared::catalog::{MemberRecord, MemberRole};
 use shared::events::{DomainEvent, OrderStatusChanged};
 use shared::identity::UserRecord;
-use shared::store::{Db, QuerySpec, StoreError, keys};
+use shared::store::{Claim, Db, QuerySpec, StoreError, keys};
 
 pub const CONSUMER: &str = "notifier";
 /// How long a processed event id is remembered (longer than any redelivery window).
 const DEDUPE_TTL_SECS: i64 = 7 * 24 * 3600;
+/// How long one attempt at one message may take before it is abandoned (and fails).
+pub const ATTEMPT_DEADLINE: Duration = Duration::from_secs(20);
+/// How long an attempt's claim keeps other attempts off the event. Longer than
+/// [`ATTEMPT_DEADLINE`] and than the function's timeout (30 s in template.yaml), so a claim
+/// whose lease ran out belongs to an attempt that is over.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(30);
+/// Tries of each claim write. A lost claim or release costs a wait for the lease, a lost
+/// finish a repeated e-mail, so they are tried harder than the SDK's own retries do.
+const CLAIM_WRITE_TRIES: u32 = 5;
 
 /// An e-mail ready to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +34,13 @@ pub struct Email {
     pub to: String,
     pub subject: String,
     pub text: String,
+}
+
+impl Email {
+    /// Names this e-mail among its event's e-mails (what a claim records as sent).
+    pub fn part(&self) -> String {
+        format!("{}|{}", self.to, self.subject)
+    }
 }
 
 pub use shared::events::BusEvent;
@@ -276,16 +297,6 @@ fn compose_identity(event: &DomainEvent, web_app_url: &str) -> Option<Email> {
     }
 }
 
-#[derive(Serialize)]
-struct Claim {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    entity_type: &'static str,
-    expires_at: i64,
-}
-
 pub struct Notifier {
     pub ses: aws_sdk_sesv2::Client,
     pub db: Db,
@@ -315,8 +326,12 @@ impl Notifier {
     /// Handles the batch's messages concurrently (they are independent e-mails) and reports
     /// the failed ones.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let outcomes =
-            futures::future::join_all(event.records.iter().map(|m| self.process(m))).await;
+        let outcomes = futures::future::join_all(event.records.iter().map(|m| async move {
+            tokio::time::timeout(ATTEMPT_DEADLINE, self.process(m))
+                .await
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("abandoned after {ATTEMPT_DEADLINE:?}")))
+        }))
+        .await;
         let mut response = SqsBatchResponse::default();
         for (message, outcome) in event.records.iter().zip(outcomes) {
             let id = message.message_id.clone().unwrap_or_default();
@@ -375,19 +390,47 @@ impl Notifier {
             return Ok(Outcome::Ignored);
         }
         let event_id = bus_event.detail.id;
-        if !self.claim(&event_id).await? {
-            return Ok(Outcome::Duplicate);
-        }
+        let claim = keys::processed_event(CONSUMER, &event_id);
+        // One owner per attempt: a second delivery of the event (or this message again while
+        // this attempt still runs) finds the claim held, not free.
+        let owner = ulid::Ulid::new().to_string();
+        let expires_at = shared::now_epoch() + DEDUPE_TTL_SECS;
+        let mut done = match tried(|| {
+            self.db
+                .claim(claim.clone(), &owner, CLAIM_LEASE, expires_at)
+        })
+        .await?
+        {
+            Claim::Finished => {
+                tracing::info!(event_id = %event_id, detail_type = %bus_event.detail_type, "e-mail already sent; duplicate delivery absorbed");
+                return Ok(Outcome::Duplicate);
+            }
+            Claim::Held => {
+                anyhow::bail!("another attempt holds the claim of event {event_id}; retrying later")
+            }
+            Claim::Acquired { done_parts } => done_parts,
+        };
         for email in &emails {
+            let part = email.part();
+            if done.contains(&part) {
+                continue;
+            }
             if let Err(e) = self.send(email).await {
-                // Release the claim so the retry can send (earlier recipients may get it twice).
-                self.db
-                    .delete(keys::processed_event(CONSUMER, &event_id))
-                    .await?;
+                // Give the claim back with what was sent, so the retry sends only the rest.
+                if let Err(release) = tried(|| {
+                    self.db
+                        .release_claim(claim.clone(), &owner, &done, expires_at)
+                })
+                .await
+                {
+                    tracing::warn!(event_id = %event_id, error = %release, "releasing the claim failed; the retry waits for its lease");
+                }
                 return Err(e);
             }
+            done.push(part);
         }
-        tracing::info!(event_id = %event_id, detail_type = %bus_event.detail_type, "e-mail sent");
+        tried(|| self.db.finish_claim(claim.clone(), expires_at)).await?;
+        tracing::info!(event_id = %event_id, detail_type = %bus_event.detail_type, emails = emails.len(), "e-mail sent");
         Ok(Outcome::Sent)
     }
 
@@ -421,22 +464,6 @@ impl Notifier {
         Ok(page.items)
     }
 
-    /// Records that this consumer handles the event; false if it already did.
-    async fn claim(&self, event_id: &str) -> anyhow::Result<bool> {
-        let (pk, sk) = keys::processed_event(CONSUMER, event_id);
-        let claim = Claim {
-            pk,
-            sk,
-            entity_type: "processed_event",
-            expires_at: shared::now_epoch() + DEDUPE_TTL_SECS,
-        };
-        match self.db.put_new(&claim).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
-
     async fn send(&self, email: &Email) -> anyhow::Result<()> {
         let content = |data: &str| Content::builder().data(data).charset("UTF-8").build();
         let message = Message::builder()
@@ -457,6 +484,27 @@ impl Notifier {
                 )
             })?;
         Ok(())
+    }
+}
+
+/// Runs a claim write up to [`CLAIM_WRITE_TRIES`] times (each is safe to repeat: the claim is
+/// the attempt's own, the release conditional on it, the finish idempotent).
+async fn tried<T, F, Fut>(write: F) -> Result<T, StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match write().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt >= CLAIM_WRITE_TRIES => return Err(e),
+            Err(e) => {
+                tracing::warn!(attempt, error = %e, "claim write failed; trying again");
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                attempt += 1;
+            }
+        }
     }
 }
 

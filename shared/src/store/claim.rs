@@ -1,0 +1,198 @@
+//! Lease claims: how a consumer makes an effect that cannot be undone or deduplicated
+//! downstream (an e-mail through SES, which has no idempotency key) happen once per event, when
+//! the same event may arrive twice (the relay republishes, SQS redelivers) and a handler may
+//! fail or die at any point.
+//!
+//! One item per (consumer, event), `keys::processed_event`, written with conditional
+//! `PutItem`s only:
+//!
+//! - [`Db::claim`] takes it for one attempt (`owner`, a fresh id per attempt) until `lease`
+//!   passes. It succeeds when there is no claim, when the claim is this attempt's own (its
+//!   earlier write applied but the answer was lost), or when the holder's lease ran out (that
+//!   attempt died: the caller bounds its attempts to less than the lease). It says
+//!   [`Claim::Finished`] when the effects happened, and [`Claim::Held`] when another attempt is
+//!   (or was, less than a lease ago) at work: the caller fails the message and SQS brings it
+//!   back later.
+//! - [`Db::release_claim`] gives a failed attempt's claim back at once, with the parts of the
+//!   effect that did happen (the e-mails sent before the one that failed), so a retry does only
+//!   the rest.
+//! - [`Db::finish_claim`] marks the effects done for good.
+//!
+//! Compared with "claim, then act" (a crash between the two loses the effect) or "act, then
+//! record" (a crash between the two repeats it everywhere), the only window left is between
+//! the effect and [`Db::finish_claim`]: a crash there repeats the last parts after the lease.
+//! A claim written before these states existed (no `claim_state`) reads as finished.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+
+use super::{Db, Item, StoreError, classify, key, n, s};
+
+const STATE: &str = "claim_state";
+const OWNER: &str = "claim_owner";
+const LEASE_UNTIL: &str = "lease_until_ms";
+const PARTS: &str = "done_parts";
+const PENDING: &str = "pending";
+const DONE: &str = "done";
+
+/// What [`Db::claim`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This attempt holds the claim; `done_parts` are the parts an earlier, failed attempt
+    /// completed (skip them).
+    Acquired { done_parts: Vec<String> },
+    /// The effects happened before: nothing to do.
+    Finished,
+    /// Another attempt holds a live lease: retry later.
+    Held,
+}
+
+fn now_ms() -> i64 {
+    (crate::now().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn parts_of(item: &Item) -> Vec<String> {
+    match item.get(PARTS) {
+        Some(AttributeValue::L(list)) => {
+            list.iter().filter_map(|v| v.as_s().ok().cloned()).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+impl Db {
+    fn claim_item(
+        &self,
+        k: (String, String),
+        state: &str,
+        fields: Vec<(&str, AttributeValue)>,
+        expires_at: i64,
+    ) -> Item {
+        let mut item = key(k);
+        item.insert("entity_type".into(), s("processed_event"));
+        item.insert(STATE.into(), s(state));
+        item.insert("expires_at".into(), n(expires_at));
+        for (name, value) in fields {
+            item.insert(name.into(), value);
+        }
+        item
+    }
+
+    /// Takes the claim `k` for the attempt `owner` until `lease` from now; the item expires
+    /// (TTL) at `expires_at` (epoch seconds), which must outlast every redelivery.
+    pub async fn claim(
+        &self,
+        k: (String, String),
+        owner: &str,
+        lease: Duration,
+        expires_at: i64,
+    ) -> Result<Claim, StoreError> {
+        let now = now_ms();
+        let item = self.claim_item(
+            k,
+            PENDING,
+            vec![
+                (OWNER, s(owner)),
+                (LEASE_UNTIL, n(now + lease.as_millis() as i64)),
+            ],
+            expires_at,
+        );
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(
+                "attribute_not_exists(PK) OR (#state = :pending AND (#owner = :owner OR #lease < :now))",
+            )
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#owner", OWNER)
+            .expression_attribute_names("#lease", LEASE_UNTIL)
+            .expression_attribute_values(":pending", s(PENDING))
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Claim::Acquired {
+                done_parts: out.attributes.as_ref().map(parts_of).unwrap_or_default(),
+            }),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                let PutItemError::ConditionalCheckFailedException(failed) = e.err() else {
+                    unreachable!("matched above")
+                };
+                let state = failed
+                    .item()
+                    .and_then(|i| i.get(STATE))
+                    .and_then(|v| v.as_s().ok());
+                Ok(match state {
+                    Some(state) if state == PENDING => Claim::Held,
+                    _ => Claim::Finished,
+                })
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    /// Gives the claim back after a failed attempt, keeping the parts that were done; a
+    /// retry can take it at once. Does nothing if `owner` no longer holds it.
+    pub async fn release_claim(
+        &self,
+        k: (String, String),
+        owner: &str,
+        done_parts: &[String],
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let item = self.claim_item(
+            k,
+            PENDING,
+            vec![
+                (OWNER, s(owner)),
+                (LEASE_UNTIL, n(0)),
+                (PARTS, AttributeValue::L(done_parts.iter().map(s).collect())),
+            ],
+            expires_at,
+        );
+        match self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("#state = :pending AND #owner = :owner")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#owner", OWNER)
+            .expression_attribute_values(":pending", s(PENDING))
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await
+            .map_err(classify)
+        {
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Marks the claim's effects done (idempotent).
+    pub async fn finish_claim(
+        &self,
+        k: (String, String),
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let item = self.claim_item(k, DONE, Vec::new(), expires_at);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
