@@ -57,26 +57,35 @@ async fn placing_a_two_shop_order_is_two_batched_reads_and_one_transaction() {
     let calls = e2e::calls::Calls::install(&mut state.db.client);
     let router = api_orders::router(state);
     let place = || {
-        Request::post("/api/v1/orders")
+        let mut req = Request::post("/api/v1/orders")
             .header("authorization", format!("Bearer {token}"))
             .header("content-type", "application/json")
             .header("idempotency-key", "budget-key-0001")
             .body(Body::from(
                 json!({"payment_method": "cod", "address_id": address}).to_string(),
             ))
-            .unwrap()
+            .unwrap();
+        // the client address, as the dev server's listener (or API Gateway's sourceIp) gives it
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                40000,
+            ))));
+        req
     };
     let response = router.clone().oneshot(place()).await.unwrap();
     assert_eq!(response.status(), 201);
     assert_eq!(
         calls.take(),
         [
+            "UpdateItem",
+            "UpdateItem",
             "GetItem",
             "BatchGetItem",
             "BatchGetItem",
             "TransactWriteItems"
         ],
-        "token check, then basket + catalogue reads and one transaction for both shop orders"
+        "the address's and the user's write counters (concurrently), the token check, then basket + catalogue reads and one transaction for both shop orders"
     );
     let orders = ctx.get("/api/v1/orders", Some(&token)).await;
     assert_eq!(orders.body["items"].as_array().unwrap().len(), 2);
@@ -85,7 +94,7 @@ async fn placing_a_two_shop_order_is_two_batched_reads_and_one_transaction() {
     assert_eq!(replay.status(), 201);
     assert_eq!(
         calls.take(),
-        ["GetItem", "BatchGetItem"],
-        "a replay reads the stored response"
+        ["UpdateItem", "UpdateItem", "GetItem", "BatchGetItem"],
+        "a replay counts against the write limits and reads the stored response"
     );
 }
