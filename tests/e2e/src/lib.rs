@@ -593,3 +593,85 @@ impl Ctx {
             .unwrap_or_else(|| panic!("{product_id}/{sku} not in the inventory: {}", r.text))
     }
 }
+
+impl Ctx {
+    /// `POST /api/v1/organizations/{org}/members` by an owner; asserts it succeeded and returns
+    /// the member.
+    pub async fn add_member(
+        &self,
+        owner: &str,
+        org_id: &str,
+        email: &str,
+        role: &str,
+        shop_ids: &[&str],
+    ) -> Value {
+        let r = self
+            .post(
+                &format!("/api/v1/organizations/{org_id}/members"),
+                Some(owner),
+                json!({"email": email, "role": role, "shop_ids": shop_ids}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "adding {email} as {role}: {}", r.text);
+        r.body
+    }
+
+    /// Uploads an image of a product as a seller's client does (a presigned PUT with the headers
+    /// it names) and returns its media id. The media processor attaches it to the product a
+    /// little later.
+    pub async fn upload_image(
+        &self,
+        seller: &str,
+        product_id: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> String {
+        let grant = self
+            .post(
+                &format!("/api/v1/products/{product_id}/media/upload-url"),
+                Some(seller),
+                json!({"content_type": content_type, "size_bytes": bytes.len()}),
+            )
+            .await;
+        assert_eq!(grant.status, 201, "{}", grant.text);
+        let mut put = self
+            .http
+            .put(grant.body["upload_url"].as_str().unwrap())
+            .body(bytes);
+        for (k, v) in grant.body["headers"].as_object().unwrap() {
+            put = put.header(k.as_str(), v.as_str().unwrap());
+        }
+        let stored = Self::read(put.send().await.unwrap()).await;
+        assert!(stored.status.is_success(), "upload: {}", stored.text);
+        grant.body["media_id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// A PNG of `width` × `height` pixels (a gradient, so it is not trivially compressible).
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+/// Polls `check` (every 300 ms, up to 60 s) until it returns Some; `what` names it in the
+/// failure. For effects of the event pipeline (invoices, media, e-mail).
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
