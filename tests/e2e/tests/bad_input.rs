@@ -206,8 +206,10 @@ async fn every_route_rejects_bad_bodies_with_a_problem_naming_the_field() {
 /// A token signed with `secret` under the key id of `kid_of` (the real secret's id, so that a
 /// wrong-key token is refused for its signature, not its key id).
 fn forge(secret: &[u8], kid_of: &[u8], claims: Value) -> String {
-    let mut header = jsonwebtoken::Header::default();
-    header.kid = Some(e2e::jwt_kid(kid_of));
+    let header = jsonwebtoken::Header {
+        kid: Some(e2e::jwt_kid(kid_of)),
+        ..Default::default()
+    };
     jsonwebtoken::encode(
         &header,
         &claims,
