@@ -1,11 +1,11 @@
-//! Access tokens the API must refuse with 401 on every authenticated route of every function:
-//! signed with another key, expired, `alg: none` or another algorithm, without or with another
-//! `kid`, without or with a wrong `aud` / `iss` / `exp`, tampered, garbage, of a user who does
-//! not exist, of an ended session and of a disabled user. The tokens are forged with the real
-//! signing secret (read from the emulator), so a token forged with everything right must pass
-//! exactly like one the API issued — which proves the refusals are about the defects.
-
-use std::collections::BTreeSet;
+//! Access tokens the API must refuse with 401 on the authenticated routes of every function (a
+//! read and a write of each, where it has them): signed with another key, expired, `alg: none`
+//! or another algorithm, without or with another `kid`, without or with a wrong `aud` / `iss` /
+//! `exp`, tampered, garbage, of a user who does not exist, of an ended session and of a disabled
+//! user. The tokens are forged with the real signing secret (read from the emulator), so a
+//! token forged with everything right must pass exactly like one the API issued — which proves
+//! the refusals are about the defects. (`bad_input.rs` sends its malformed, expired, wrongly
+//! signed and `alg: none` tokens to every authenticated route.)
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -19,10 +19,12 @@ const NO_SUCH_ID: &str = "01JZZZZZZZZZZZZZZZZZZZZZZZ";
 const ISSUER: &str = "commerce";
 const AUDIENCE: &str = "commerce-api";
 
-/// The tags of the route groups (one function each) whose authenticated routes are checked.
-const FUNCTIONS: [&str; 9] = [
+/// The OpenAPI tags of the route groups, each served by one function (`users` and `admin`:
+/// api-users; `catalog`: api-products).
+const FUNCTIONS: [&str; 10] = [
     "auth",
     "users",
+    "admin",
     "shops",
     "catalog",
     "inventory",
@@ -35,46 +37,42 @@ const FUNCTIONS: [&str; 9] = [
 struct Route {
     method: reqwest::Method,
     path: String,
-    tags: Vec<String>,
 }
 
-/// Every operation of the served OpenAPI document that declares a bearer token, its path
-/// parameters filled with ids that exist nowhere.
-async fn authenticated_routes(ctx: &Ctx) -> Vec<Route> {
+/// Per function, the first authenticated read and the first authenticated write of the served
+/// OpenAPI document, their path parameters filled with ids that exist nowhere.
+async fn sampled_routes(ctx: &Ctx) -> Vec<Route> {
     let doc = ctx.get("/openapi.json", None).await.body;
     let mut routes = Vec::new();
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        for (method, op) in item.as_object().unwrap() {
-            if op["security"].as_array().is_none_or(Vec::is_empty) {
-                continue;
-            }
-            let path = path
-                .split('/')
-                .map(|s| if s.starts_with('{') { NO_SUCH_ID } else { s })
-                .collect::<Vec<_>>()
-                .join("/");
-            let tags = op["tags"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|t| t.as_str().map(str::to_owned))
-                .collect();
-            routes.push(Route {
-                method: method.to_uppercase().parse().unwrap(),
-                path,
-                tags,
-            });
-        }
-    }
-    let covered: BTreeSet<&str> = routes
-        .iter()
-        .flat_map(|r| r.tags.iter().map(String::as_str))
-        .collect();
     for function in FUNCTIONS {
+        let mut read = None;
+        let mut write = None;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+                let ours = op["tags"].as_array().is_some_and(|t| t[0] == function);
+                let slot = if method == "get" {
+                    &mut read
+                } else {
+                    &mut write
+                };
+                if secured && ours && slot.is_none() {
+                    *slot = Some(Route {
+                        method: method.to_uppercase().parse().unwrap(),
+                        path: path
+                            .split('/')
+                            .map(|s| if s.starts_with('{') { NO_SUCH_ID } else { s })
+                            .collect::<Vec<_>>()
+                            .join("/"),
+                    });
+                }
+            }
+        }
         assert!(
-            covered.contains(function),
+            read.is_some() || write.is_some(),
             "no authenticated route of {function} in the document"
         );
+        routes.extend(read.into_iter().chain(write));
     }
     routes
 }
@@ -185,7 +183,7 @@ async fn refusals(ctx: &Ctx, routes: &[Route], tokens: &[(&str, String)]) -> Vec
 #[tokio::test]
 async fn a_token_forged_with_the_right_key_kid_and_claims_passes_like_an_issued_one() {
     let ctx = Ctx::new();
-    let routes = authenticated_routes(&ctx).await;
+    let routes = sampled_routes(&ctx).await;
     let (user_id, issued, _) = ctx.user("forged-ok").await;
     let forged = Forger::new(&ctx, &user_id).await.good();
     // Per route the issued token first, then the forged one: both meet the same state.
@@ -211,9 +209,9 @@ async fn a_token_forged_with_the_right_key_kid_and_claims_passes_like_an_issued_
 }
 
 #[tokio::test]
-async fn defective_tokens_are_refused_with_401_on_every_authenticated_route() {
+async fn defective_tokens_are_refused_with_401_by_every_function() {
     let ctx = Ctx::new();
-    let routes = authenticated_routes(&ctx).await;
+    let routes = sampled_routes(&ctx).await;
     let (user_id, _, _) = ctx.user("forged-bad").await;
     let f = Forger::new(&ctx, &user_id).await;
     let t = now();
@@ -325,9 +323,9 @@ async fn defective_tokens_are_refused_with_401_on_every_authenticated_route() {
 /// The kid names the signing key (the first 16 hex digits of SHA-256 of the secret); a token
 /// without it, or with another key's, is refused before its signature is looked at.
 #[tokio::test]
-async fn tokens_without_the_kid_of_the_signing_key_are_refused_on_every_authenticated_route() {
+async fn tokens_without_the_kid_of_the_signing_key_are_refused_by_every_function() {
     let ctx = Ctx::new();
-    let routes = authenticated_routes(&ctx).await;
+    let routes = sampled_routes(&ctx).await;
     let (user_id, _, _) = ctx.user("forged-kid").await;
     let f = Forger::new(&ctx, &user_id).await;
     let tokens = [
