@@ -56,6 +56,11 @@ async fn one_attempt_holds_a_claim_until_it_releases_or_finishes_it() {
         db.claim(k.clone(), "b", LEASE, expires()).await.unwrap(),
         acquired(&["mail-1"])
     );
+    // …and keeps skipping it when it claims again (that take-over's answer was lost)
+    assert_eq!(
+        db.claim(k.clone(), "b", LEASE, expires()).await.unwrap(),
+        acquired(&["mail-1"])
+    );
     // a release by an attempt that no longer holds it changes nothing
     db.release_claim(k.clone(), "a", &[], expires())
         .await

@@ -8,8 +8,9 @@
 //!
 //! - [`Db::claim`] takes it for one attempt (`owner`, a fresh id per attempt) until `lease`
 //!   passes. It succeeds when there is no claim, when the claim is this attempt's own (its
-//!   earlier write applied but the answer was lost), or when the holder's lease ran out (that
-//!   attempt died: the caller bounds its attempts to less than the lease). It says
+//!   earlier write applied but the answer was lost), when it was released, or when the
+//!   holder's lease ran out (that attempt died: the caller bounds its attempts to less than
+//!   the lease), and hands over the parts already done. It says
 //!   [`Claim::Finished`] when the effects happened, and [`Claim::Held`] when another attempt is
 //!   (or was, less than a lease ago) at work: the caller fails the message and SQS brings it
 //!   back later.
@@ -27,7 +28,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use super::{Db, Item, StoreError, classify, key, n, s};
 
@@ -83,6 +84,11 @@ impl Db {
 
     /// Takes the claim `k` for the attempt `owner` until `lease` from now; the item expires
     /// (TTL) at `expires_at` (epoch seconds), which must outlast every redelivery.
+    ///
+    /// One write for a new event. Taking over a released or expired claim (or this attempt's
+    /// own, whose answer was lost) is a second write, conditional on the claim being as it was
+    /// read, that carries its done parts over: so repeating this call after any failure keeps
+    /// them.
     pub async fn claim(
         &self,
         k: (String, String),
@@ -91,51 +97,89 @@ impl Db {
         expires_at: i64,
     ) -> Result<Claim, StoreError> {
         let now = now_ms();
-        let item = self.claim_item(
-            k,
-            PENDING,
+        let lease_until = n(now + lease.as_millis() as i64);
+        let held = |parts: &[String]| {
             vec![
                 (OWNER, s(owner)),
-                (LEASE_UNTIL, n(now + lease.as_millis() as i64)),
-            ],
-            expires_at,
-        );
-        let result = self
+                (LEASE_UNTIL, lease_until.clone()),
+                (PARTS, AttributeValue::L(parts.iter().map(s).collect())),
+            ]
+        };
+        let fresh = self.claim_item(k.clone(), PENDING, held(&[]), expires_at);
+        let old = match self
+            .put_claim(fresh, "attribute_not_exists(PK)", Vec::new())
+            .await?
+        {
+            None => return Ok(Claim::Acquired { done_parts: vec![] }),
+            Some(old) => old,
+        };
+        let text = |name: &str| old.get(name).and_then(|v| v.as_s().ok()).cloned();
+        if text(STATE).as_deref() != Some(PENDING) {
+            return Ok(Claim::Finished);
+        }
+        let old_lease = old.get(LEASE_UNTIL).cloned().unwrap_or_else(|| n(0));
+        let expired = old_lease
+            .as_n()
+            .ok()
+            .and_then(|v| v.parse::<i64>().ok())
+            .is_none_or(|until| until < now);
+        let old_owner = text(OWNER).unwrap_or_default();
+        if old_owner != owner && !expired {
+            return Ok(Claim::Held);
+        }
+        let done_parts = parts_of(&old);
+        let takeover = self.claim_item(k, PENDING, held(&done_parts), expires_at);
+        match self
+            .put_claim(
+                takeover,
+                "#state = :pending AND #owner = :old_owner AND #lease = :old_lease",
+                vec![
+                    (":pending", s(PENDING)),
+                    (":old_owner", s(old_owner)),
+                    (":old_lease", old_lease),
+                ],
+            )
+            .await?
+        {
+            None => Ok(Claim::Acquired { done_parts }),
+            // Another attempt took it over between the two writes.
+            Some(_) => Ok(Claim::Held),
+        }
+    }
+
+    /// A conditional put of a claim: `None` when written, else the item that failed the
+    /// condition.
+    async fn put_claim(
+        &self,
+        item: Item,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Option<Item>, StoreError> {
+        let mut req = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression(
-                "attribute_not_exists(PK) OR (#state = :pending AND (#owner = :owner OR #lease < :now))",
-            )
-            .expression_attribute_names("#state", STATE)
-            .expression_attribute_names("#owner", OWNER)
-            .expression_attribute_names("#lease", LEASE_UNTIL)
-            .expression_attribute_values(":pending", s(PENDING))
-            .expression_attribute_values(":owner", s(owner))
-            .expression_attribute_values(":now", n(now))
-            .return_values(ReturnValue::AllOld)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(Claim::Acquired {
-                done_parts: out.attributes.as_ref().map(parts_of).unwrap_or_default(),
-            }),
+            .condition_expression(condition)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if condition.contains('#') {
+            req = req
+                .expression_attribute_names("#state", STATE)
+                .expression_attribute_names("#owner", OWNER)
+                .expression_attribute_names("#lease", LEASE_UNTIL);
+        }
+        for (name, value) in values {
+            req = req.expression_attribute_values(name, value);
+        }
+        match req.send().await {
+            Ok(_) => Ok(None),
             Err(SdkError::ServiceError(e))
                 if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
             {
                 let PutItemError::ConditionalCheckFailedException(failed) = e.err() else {
                     unreachable!("matched above")
                 };
-                let state = failed
-                    .item()
-                    .and_then(|i| i.get(STATE))
-                    .and_then(|v| v.as_s().ok());
-                Ok(match state {
-                    Some(state) if state == PENDING => Claim::Held,
-                    _ => Claim::Finished,
-                })
+                Ok(Some(failed.item().cloned().unwrap_or_default()))
             }
             Err(e) => Err(classify(e)),
         }
