@@ -2,6 +2,7 @@
 //! to their Lambdas), the OpenAPI document at `/openapi.json`, a docs page at `/docs`, and the
 //! event pump that feeds the consumers.
 
+pub mod faults;
 pub mod pump;
 pub mod seed;
 pub mod stack;

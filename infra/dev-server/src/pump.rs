@@ -7,6 +7,15 @@
 //! targets, listed by the provisioner under `schedules`), which the emulator creates but never
 //! fires: every period it sends each target queue the event EventBridge would send. The
 //! environment variable `LOCAL_SCHEDULE_SECONDS` (e.g. 5) overrides every period, for demos.
+//!
+//! Like Lambda's event-source mappings it outlives an outage of the services it reads: a
+//! failing read is retried with a growing pause (up to [`MAX_BACKOFF`]), and when the table's
+//! stream is gone (the table was recreated, as after an emulator restart and a new
+//! provisioning) it follows the table's new stream from its start.
+//!
+//! `LOCAL_FAULTS` injects faults into the outbox relay and the notifier (see [`crate::faults`]).
+//! Whatever the faults, the pump logs what came back: `redelivered` (queue messages received
+//! more than once, stream records read again).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +28,7 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeN
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+use crate::faults::Faults;
 use crate::stack::{QueueSource, Schedule, Stack, StreamSource};
 
 /// A consumer handler the pump can feed, keyed by the function's binary name.
@@ -53,6 +63,48 @@ impl Consumer {
             )),
             _ => None,
         })
+    }
+
+    /// The name `LOCAL_FAULTS` settings use for this consumer, if faults can be injected.
+    fn fault_name(&self) -> Option<&'static str> {
+        match self {
+            Self::OutboxRelay(_) => Some("relay"),
+            Self::Notifier(_) => Some("notifier"),
+            _ => None,
+        }
+    }
+
+    /// The same handler with its AWS clients failing calls at the consumer's `_error` rate.
+    fn with_faults(self, faults: &Arc<Faults>) -> Self {
+        match self {
+            Self::OutboxRelay(mut relay) => {
+                let config = relay.events.config().to_builder();
+                relay.events = aws_sdk_eventbridge::Client::from_conf(
+                    config.interceptor(faults.calls("relay", true)).build(),
+                );
+                Self::OutboxRelay(relay)
+            }
+            Self::Notifier(mut notifier) => {
+                let db = notifier.db.client.config().to_builder();
+                notifier.db.client = aws_sdk_dynamodb::Client::from_conf(
+                    db.interceptor(faults.calls("notifier", true)).build(),
+                );
+                let ses = notifier.ses.config().to_builder();
+                notifier.ses = aws_sdk_sesv2::Client::from_conf(
+                    ses.interceptor(faults.calls("notifier", false)).build(),
+                );
+                Self::Notifier(notifier)
+            }
+            other => other,
+        }
+    }
+
+    /// Whether `faults` drop this handled batch unacknowledged.
+    fn drops(&self, faults: Option<&Faults>, records: usize) -> bool {
+        match (faults, self.fault_name()) {
+            (Some(faults), Some(name)) => faults.drop_batch(name, records),
+            _ => false,
+        }
     }
 
     /// Sequence numbers the handler reports as failed.
@@ -106,26 +158,34 @@ pub async fn start(
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let mut tasks = Vec::new();
+    let faults = Faults::from_env()?;
+    if faults.is_some() {
+        tracing::warn!(faults = %std::env::var(crate::faults::FAULTS_ENV).unwrap_or_default(), "injecting faults into the event pipeline");
+    }
     for (name, function) in &stack.functions {
         if function.queues.is_empty() && function.streams.is_empty() {
             continue;
         }
-        let Some(consumer) = Consumer::for_binary(&function.binary).await? else {
+        let Some(mut consumer) = Consumer::for_binary(&function.binary).await? else {
             tracing::warn!(function = %name, binary = %function.binary, "no local handler for this function's event sources");
             continue;
         };
+        if let Some(faults) = &faults {
+            consumer = consumer.with_faults(faults);
+        }
         let consumer = Arc::new(consumer);
         for source in &function.streams {
             let client = aws_sdk_dynamodbstreams::Client::new(sdk);
-            let (consumer, source, region, shutdown) = (
-                consumer.clone(),
-                source.clone(),
-                stack.region.clone(),
-                shutdown.clone(),
-            );
+            let pump = Pump {
+                consumer: consumer.clone(),
+                faults: faults.clone(),
+                region: stack.region.clone(),
+                shutdown: shutdown.clone(),
+            };
+            let source = source.clone();
             tracing::info!(function = %name, stream = %source.stream_arn, "pumping table stream");
             tasks.push(tokio::spawn(async move {
-                pump_stream(client, consumer, source, region, shutdown).await
+                pump_stream(client, pump, source).await
             }));
         }
         for source in &function.queues {
@@ -133,14 +193,15 @@ pub async fn start(
             // Like Lambda's SQS scaling: several batches of one queue in flight at once.
             for _ in 0..QUEUE_POLLERS {
                 let client = aws_sdk_sqs::Client::new(sdk);
-                let (consumer, source, region, shutdown) = (
-                    consumer.clone(),
-                    source.clone(),
-                    stack.region.clone(),
-                    shutdown.clone(),
-                );
+                let pump = Pump {
+                    consumer: consumer.clone(),
+                    faults: faults.clone(),
+                    region: stack.region.clone(),
+                    shutdown: shutdown.clone(),
+                };
+                let source = source.clone();
                 tasks.push(tokio::spawn(async move {
-                    pump_queue(client, consumer, source, region, shutdown).await
+                    pump_queue(client, pump, source).await
                 }));
             }
         }
@@ -297,11 +358,67 @@ async fn fire_schedule(
 }
 
 const IDLE: Duration = Duration::from_millis(150);
+/// The first pause after a failed read; it doubles on each failure in a row, up to
+/// [`MAX_BACKOFF`].
 const RETRY_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest pause between two reads of a source that keeps failing (an outage).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How long one receive waits for messages, as Lambda's pollers do (a receive returns as soon
+/// as there are some; an idle queue costs one request per poller per this period).
+const LONG_POLL: Duration = Duration::from_secs(20);
+
+/// The SDK timeouts with room for a long poll (the shared attempt timeout is shorter).
+fn long_poll_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(shared::state::SDK_CONNECT_TIMEOUT)
+        .operation_attempt_timeout(LONG_POLL + Duration::from_secs(5))
+        .operation_timeout(LONG_POLL + Duration::from_secs(10))
+        .build()
+}
 /// Concurrent batches per queue.
 const QUEUE_POLLERS: usize = 3;
 const SHARD_DISCOVERY_EVERY: Duration = Duration::from_secs(5);
 const REANCHOR_IDLE_EVERY: Duration = Duration::from_secs(1);
+
+/// What every pump task of one consumer shares.
+struct Pump {
+    consumer: Arc<Consumer>,
+    faults: Option<Arc<Faults>>,
+    region: String,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Pump {
+    /// Sleeps `pause`, or less if the server is shutting down.
+    async fn pause(&mut self, pause: Duration) {
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = self.shutdown.changed() => {}
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+}
+
+/// Pauses between reads that fail in a row: 1 s, 2 s, 4 s, then [`MAX_BACKOFF`].
+#[derive(Default)]
+struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    fn failed(&mut self) -> Duration {
+        self.failures += 1;
+        (RETRY_BACKOFF * 2u32.pow(self.failures.min(8) - 1)).min(MAX_BACKOFF)
+    }
+
+    /// Ends a run of failures; returns how many there were.
+    fn recovered(&mut self) -> u32 {
+        std::mem::take(&mut self.failures)
+    }
+}
 
 /// Where the pump is in one shard.
 #[derive(Default)]
@@ -311,41 +428,104 @@ struct ShardCursor {
     anchored_at: Option<std::time::Instant>,
     /// Last sequence number handed to the consumer successfully.
     last_delivered: Option<String>,
+    /// Highest sequence number ever handed to the consumer (records at or below it that come
+    /// again are redeliveries).
+    high_water: Option<String>,
+}
+
+/// Orders DynamoDB stream sequence numbers (decimal strings of up to 40 digits).
+fn seq_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+fn seq_of(record: &Record) -> Option<&str> {
+    record.dynamodb()?.sequence_number()
+}
+
+/// The stream being read, and where in it.
+struct StreamPosition {
+    arn: String,
+    /// Where a shard seen for the first time is read from.
+    start: ShardIteratorType,
+    shards: HashMap<String, ShardCursor>,
+    last_discovery: Option<std::time::Instant>,
+}
+
+impl StreamPosition {
+    /// Follows the table's current stream if it is not this one any more (the table was
+    /// recreated, as after an emulator restart): from its start, since all of it is new.
+    /// Found from the table name in the ARN (`arn:…:table/<name>/stream/<label>`).
+    async fn follow_replacement(&mut self, client: &aws_sdk_dynamodbstreams::Client) -> bool {
+        let Some(table) = self.arn.split('/').nth(1) else {
+            return false;
+        };
+        let Ok(out) = client.list_streams().table_name(table).send().await else {
+            return false;
+        };
+        let Some(latest) = out.streams().last().and_then(|s| s.stream_arn()) else {
+            return false;
+        };
+        if latest == self.arn {
+            return false;
+        }
+        tracing::warn!(old = %self.arn, new = %latest, "the table's stream was replaced (table recreated); following the new one");
+        *self = Self {
+            arn: latest.to_owned(),
+            start: ShardIteratorType::TrimHorizon,
+            shards: HashMap::new(),
+            last_discovery: None,
+        };
+        true
+    }
 }
 
 async fn pump_stream(
     client: aws_sdk_dynamodbstreams::Client,
-    consumer: Arc<Consumer>,
+    mut pump: Pump,
     source: StreamSource,
-    region: String,
-    mut shutdown: watch::Receiver<bool>,
 ) {
-    let position = match source.starting_position.as_str() {
-        "LATEST" => ShardIteratorType::Latest,
-        _ => ShardIteratorType::TrimHorizon,
+    let mut stream = StreamPosition {
+        arn: source.stream_arn.clone(),
+        start: match source.starting_position.as_str() {
+            "LATEST" => ShardIteratorType::Latest,
+            _ => ShardIteratorType::TrimHorizon,
+        },
+        shards: HashMap::new(),
+        last_discovery: None,
     };
-    let mut shards: HashMap<String, ShardCursor> = HashMap::new();
-    let mut last_discovery: Option<std::time::Instant> = None;
+    let mut backoff = Backoff::default();
     loop {
-        if *shutdown.borrow() {
+        if pump.stopping() {
             return;
         }
         let mut delivered = false;
-        if last_discovery.is_none_or(|t| t.elapsed() > SHARD_DISCOVERY_EVERY) {
-            match discover_shards(&client, &source.stream_arn, &mut shards).await {
-                Ok(()) => last_discovery = Some(std::time::Instant::now()),
-                Err(e) => tracing::warn!(error = %e, "describing the stream failed"),
+        let mut failed = false;
+        if stream
+            .last_discovery
+            .is_none_or(|t| t.elapsed() > SHARD_DISCOVERY_EVERY)
+        {
+            match discover_shards(&client, &stream.arn, &mut stream.shards).await {
+                Ok(()) => stream.last_discovery = Some(std::time::Instant::now()),
+                Err(e) => {
+                    failed = true;
+                    tracing::warn!(stream = %stream.arn, error = %e, "describing the stream failed");
+                    if stream.follow_replacement(&client).await {
+                        continue;
+                    }
+                }
             }
         }
-        for (shard, cursor) in shards.iter_mut() {
+        let stream_arn = stream.arn.clone();
+        for (shard, cursor) in stream.shards.iter_mut() {
             if cursor.iterator.is_none() {
                 // First visit, or the iterator was lost: resume after the last delivered record.
                 let (kind, seq) = match &cursor.last_delivered {
                     Some(seq) => (ShardIteratorType::AfterSequenceNumber, Some(seq.clone())),
-                    None => (position.clone(), None),
+                    None => (stream.start.clone(), None),
                 };
-                cursor.iterator = iterator(&client, &source.stream_arn, shard, kind, seq).await;
+                cursor.iterator = iterator(&client, &stream_arn, shard, kind, seq).await;
                 cursor.anchored_at = Some(std::time::Instant::now());
+                failed |= cursor.iterator.is_none();
             }
             let Some(it) = cursor.iterator.clone() else {
                 continue;
@@ -361,6 +541,7 @@ async fn pump_stream(
                 Err(e) => {
                     tracing::warn!(shard = %shard, error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e), "reading the stream failed");
                     cursor.iterator = None;
+                    failed = true;
                     continue;
                 }
             };
@@ -380,22 +561,47 @@ async fn pump_stream(
                 continue;
             }
             delivered = true;
-            let failed = consumer
-                .handle_stream(stream_event(records, &source.stream_arn, &region))
+            let again = records
+                .iter()
+                .filter_map(seq_of)
+                .filter(|seq| {
+                    cursor
+                        .high_water
+                        .as_deref()
+                        .is_some_and(|hw| seq_cmp(seq, hw).is_le())
+                })
+                .count();
+            if again > 0 {
+                tracing::info!(shard = %shard, redelivered = again, records = records.len(), "stream records delivered again");
+            }
+            if let Some(last) = records
+                .iter()
+                .filter_map(seq_of)
+                .max_by(|a, b| seq_cmp(a, b))
+                && cursor
+                    .high_water
+                    .as_deref()
+                    .is_none_or(|hw| seq_cmp(last, hw).is_gt())
+            {
+                cursor.high_water = Some(last.to_owned());
+            }
+            let failed_seqs = pump
+                .consumer
+                .handle_stream(stream_event(records, &stream_arn, &pump.region))
                 .await;
-            match failed.into_iter().min() {
-                None => {
-                    cursor.last_delivered = records
-                        .last()
-                        .and_then(|r| r.dynamodb()?.sequence_number().map(str::to_owned))
+            match failed_seqs.into_iter().min_by(|a, b| seq_cmp(a, b)) {
+                None if pump.consumer.drops(pump.faults.as_deref(), records.len()) => {
+                    // Handled but never acknowledged: read again after the last acknowledged.
+                    cursor.iterator = None;
                 }
+                None => cursor.last_delivered = records.last().and_then(seq_of).map(str::to_owned),
                 Some(seq) => {
                     // Like Lambda: retry the batch from the first failed record.
                     tracing::warn!(shard = %shard, sequence_number = %seq, "batch item failure; retrying from it");
-                    tokio::time::sleep(RETRY_BACKOFF).await;
+                    pump.pause(RETRY_BACKOFF).await;
                     cursor.iterator = iterator(
                         &client,
-                        &source.stream_arn,
+                        &stream_arn,
                         shard,
                         ShardIteratorType::AtSequenceNumber,
                         Some(seq),
@@ -405,10 +611,21 @@ async fn pump_stream(
                 }
             }
         }
-        if !delivered {
-            tokio::select! {
-                _ = tokio::time::sleep(IDLE) => {}
-                _ = shutdown.changed() => {}
+        if failed {
+            let pause = backoff.failed();
+            pump.pause(pause).await;
+        } else {
+            let failures = backoff.recovered();
+            if failures > 0 {
+                tracing::info!(stream = %stream.arn, failures, "reading the stream again");
+                // After an outage the table may be a new one (moto even answers for the old
+                // stream ARN then, with the new table's records under old sequence numbers).
+                if stream.follow_replacement(&client).await {
+                    continue;
+                }
+            }
+            if !delivered {
+                pump.pause(IDLE).await;
             }
         }
     }
@@ -492,15 +709,10 @@ pub fn stream_event(records: &[Record], stream_arn: &str, region: &str) -> Strea
         .expect("the stream event shape matches aws_lambda_events")
 }
 
-async fn pump_queue(
-    client: aws_sdk_sqs::Client,
-    consumer: Arc<Consumer>,
-    source: QueueSource,
-    region: String,
-    mut shutdown: watch::Receiver<bool>,
-) {
+async fn pump_queue(client: aws_sdk_sqs::Client, mut pump: Pump, source: QueueSource) {
+    let mut backoff = Backoff::default();
     loop {
-        if *shutdown.borrow() {
+        if pump.stopping() {
             return;
         }
         let received = tokio::select! {
@@ -508,21 +720,44 @@ async fn pump_queue(
                 .receive_message()
                 .queue_url(&source.url)
                 .max_number_of_messages(source.batch_size.clamp(1, 10))
-                .wait_time_seconds(1)
+                .wait_time_seconds(LONG_POLL.as_secs() as i32)
                 .message_system_attribute_names(MessageSystemAttributeName::All)
+                .customize()
+                .config_override(
+                    aws_sdk_sqs::config::Builder::default().timeout_config(long_poll_timeouts()),
+                )
                 .send() => r,
-            _ = shutdown.changed() => return,
+            _ = pump.shutdown.changed() => return,
         };
         let messages = match received {
-            Ok(out) => out.messages.unwrap_or_default(),
+            Ok(out) => {
+                let failures = backoff.recovered();
+                if failures > 0 {
+                    tracing::info!(queue = %source.url, failures, "receiving again");
+                }
+                out.messages.unwrap_or_default()
+            }
             Err(e) => {
-                tracing::warn!(queue = %source.url, error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "receiving failed");
-                tokio::time::sleep(RETRY_BACKOFF).await;
+                let pause = backoff.failed();
+                tracing::warn!(queue = %source.url, error = %aws_sdk_sqs::error::DisplayErrorContext(&e), retry_in = ?pause, "receiving failed");
+                pump.pause(pause).await;
                 continue;
             }
         };
         if messages.is_empty() {
             continue;
+        }
+        let again = messages
+            .iter()
+            .filter(|m| {
+                m.attributes()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|n| n > 1)
+            })
+            .count();
+        if again > 0 {
+            tracing::info!(queue = %source.url, redelivered = again, messages = messages.len(), "messages delivered again");
         }
         let event: SqsEvent = serde_json::from_value(json!({
             "Records": messages.iter().map(|m| json!({
@@ -534,11 +769,15 @@ async fn pump_queue(
                 "messageAttributes": {},
                 "eventSource": "aws:sqs",
                 "eventSourceARN": source.arn,
-                "awsRegion": region,
+                "awsRegion": pump.region,
             })).collect::<Vec<_>>()
         }))
         .expect("the SQS event shape matches aws_lambda_events");
-        let failed = consumer.handle_sqs(event).await;
+        let failed = pump.consumer.handle_sqs(event).await;
+        if pump.consumer.drops(pump.faults.as_deref(), messages.len()) {
+            // Handled but never acknowledged: all of it comes back after the visibility timeout.
+            continue;
+        }
         // Delete what succeeded; failures become visible again after the visibility timeout,
         // and the queue's redrive policy moves a repeat offender to its DLQ.
         let entries: Vec<_> = messages
@@ -583,6 +822,26 @@ mod tests {
         assert_eq!(secs("rate(0 minutes)"), None);
         assert_eq!(secs("rate(10 seconds)"), None);
         assert_eq!(secs("cron(0 12 * * ? *)"), None);
+    }
+
+    #[test]
+    fn a_failing_source_is_read_again_less_and_less_often_up_to_a_bound() {
+        let mut backoff = Backoff::default();
+        let pauses: Vec<u64> = (0..6).map(|_| backoff.failed().as_secs()).collect();
+        assert_eq!(pauses, [1, 2, 4, 5, 5, 5]);
+        assert_eq!(backoff.recovered(), 6);
+        assert_eq!(backoff.failed().as_secs(), 1);
+    }
+
+    #[test]
+    fn sequence_numbers_order_as_numbers() {
+        use std::cmp::Ordering::*;
+        assert_eq!(seq_cmp("900", "1000"), Less);
+        assert_eq!(seq_cmp("1000", "1000"), Equal);
+        assert_eq!(
+            seq_cmp("100000000000000000002", "100000000000000000001"),
+            Greater
+        );
     }
 
     #[test]
