@@ -652,6 +652,9 @@ async fn fixtures(ctx: &Ctx) -> Fx {
     }
 }
 
+/// One call. A 503 or 429 (the store or a rate limit saying "later", which a loaded full run
+/// can cause) is retried as a client is told to, with the same Idempotency-Key; authorisation
+/// is decided on a request the API took.
 async fn call(
     ctx: &Ctx,
     method: &str,
@@ -659,18 +662,27 @@ async fn call(
     token: Option<&String>,
     body: Option<Value>,
 ) -> Reply {
-    let mut req = ctx
-        .http
-        .request(method.parse().unwrap(), format!("{}{}", ctx.base, path))
-        // Checkout and payment need one; every other route ignores it.
-        .header("idempotency-key", unique("matrix-"));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
+    // Checkout and payment need one; every other route ignores it.
+    let key = unique("matrix-");
+    let mut attempt = 0;
+    loop {
+        let mut req = ctx
+            .http
+            .request(method.parse().unwrap(), format!("{}{}", ctx.base, path))
+            .header("idempotency-key", &key);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = &body {
+            req = req.json(b);
+        }
+        let r = Ctx::read(req.send().await.expect("the dev server answers")).await;
+        attempt += 1;
+        if !matches!(r.status.as_u16(), 429 | 503) || attempt == 4 {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(attempt)).await;
     }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    Ctx::read(req.send().await.expect("the dev server answers")).await
 }
 
 /// A refusal of a bogus credential or an unsigned webhook: a 4xx, or VNPay's 200 with
