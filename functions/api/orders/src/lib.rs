@@ -775,6 +775,30 @@ async fn shop_move(
     apply(state, &order, to, party, note, extra).await
 }
 
+/// [`shop_move`] for a route that only moves orders out of `from`. The state machine reaches
+/// `delivered` from `shipped` (a delivery) and from `return_requested` (a rejected return), and
+/// each route must take only its own: a rejection of a shipped order used to deliver it and
+/// write a decision into a return request that did not exist, leaving an order no read could
+/// deserialise (500 on every later view of it).
+async fn shop_move_from(
+    state: &AppState,
+    caller: &AuthUser,
+    id: &str,
+    from: OrderStatus,
+    to: OrderStatus,
+    note: Option<String>,
+    extra: shared::orders::ExtraSet,
+) -> Result<Json<Order>, ApiError> {
+    let (order, party) = load_for_shop(state, caller, id).await?;
+    if order.status != from {
+        return Err(ApiError::Conflict(format!(
+            "the order is {}; this needs it {from}",
+            order.status
+        )));
+    }
+    apply(state, &order, to, party, note, extra).await
+}
+
 /// Shop: confirm an order that waits for payment (payment settled outside the platform). Paid
 /// online orders are confirmed by the payment flow; cash-on-delivery orders start confirmed.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/confirm", tag = TAG, security(("bearer" = [])),
@@ -882,7 +906,16 @@ async fn deliver(
     Path(id): Path<String>,
 ) -> Result<Json<Order>, ApiError> {
     let extra = vec![("delivered_at", n(shared::now_epoch()))];
-    shop_move(&state, &caller, &id, OrderStatus::Delivered, None, extra).await
+    shop_move_from(
+        &state,
+        &caller,
+        &id,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        None,
+        extra,
+    )
+    .await
 }
 
 /// Shop: accept a return request (the order becomes `returned`; the refund follows).
@@ -935,10 +968,11 @@ async fn reject_return(
         ("return_request.decided_at", s(shared::now_rfc3339())),
         ("return_request.decision_note", s(&req.reason)),
     ];
-    shop_move(
+    shop_move_from(
         &state,
         &caller,
         &id,
+        OrderStatus::ReturnRequested,
         OrderStatus::Delivered,
         Some(req.reason),
         extra,
