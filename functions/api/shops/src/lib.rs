@@ -630,6 +630,7 @@ async fn get_shop(
         (status = 200, description = "The shop", body = Shop),
         shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such shop in the caller's organisations", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The shop changed since it was read (another edit, a suspension); reload and retry", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
         shared::openapi::AuthErrors,
     ))]

@@ -105,10 +105,20 @@ pub struct ShopInput {
     pub opening_hours: Vec<OpeningHours>,
 }
 
+/// A coordinate rounded to 7 decimal places (about 1 cm): DynamoDB numbers stop at magnitude
+/// 1e-130, so an unrounded `5e-303` failed the write with a 500. `+ 0.0` turns `-0.0` into 0.
+fn to_centimetres(degrees: f64) -> f64 {
+    (degrees * 1e7).round() / 1e7 + 0.0
+}
+
+/// `HH:MM`, 00:00 to 23:59, digits only (`u8::from_str` alone would take `+1:+5`).
 fn hhmm(v: &str) -> bool {
     let b = v.as_bytes();
+    let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
     b.len() == 5
         && b[2] == b':'
+        && digits(&b[..2])
+        && digits(&b[3..])
         && v[..2].parse::<u8>().is_ok_and(|h| h < 24)
         && v[3..].parse::<u8>().is_ok_and(|m| m < 60)
 }
@@ -154,6 +164,10 @@ impl Validate for ShopInput {
         if !(-180.0..=180.0).contains(&lng) || !lng.is_finite() {
             e.push("address.location.lng", "must be between -180 and 180");
         }
+        self.address.location = GeoPoint {
+            lat: to_centimetres(lat),
+            lng: to_centimetres(lng),
+        };
         for (i, h) in self.opening_hours.iter().enumerate() {
             if !(1..=7).contains(&h.weekday) {
                 e.push(
@@ -253,6 +267,50 @@ impl From<&MemberRecord> for Member {
             role: m.role,
             shop_ids: m.shop_ids.clone(),
             added_at: m.added_at.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shop(lat: f64, lng: f64, opens: &str) -> ShopInput {
+        ShopInput {
+            name: "Threads Hanoi".into(),
+            description: String::new(),
+            logo_url: None,
+            address: ShopAddress {
+                line1: "1 Hang Gai".into(),
+                city: "Hanoi".into(),
+                country: "vn".into(),
+                location: GeoPoint { lat, lng },
+            },
+            opening_hours: vec![OpeningHours {
+                weekday: 1,
+                opens: opens.into(),
+                closes: "21:30".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn coordinates_are_rounded_to_what_dynamodb_stores() {
+        let mut s = shop(5.764529673486609e-303, -1e-200, "08:00");
+        s.validate().unwrap();
+        assert_eq!(s.address.location, GeoPoint { lat: 0.0, lng: 0.0 });
+        assert!(s.address.location.lng.is_sign_positive());
+        let mut s = shop(21.028_512_345_67, 105.854_2, "08:00");
+        s.validate().unwrap();
+        assert_eq!(s.address.location.lat, 21.028_512_3);
+    }
+
+    #[test]
+    fn opening_hours_are_two_digit_hours_and_minutes() {
+        assert!(shop(21.0, 105.0, "08:00").validate().is_ok());
+        for bad in ["+1:00", "8:00", "24:00", "08:60", "08:+5", "0800"] {
+            let errors = shop(21.0, 105.0, bad).validate().unwrap_err();
+            assert_eq!(errors[0].field, "opening_hours[0]", "{bad}");
         }
     }
 }
