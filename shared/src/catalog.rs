@@ -99,21 +99,33 @@ pub enum ShopStatus {
     Suspended,
 }
 
+/// Degrees; stored rounded to 7 decimal places (about 1 cm).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GeoPoint {
-    #[schema(example = 21.0285)]
+    #[schema(example = 21.0285, minimum = -90, maximum = 90)]
     pub lat: f64,
-    #[schema(example = 105.8542)]
+    #[schema(example = 105.8542, minimum = -180, maximum = 180)]
     pub lng: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShopAddress {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub line1: String,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub city: String,
     /// ISO 3166-1 alpha-2.
+    #[schema(example = "VN", pattern = "^[A-Za-z]{2}$")]
     pub country: String,
     pub location: GeoPoint,
 }
@@ -123,10 +135,12 @@ pub struct ShopAddress {
 #[serde(deny_unknown_fields)]
 pub struct OpeningHours {
     /// 1 = Monday … 7 = Sunday.
+    #[schema(minimum = 1, maximum = 7)]
     pub weekday: u8,
-    #[schema(example = "08:00")]
+    #[schema(example = "08:00", pattern = "^(?:[01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub opens: String,
-    #[schema(example = "21:30")]
+    /// After `opens`.
+    #[schema(example = "21:30", pattern = "^(?:[01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub closes: String,
 }
 

@@ -48,6 +48,18 @@ pub struct ProductRecord {
     pub media: Vec<MediaItem>,
 }
 
+/// A SKU as the catalogue stores it (trimmed, upper-case): 1–64 ASCII letters, digits, `-` and
+/// `_`, checked before upper-casing (`ß` would become `SS`); `None` if it cannot be one.
+pub fn normalise_sku(sku: &str) -> Option<String> {
+    let sku = sku.trim();
+    let ok = !sku.is_empty()
+        && sku.len() <= 64
+        && sku
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then(|| sku.to_ascii_uppercase())
+}
+
 /// JPEG, PNG and WebP are accepted uploads.
 pub const MEDIA_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
 /// Largest accepted upload.

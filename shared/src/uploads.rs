@@ -20,10 +20,13 @@ pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
 #[serde(deny_unknown_fields)]
 pub struct ImageUploadRequest {
     /// `image/jpeg`, `image/png` or `image/webp`.
-    #[schema(example = "image/jpeg")]
+    #[schema(
+        example = "image/jpeg",
+        pattern = "^(?:image/jpeg|image/png|image/webp)$"
+    )]
     pub content_type: String,
     /// Exact size of the file to upload, at most 10 MiB.
-    #[schema(example = 482113)]
+    #[schema(example = 482113, minimum = 1, maximum = 10485760)]
     pub size_bytes: u64,
 }
 

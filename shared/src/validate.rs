@@ -1,5 +1,15 @@
 //! Input validation: the `Validate` trait every request body implements, and field checks
 //! shared by all routes. Failures name the field so clients can show them next to inputs.
+//!
+//! The OpenAPI document states each check next to the field it guards (`#[schema(...)]`), with
+//! one pattern per check so generated clients and fuzzers build requests the checks accept:
+//! - [`text`] / [`optional_text`]: `min_length` / `max_length` and
+//!   `^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$`
+//!   (no control characters, no surrounding whitespace: the check trims it, so a documented
+//!   value keeps its length), wrapped in `(?:…)?` where the field may be empty;
+//! - [`email`]: `max_length = 254` and a pattern of the addresses it accepts (a subset: at most
+//!   two dots before the `@`, domain labels of up to 22 characters);
+//! - [`phone`]: `^\+?[0-9]{8,15}$`; [`country`]: `^[A-Za-z]{2}$`; [`id`]: `^[A-Za-z0-9]{1,64}$`.
 
 use crate::error::FieldError;
 
@@ -112,6 +122,16 @@ pub fn optional_text(
     }
 }
 
+/// An id this API issued (ULIDs and the like: ASCII letters and digits, at most 64), trimmed.
+/// Checked before any lookup so a malformed one never reaches a key.
+pub fn id(field: &str, value: &mut String) -> Result<(), FieldError> {
+    *value = value.trim().to_owned();
+    if value.is_empty() || value.len() > 64 || !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(FieldError::new(field, "must be an id this API issued"));
+    }
+    Ok(())
+}
+
 /// An E.164-style phone number: `+` and 8–15 digits (spaces and dashes are removed).
 pub fn phone(field: &str, value: &mut String) -> Result<(), FieldError> {
     *value = value
@@ -128,15 +148,17 @@ pub fn phone(field: &str, value: &mut String) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// ISO 3166-1 alpha-2 country code, upper-cased.
+/// ISO 3166-1 alpha-2 country code, upper-cased. Checked before upper-casing: `ß` upper-cases
+/// to `SS`, which is two ASCII letters but no country code anyone typed.
 pub fn country(field: &str, value: &mut String) -> Result<(), FieldError> {
-    *value = value.trim().to_uppercase();
-    if value.len() != 2 || !value.chars().all(|c| c.is_ascii_uppercase()) {
+    *value = value.trim().to_owned();
+    if value.len() != 2 || !value.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err(FieldError::new(
             field,
             "must be an ISO 3166-1 alpha-2 country code like VN",
         ));
     }
+    value.make_ascii_uppercase();
     Ok(())
 }
 
@@ -186,5 +208,20 @@ mod tests {
         country("country", &mut c).unwrap();
         assert_eq!(c, "VN");
         assert!(country("country", &mut "VNM".to_owned()).is_err());
+        assert!(country("country", &mut "ß".to_owned()).is_err());
+    }
+
+    #[test]
+    fn ids_are_trimmed_ascii_letters_and_digits() {
+        let mut ok = " 01JD7Q2W8Y3C5V6B7N8M9K0J1H ".to_owned();
+        id("product_id", &mut ok).unwrap();
+        assert_eq!(ok, "01JD7Q2W8Y3C5V6B7N8M9K0J1H");
+        for bad in ["", "   ", "a#b", "with-dash", "é", &"A".repeat(65)] {
+            assert_eq!(
+                id("product_id", &mut bad.to_owned()).unwrap_err().field,
+                "product_id",
+                "{bad:?}"
+            );
+        }
     }
 }

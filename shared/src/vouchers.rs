@@ -10,14 +10,15 @@ use utoipa::ToSchema;
 use crate::domain::checkout::VoucherTerms;
 use crate::store::{StoreError, keys, n, tx};
 
-/// Codes: 3–32 characters of A–Z, 0–9, `-` and `_` (upper-cased on input).
+/// Codes: 3–32 characters of A–Z, 0–9, `-` and `_` (upper-cased on input). Checked before
+/// upper-casing, so `ß` (which upper-cases to `SS`) is no letter of a code.
 pub fn normalise_code(code: &str) -> Option<String> {
-    let code = code.trim().to_uppercase();
+    let code = code.trim();
     let ok = (3..=32).contains(&code.len())
         && code
             .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    ok.then_some(code)
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then(|| code.to_ascii_uppercase())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -19,20 +19,22 @@ pub const MAX_LINE_QUANTITY: i64 = 999;
 #[serde(deny_unknown_fields)]
 pub struct VoucherTerms {
     pub kind: DiscountKind,
-    /// Basis points (1–10000) for `percentage`; minor units for `fixed`.
-    #[schema(example = 1000)]
+    /// Basis points (1–10000) for `percentage`; minor units (1 to 10^12) for `fixed`.
+    #[schema(example = 1000, minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub value: i64,
     pub currency: Currency,
     /// Smallest spend (minor units, before shipping) the voucher applies to.
     #[serde(default)]
-    #[schema(example = 100000)]
+    #[schema(example = 100000, minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub min_spend: i64,
     /// Largest discount a percentage voucher gives (minor units).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub max_discount: Option<i64>,
     /// Valid from (Unix seconds, inclusive).
     pub starts_at: i64,
-    /// Valid until (Unix seconds, exclusive).
+    /// Valid until (Unix seconds, exclusive); after `starts_at` (and, for a new voucher, in the
+    /// future).
     pub ends_at: i64,
 }
 

@@ -65,6 +65,19 @@ impl std::fmt::Display for Money {
 /// Largest price accepted (10^12 minor units): keeps every sum of a cart far from overflow.
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
 
+/// The OpenAPI shape of a [`Money`] a client sends as a price or an amount to move (prices,
+/// payouts, bank transfers): what [`Money::check_price`] accepts. Documentation only — the
+/// fields are `Money` (`#[schema(value_type = Price)]`), which answers may also carry as zero or
+/// negative amounts.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Minor units (cents; whole đồng for VND), 1 to 10^12.
+    #[schema(example = 129900, minimum = 1, maximum = 1_000_000_000_000_i64)]
+    pub amount: i64,
+    pub currency: Currency,
+}
+
 impl Money {
     pub fn new(amount: i64, currency: Currency) -> Self {
         Self { amount, currency }
@@ -90,9 +103,13 @@ impl Money {
 #[serde(deny_unknown_fields)]
 pub struct Discount {
     pub kind: DiscountKind,
-    /// Percentage in basis points (1–10000) for `percentage`; minor units for `fixed`.
+    /// Percentage in basis points (1–10000) for `percentage`; minor units (1 to 10^12) for
+    /// `fixed`.
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub value: i64,
+    /// Unix seconds, inclusive.
     pub starts_at: i64,
+    /// Unix seconds, exclusive; after `starts_at`.
     pub ends_at: i64,
 }
 

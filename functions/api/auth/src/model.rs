@@ -17,12 +17,27 @@ pub enum SignupRole {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "alice@example.com")]
+    #[schema(
+        example = "alice@example.com",
+        max_length = 254,
+        pattern = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,20}(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,20}){0,2}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?\.){1,3}[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?$"
+    )]
     pub email: String,
-    /// 10–128 characters with at least one letter and one digit.
-    #[schema(example = "tulip-river-42")]
+    /// 10–128 characters with at least one letter and one digit; not a well-known password and
+    /// not containing the e-mail's local part.
+    #[schema(
+        example = "tulip-river-42",
+        min_length = 10,
+        max_length = 128,
+        pattern = r"^(?=.*[A-Za-z])(?=.*[0-9])"
+    )]
     pub password: String,
-    #[schema(example = "Alice Nguyen")]
+    #[schema(
+        example = "Alice Nguyen",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub name: String,
     /// `buyer` (default) or `seller`.
     #[serde(default)]
@@ -55,8 +70,13 @@ impl RegisterRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[schema(example = "alice@example.com")]
+    #[schema(
+        example = "alice@example.com",
+        max_length = 254,
+        pattern = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,20}(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,20}){0,2}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?\.){1,3}[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?$"
+    )]
     pub email: String,
+    #[schema(min_length = 1, max_length = 128)]
     pub password: String,
 }
 
@@ -77,6 +97,7 @@ impl Validate for LoginRequest {
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     /// The refresh token from the last login or refresh; it rotates on every use.
+    #[schema(min_length = 1, max_length = 200, pattern = "^[A-Za-z0-9._-]+$")]
     pub refresh_token: String,
 }
 
@@ -90,6 +111,7 @@ impl Validate for RefreshRequest {
 #[serde(deny_unknown_fields)]
 pub struct VerifyEmailRequest {
     /// The token from the verification e-mail.
+    #[schema(min_length = 1, max_length = 200, pattern = "^[A-Za-z0-9._-]+$")]
     pub token: String,
 }
 
@@ -119,7 +141,11 @@ fn token_field(field: &str, value: &str) -> Result<(), Vec<FieldError>> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForgotPasswordRequest {
-    #[schema(example = "alice@example.com")]
+    #[schema(
+        example = "alice@example.com",
+        max_length = 254,
+        pattern = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,20}(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,20}){0,2}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?\.){1,3}[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?$"
+    )]
     pub email: String,
 }
 
@@ -132,11 +158,21 @@ impl Validate for ForgotPasswordRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
-    #[schema(example = "alice@example.com")]
+    #[schema(
+        example = "alice@example.com",
+        max_length = 254,
+        pattern = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,20}(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,20}){0,2}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?\.){1,3}[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?$"
+    )]
     pub email: String,
     /// The 6-digit code from the reset e-mail.
-    #[schema(example = "042917")]
+    #[schema(example = "042917", pattern = "^[0-9]{6}$")]
     pub code: String,
+    /// As at registration: 10–128 characters with a letter and a digit.
+    #[schema(
+        min_length = 10,
+        max_length = 128,
+        pattern = r"^(?=.*[A-Za-z])(?=.*[0-9])"
+    )]
     pub new_password: String,
 }
 
@@ -159,7 +195,14 @@ impl Validate for ResetPasswordRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
+    #[schema(min_length = 1)]
     pub current_password: String,
+    /// As at registration: 10–128 characters with a letter and a digit, and not the current one.
+    #[schema(
+        min_length = 10,
+        max_length = 128,
+        pattern = r"^(?=.*[A-Za-z])(?=.*[0-9])"
+    )]
     pub new_password: String,
 }
 

@@ -7,7 +7,8 @@ use shared::checkout::{Quote, QuoteLine};
 use shared::domain::checkout::MAX_LINE_QUANTITY;
 use shared::domain::{Currency, Money};
 use shared::error::FieldError;
-use shared::validate::{Errors, Validate};
+pub use shared::products::normalise_sku;
+use shared::validate::{self, Errors, Validate};
 use shared::vouchers::normalise_code;
 use utoipa::ToSchema;
 
@@ -18,32 +19,21 @@ fn check_quantity(e: &mut Errors, quantity: i64) {
 }
 
 fn check_id(e: &mut Errors, field: &str, id: &mut String) {
-    *id = id.trim().to_owned();
-    if id.is_empty() || id.len() > 64 || id.contains('#') {
-        e.push(field, "must be an id this API issued");
-    }
-}
-
-/// Normalises a SKU as the catalogue stores it (trimmed, upper-case); `None` if it cannot be one.
-pub fn normalise_sku(sku: &str) -> Option<String> {
-    let sku = sku.trim().to_uppercase();
-    let ok = !sku.is_empty()
-        && sku.len() <= 64
-        && sku
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    ok.then_some(sku)
+    e.check(validate::id(field, id));
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddItemRequest {
-    #[schema(example = "01JD7Q2W8Y3C5V6B7N8M9K0J1H")]
+    #[schema(
+        example = "01JD7Q2W8Y3C5V6B7N8M9K0J1H",
+        pattern = "^[A-Za-z0-9]{1,64}$"
+    )]
     pub product_id: String,
-    #[schema(example = "AODAI-RED-M")]
+    #[schema(example = "AODAI-RED-M", pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub sku: String,
     /// Units to add, 1 to 999 (added to the line if the variant is already in the cart).
-    #[schema(example = 1)]
+    #[schema(example = 1, minimum = 1, maximum = 999)]
     pub quantity: i64,
 }
 
@@ -64,7 +54,7 @@ impl Validate for AddItemRequest {
 #[serde(deny_unknown_fields)]
 pub struct SetQuantityRequest {
     /// The line's new quantity, 1 to 999 (remove the line to drop it).
-    #[schema(example = 2)]
+    #[schema(example = 2, minimum = 1, maximum = 999)]
     pub quantity: i64,
 }
 
@@ -82,6 +72,7 @@ impl Validate for SetQuantityRequest {
 pub struct CalculateTotalRequest {
     /// Reserved for distance-based shipping quotes; shipping is currently priced by weight
     /// alone, so it does not change the result yet.
+    #[schema(pattern = "^[A-Za-z0-9]{1,64}$")]
     pub address_id: Option<String>,
 }
 
@@ -99,9 +90,11 @@ impl Validate for CalculateTotalRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplyVoucherRequest {
-    #[schema(example = "TET10")]
+    /// 3–32 letters, digits, `-` or `_` (upper-cased).
+    #[schema(example = "TET10", pattern = "^[A-Za-z0-9_-]{3,32}$")]
     pub code: String,
     /// The shop whose voucher this is; omit for a platform voucher.
+    #[schema(pattern = "^[A-Za-z0-9]{1,64}$")]
     pub shop_id: Option<String>,
 }
 

@@ -113,7 +113,8 @@ pub struct BulkItem {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkAdjustRequest {
-    /// 1 to 30 adjustments, applied all or none.
+    /// 1 to 30 adjustments, applied all or none; each variant once.
+    #[schema(min_items = 1, max_items = 30)]
     pub adjustments: Vec<BulkItem>,
 }
 
@@ -125,7 +126,7 @@ impl Validate for BulkAdjustRequest {
         }
         let mut seen = std::collections::BTreeSet::new();
         for (i, a) in self.adjustments.iter_mut().enumerate() {
-            a.sku = a.sku.trim().to_uppercase();
+            a.sku = a.sku.trim().to_ascii_uppercase();
             e.check(check_delta(
                 &format!("adjustments[{i}].delta"),
                 a.delta,

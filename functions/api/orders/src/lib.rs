@@ -245,7 +245,7 @@ async fn preview(
 /// all-or-nothing transaction. Requires `Idempotency-Key`: a retry with the same key and body
 /// returns the first response (header `idempotent-replayed: true`); another body is refused.
 #[utoipa::path(post, path = "/api/v1/orders", tag = TAG, security(("bearer" = [])),
-    params(("Idempotency-Key" = String, Header, description = "8–255 visible ASCII characters, unique per checkout attempt")),
+    params(("Idempotency-Key" = String, Header, min_length = 8, max_length = 255, pattern = "^[!-~]+$", description = "8–255 visible ASCII characters, unique per checkout attempt")),
     request_body = CheckoutRequest,
     responses(
         (status = 201, description = "The orders placed (also the replayed response of a retry)", body = CheckoutResult),
@@ -277,6 +277,7 @@ pub struct OrderListQuery {
     pub limit: Option<u32>,
     /// Opaque cursor from the previous page. A filtered page may be short (even empty) and
     /// still have a next cursor.
+    #[param(min_length = 1, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 

@@ -13,10 +13,7 @@ use shared::validate::{self, Errors, Validate};
 use utoipa::ToSchema;
 
 fn id_field(field: &str, value: &mut String, e: &mut Errors) {
-    *value = value.trim().to_owned();
-    if value.is_empty() || value.len() > 64 || !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        e.push(field, "must be an id from this API");
-    }
+    e.check(validate::id(field, value));
 }
 
 /// What the buyer chooses at checkout.
@@ -26,9 +23,13 @@ pub struct CheckoutRequest {
     /// `cod` orders are confirmed at once; `online` orders wait 15 minutes for their payment.
     pub payment_method: PaymentMethod,
     /// An address of the caller's address book.
-    #[schema(example = "01JD3ADDRESS0000000000000")]
+    #[schema(example = "01JD3ADDRESS0000000000000", pattern = "^[A-Za-z0-9]{1,64}$")]
     pub address_id: String,
     /// A note to the shops (delivery instructions).
+    #[schema(
+        max_length = 500,
+        pattern = r"^(?:[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?)?$"
+    )]
     pub note: Option<String>,
 }
 
@@ -45,7 +46,12 @@ impl Validate for CheckoutRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
-    #[schema(example = "Ordered the wrong size")]
+    #[schema(
+        example = "Ordered the wrong size",
+        min_length = 3,
+        max_length = 500,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub reason: String,
 }
 
@@ -58,9 +64,19 @@ impl Validate for ReasonRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShipRequest {
-    #[schema(example = "GHN")]
+    #[schema(
+        example = "GHN",
+        min_length = 2,
+        max_length = 60,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub carrier: String,
-    #[schema(example = "GHN123456789VN")]
+    #[schema(
+        example = "GHN123456789VN",
+        min_length = 4,
+        max_length = 64,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub tracking_number: String,
 }
 
@@ -81,13 +97,37 @@ impl Validate for ShipRequest {
 /// Most photos one return request carries.
 pub const MAX_RETURN_PHOTOS: usize = 5;
 
+/// The documented shape of `ReturnRequestBody::photo_ids` (utoipa has no attribute for the
+/// pattern of a list's items): what `validate` checks.
+fn photo_ids_schema() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .description(Some(
+            "Ids of photos uploaded through `POST /orders/{id}/return-photos` (at most 5, each once).",
+        ))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[A-Za-z0-9]{1,64}$")),
+        )
+        .max_items(Some(MAX_RETURN_PHOTOS))
+        .unique_items(true)
+        .build()
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnRequestBody {
-    #[schema(example = "The seam is torn")]
+    #[schema(
+        example = "The seam is torn",
+        min_length = 3,
+        max_length = 1000,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub reason: String,
-    /// Ids of photos uploaded through `POST /orders/{id}/return-photos` (at most 5).
+    /// Ids of photos uploaded through `POST /orders/{id}/return-photos` (at most 5, each once).
     #[serde(default)]
+    #[schema(schema_with = photo_ids_schema)]
     pub photo_ids: Vec<String>,
 }
 

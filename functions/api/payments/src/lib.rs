@@ -231,7 +231,7 @@ fn provider_error(e: ProviderError) -> ApiError {
 /// buyer (the provider's page) or, for Stripe, also the client secret; for a bank transfer the
 /// reference to quote. The orders are confirmed when the provider's webhook arrives.
 #[utoipa::path(post, path = "/api/v1/payments", tag = TAG, security(("bearer" = [])),
-    params(("Idempotency-Key" = String, Header, description = "8–255 visible ASCII characters, unique per payment attempt")),
+    params(("Idempotency-Key" = String, Header, min_length = 8, max_length = 255, pattern = "^[!-~]+$", description = "8–255 visible ASCII characters, unique per payment attempt")),
     request_body = CreatePaymentRequest,
     responses(
         (status = 201, description = "The payment, waiting for the buyer (also the replayed answer of a retry)", body = PaymentView),
@@ -1071,6 +1071,8 @@ pub struct LedgerQuery {
     pub currency: Option<Currency>,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
+    /// Opaque cursor from the previous page of the same statement.
+    #[param(min_length = 1, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 
@@ -1183,11 +1185,15 @@ async fn request_payout(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct TransactionsQuery {
-    /// UTC day `YYYY-MM-DD` (default today).
-    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    /// UTC day `YYYY-MM-DD` (default today), a date of the calendar.
+    #[param(
+        pattern = "^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])$|^[0-9]{4}-(?:0[13-9]|1[0-2])-(?:29|30)$|^[0-9]{4}-(?:0[13578]|1[02])-31$"
+    )]
     pub date: Option<String>,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
+    /// Opaque cursor from the previous page of the same day.
+    #[param(min_length = 1, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 

@@ -12,10 +12,28 @@ use shared::validate::{self, Errors, Validate};
 use utoipa::ToSchema;
 
 pub fn id_field(field: &str, value: &mut String, e: &mut Errors) {
-    *value = value.trim().to_owned();
-    if value.is_empty() || value.len() > 64 || !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        e.push(field, "must be an id from this API");
-    }
+    e.check(validate::id(field, value));
+}
+
+/// The methods `POST /payments` takes: every [`Method`] but cash on delivery, which is chosen
+/// at checkout and paid at delivery. Documentation only (`value_type` of the request's field).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnlineMethod {
+    Stripe,
+    Paypal,
+    Vnpay,
+    Momo,
+    BankTransfer,
+}
+
+/// The providers whose tokens can be saved. Documentation only (`value_type` of
+/// `SaveMethodRequest::provider`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenProvider {
+    Stripe,
+    Paypal,
 }
 
 /// Pay a pending checkout.
@@ -23,16 +41,17 @@ pub fn id_field(field: &str, value: &mut String, e: &mut Errors) {
 #[serde(deny_unknown_fields)]
 pub struct CreatePaymentRequest {
     /// The `checkout_id` of `POST orders` (online payment method).
-    #[schema(
-        example = "01JD3CHECKOUT000000000000",
-        max_length = 64,
-        pattern = "^[A-Za-z0-9]+$"
-    )]
+    #[schema(example = "01JD3CHECKOUT000000000000", pattern = "^[A-Za-z0-9]{1,64}$")]
     pub checkout_id: String,
     /// `stripe`, `paypal` (not for VND), `vnpay` / `momo` (VND only) or `bank_transfer`.
+    #[schema(value_type = OnlineMethod)]
     pub method: Method,
     /// Where the provider sends the buyer's browser afterwards (default: the web app's order page).
-    #[schema(max_length = 500, example = "https://shop.example.com/checkout/done")]
+    #[schema(
+        max_length = 500,
+        pattern = "^https?://",
+        example = "https://shop.example.com/checkout/done"
+    )]
     pub return_url: Option<String>,
 }
 
@@ -47,7 +66,8 @@ impl Validate for CreatePaymentRequest {
             );
         }
         if let Some(url) = &self.return_url
-            && (url.len() > 500 || !(url.starts_with("https://") || url.starts_with("http://")))
+            && (url.chars().count() > 500
+                || !(url.starts_with("https://") || url.starts_with("http://")))
         {
             e.push(
                 "return_url",
@@ -152,6 +172,7 @@ pub struct Receipt {
 #[serde(deny_unknown_fields)]
 pub struct SaveMethodRequest {
     /// `stripe` or `paypal`: the providers that tokenise.
+    #[schema(value_type = TokenProvider)]
     pub provider: Method,
     /// The provider's token (`pm_…`), never a card number.
     #[schema(
@@ -161,7 +182,12 @@ pub struct SaveMethodRequest {
         example = "pm_1PaymentMethodToken"
     )]
     pub token: String,
-    #[schema(min_length = 1, max_length = 60, example = "Visa ending 4242")]
+    #[schema(
+        example = "Visa ending 4242",
+        min_length = 1,
+        max_length = 60,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub label: String,
     /// Last four digits as the provider reports them (display only).
     #[schema(pattern = "^[0-9]{4}$", example = "4242")]
@@ -235,9 +261,14 @@ pub struct RefundRequestBody {
     #[schema(minimum = 1, maximum = 1000000000000_i64, example = 50000)]
     pub amount: i64,
     /// The order it is charged to; required when the payment covers several orders.
-    #[schema(max_length = 64)]
+    #[schema(pattern = "^[A-Za-z0-9]{1,64}$")]
     pub order_id: Option<String>,
-    #[schema(min_length = 3, max_length = 500, example = "Damaged on arrival")]
+    #[schema(
+        example = "Damaged on arrival",
+        min_length = 3,
+        max_length = 500,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub reason: String,
 }
 
@@ -327,7 +358,10 @@ impl From<&DisputeRecord> for DisputeView {
 #[serde(deny_unknown_fields)]
 pub struct EvidenceFile {
     /// `image/jpeg`, `image/png`, `image/webp` or `application/pdf`.
-    #[schema(example = "application/pdf")]
+    #[schema(
+        example = "application/pdf",
+        pattern = "^(?:image/jpeg|image/png|image/webp|application/pdf)$"
+    )]
     pub content_type: String,
     #[schema(minimum = 1, maximum = 10485760)]
     pub size_bytes: u64,
@@ -337,7 +371,11 @@ pub struct EvidenceFile {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceRequest {
-    #[schema(min_length = 10, max_length = 5000)]
+    #[schema(
+        min_length = 10,
+        max_length = 5000,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub text: String,
     /// Up to 5 files.
     #[serde(default)]
@@ -489,6 +527,7 @@ impl From<TransferRecord> for TransferView {
 #[serde(deny_unknown_fields)]
 pub struct PayoutRequestBody {
     /// At most the shop's available balance in that currency.
+    #[schema(value_type = shared::domain::Price)]
     pub amount: Money,
 }
 
@@ -514,11 +553,12 @@ pub struct BankTransferReceived {
     #[schema(
         min_length = 4,
         max_length = 32,
-        pattern = "^[A-Z0-9]+$",
+        pattern = "^[A-Za-z0-9]+$",
         example = "CK7Q2M9X4KDA"
     )]
     pub reference: String,
     /// What arrived; must equal the payment's amount.
+    #[schema(value_type = shared::domain::Price)]
     pub amount: Money,
 }
 

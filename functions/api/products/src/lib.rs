@@ -506,6 +506,7 @@ pub struct ShopProductsQuery {
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Opaque cursor from the previous page.
+    #[param(min_length = 1, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 
@@ -574,8 +575,10 @@ pub struct ListProductsQuery {
     pub category_id: Option<String>,
     pub shop_id: Option<String>,
     /// Lowest list price, minor units.
+    #[param(minimum = 0)]
     pub min_price: Option<i64>,
-    /// Highest list price, minor units.
+    /// Highest list price, minor units (not below `min_price`).
+    #[param(minimum = 0)]
     pub max_price: Option<i64>,
     /// `newest` (default), `price_asc` or `price_desc`.
     #[param(inline)]
@@ -584,6 +587,7 @@ pub struct ListProductsQuery {
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Opaque cursor from the previous page.
+    #[param(min_length = 1, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 

@@ -5,17 +5,51 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use shared::domain::{Discount, Money};
 use shared::error::FieldError;
-use shared::products::{MediaItem, ProductStatus, Variant};
+use shared::products::{MediaItem, ProductStatus, Variant, normalise_sku};
 use shared::validate::{self, Errors, Validate};
 use utoipa::ToSchema;
 
 /// Most variants a product may have (one transaction writes them all).
 pub const MAX_VARIANTS: usize = 20;
+/// Most attributes of a variant, and the longest name and value (characters).
+pub const MAX_ATTRIBUTES: usize = 10;
+pub const MAX_ATTRIBUTE_NAME: usize = 40;
+pub const MAX_ATTRIBUTE_VALUE: usize = 100;
+
+/// The documented shape of `VariantInput::attributes` (utoipa has no attributes for a map's
+/// keys and values): what `CreateProductRequest::validate` checks.
+fn attributes_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "E.g. `{\"size\": \"M\", \"colour\": \"red\"}`: at most 10, names of 1–40 and values of up to 100 characters.",
+        ))
+        .max_properties(Some(MAX_ATTRIBUTES))
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(MAX_ATTRIBUTE_NAME)),
+        ))
+        .additional_properties(Some(AdditionalProperties::RefOr(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(MAX_ATTRIBUTE_VALUE))
+                .into(),
+        )))
+        .build()
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryInput {
-    #[schema(example = "Women's fashion")]
+    #[schema(
+        example = "Women's fashion",
+        min_length = 2,
+        max_length = 80,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub name: String,
     /// Parent category for a subcategory (two levels).
     pub parent_id: Option<String>,
@@ -41,7 +75,12 @@ pub struct Category {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrandInput {
-    #[schema(example = "Ao Dai House")]
+    #[schema(
+        example = "Ao Dai House",
+        min_length = 1,
+        max_length = 80,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub name: String,
 }
 
@@ -60,51 +99,56 @@ pub struct Brand {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VariantInput {
-    /// Unique within the shop: letters, digits, `-` and `_`.
-    #[schema(example = "AODAI-RED-M")]
+    /// Unique within the product (and the shop): 1–64 letters, digits, `-` and `_`; upper-cased.
+    #[schema(example = "AODAI-RED-M", pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub sku: String,
-    /// E.g. `{"size": "M", "colour": "red"}`.
+    /// E.g. `{"size": "M", "colour": "red"}`: at most 10, names of 1–40 and values of up to 100
+    /// characters.
     #[serde(default)]
+    #[schema(schema_with = attributes_schema)]
     pub attributes: BTreeMap<String, String>,
+    #[schema(value_type = shared::domain::Price)]
     pub price: Money,
     pub discount: Option<Discount>,
     #[schema(example = 350, minimum = 1, maximum = 1_000_000)]
     pub weight_grams: u32,
-    /// Opening stock (recorded in the ledger as a restock).
+    /// Opening stock (recorded in the ledger as a restock), 0 to 10^9.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_i64)]
     pub stock: i64,
     /// `StockLow` fires when available stock falls to this or below (default 5).
+    #[schema(minimum = 0)]
     pub low_stock_threshold: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProductRequest {
-    #[schema(example = "Silk ao dai")]
+    #[schema(
+        example = "Silk ao dai",
+        min_length = 2,
+        max_length = 200,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub name: String,
     #[serde(default)]
+    #[schema(
+        max_length = 5000,
+        pattern = r"^(?:[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?)?$"
+    )]
     pub description: String,
     pub category_id: String,
     pub brand_id: Option<String>,
     /// `draft` (default) or `active`.
     pub status: Option<ProductStatus>,
-    /// 1 to 20 variants.
+    /// 1 to 20 variants, each SKU once, all in one currency.
+    #[schema(min_items = 1, max_items = 20)]
     pub variants: Vec<VariantInput>,
 }
 
 pub fn check_sku(field: &str, sku: &mut String) -> Result<(), FieldError> {
-    *sku = sku.trim().to_uppercase();
-    if sku.is_empty()
-        || sku.len() > 64
-        || !sku
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(FieldError::new(
-            field,
-            "must be 1-64 letters, digits, '-' or '_'",
-        ));
-    }
+    *sku = normalise_sku(sku)
+        .ok_or_else(|| FieldError::new(field, "must be 1-64 letters, digits, '-' or '_'"))?;
     Ok(())
 }
 
@@ -156,10 +200,12 @@ impl Validate for CreateProductRequest {
             if v.weight_grams == 0 || v.weight_grams > 1_000_000 {
                 e.push(&f("weight_grams"), "must be 1 to 1 000 000 grams");
             }
-            if v.attributes.len() > 10
-                || v.attributes
-                    .iter()
-                    .any(|(k, val)| k.is_empty() || k.len() > 40 || val.len() > 100)
+            if v.attributes.len() > MAX_ATTRIBUTES
+                || v.attributes.iter().any(|(k, val)| {
+                    k.is_empty()
+                        || k.chars().count() > MAX_ATTRIBUTE_NAME
+                        || val.chars().count() > MAX_ATTRIBUTE_VALUE
+                })
             {
                 e.push(
                     &f("attributes"),
@@ -174,8 +220,17 @@ impl Validate for CreateProductRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProductRequest {
+    #[schema(
+        min_length = 2,
+        max_length = 200,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub name: String,
     #[serde(default)]
+    #[schema(
+        max_length = 5000,
+        pattern = r"^(?:[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?)?$"
+    )]
     pub description: String,
     pub category_id: String,
     pub brand_id: Option<String>,
@@ -193,6 +248,8 @@ impl Validate for UpdateProductRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPriceRequest {
+    /// In the product's currency.
+    #[schema(value_type = shared::domain::Price)]
     pub price: Money,
     /// A discount with its time window, or null to remove it.
     pub discount: Option<Discount>,
@@ -250,8 +307,22 @@ pub struct UploadUrl {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MediaOrderRequest {
-    /// Every media id of the product, in the new order.
+    /// Every media id of the product, each once, in the new order.
+    #[schema(schema_with = media_ids_schema)]
     pub media_ids: Vec<String>,
+}
+
+/// The documented shape of `MediaOrderRequest::media_ids` (utoipa has no `uniqueItems`
+/// attribute): what `validate` checks.
+fn media_ids_schema() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .description(Some(
+            "Every media id of the product, each once, in the new order.",
+        ))
+        .items(ObjectBuilder::new().schema_type(Type::String))
+        .unique_items(true)
+        .build()
 }
 
 impl Validate for MediaOrderRequest {

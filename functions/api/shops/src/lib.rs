@@ -496,14 +496,19 @@ pub struct ShopSearch {
     /// Name prefix (case-insensitive).
     pub q: Option<String>,
     /// Latitude of the point to search around (with `lng` and `radius_km`).
+    #[param(minimum = -90, maximum = 90)]
     pub lat: Option<f64>,
+    /// Longitude of that point (with `lat`).
+    #[param(minimum = -180, maximum = 180)]
     pub lng: Option<f64>,
-    /// Search radius in km, up to 50 (default 5).
+    /// Search radius in km, more than 0 and up to 50 (default 5).
+    #[param(exclusive_minimum = 0, maximum = 50)]
     pub radius_km: Option<f64>,
     /// Page size, 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Opaque cursor from the previous page (name search only).
+    #[param(min_length = 1, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 
@@ -525,20 +530,21 @@ async fn search_shops(
         cursor: q.cursor.clone(),
     }
     .pagination()?;
+    let radius = q.radius_km.unwrap_or(5.0);
+    // Checked even without `lat`/`lng`, where it is unused: a documented bound holds everywhere.
+    if !(radius > 0.0 && radius <= MAX_RADIUS_KM) {
+        return Err(ApiError::field(
+            "radius_km",
+            "must be greater than 0 and at most 50",
+        ));
+    }
     match (q.lat, q.lng) {
         (Some(lat), Some(lng)) => {
-            let radius = q.radius_km.unwrap_or(5.0);
             if !(-90.0..=90.0).contains(&lat) {
                 return Err(ApiError::field("lat", "must be between -90 and 90"));
             }
             if !(-180.0..=180.0).contains(&lng) {
                 return Err(ApiError::field("lng", "must be between -180 and 180"));
-            }
-            if !(radius > 0.0 && radius <= MAX_RADIUS_KM) {
-                return Err(ApiError::field(
-                    "radius_km",
-                    "must be greater than 0 and at most 50",
-                ));
             }
             let mut found: Vec<Shop> = Vec::new();
             for cell in shared::geo::covering_cells(lat, lng, radius, keys::SHOP_GEO_PRECISION) {

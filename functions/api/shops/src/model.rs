@@ -11,9 +11,22 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrgRequest {
-    #[schema(example = "Saigon Threads")]
+    #[schema(
+        example = "Saigon Threads",
+        min_length = 2,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub name: String,
+    #[schema(
+        max_length = 200,
+        pattern = r"^(?:[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?)?$"
+    )]
     pub legal_name: Option<String>,
+    #[schema(
+        max_length = 40,
+        pattern = r"^(?:[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?)?$"
+    )]
     pub tax_id: Option<String>,
 }
 
@@ -46,10 +59,16 @@ pub struct Organization {
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
     /// E-mail of an existing account.
+    #[schema(
+        example = "alice@example.com",
+        max_length = 254,
+        pattern = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,20}(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,20}){0,2}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?\.){1,3}[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?$"
+    )]
     pub email: String,
     pub role: MemberRole,
-    /// Shops a manager or staff member works on (ignored for owners).
+    /// Shops a manager or staff member works on (at least one for them; ignored for owners).
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub shop_ids: Vec<String>,
 }
 
@@ -66,7 +85,9 @@ impl Validate for AddMemberRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateMemberRequest {
     pub role: MemberRole,
+    /// Shops a manager or staff member works on (at least one for them; ignored for owners).
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub shop_ids: Vec<String>,
 }
 
@@ -95,10 +116,21 @@ fn scope(field: &str, role: MemberRole, shop_ids: &mut Vec<String>) -> Result<()
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShopInput {
-    #[schema(example = "Threads Hanoi")]
+    #[schema(
+        example = "Threads Hanoi",
+        min_length = 2,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub name: String,
     #[serde(default)]
+    #[schema(
+        max_length = 2000,
+        pattern = r"^(?:[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?)?$"
+    )]
     pub description: String,
+    /// An http(s) URL.
+    #[schema(max_length = 500, pattern = "^https?://")]
     pub logo_url: Option<String>,
     pub address: ShopAddress,
     #[serde(default)]
@@ -134,7 +166,8 @@ impl Validate for ShopInput {
             2000,
         ));
         if let Some(url) = &self.logo_url
-            && (!(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 500)
+            && (!(url.starts_with("https://") || url.starts_with("http://"))
+                || url.chars().count() > 500)
         {
             e.push(
                 "logo_url",
@@ -225,6 +258,10 @@ impl From<&ShopRecord> for Shop {
 #[serde(deny_unknown_fields)]
 pub struct SetShopStatusRequest {
     pub status: ShopStatus,
+    #[schema(
+        max_length = 500,
+        pattern = r"^(?:[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?)?$"
+    )]
     pub reason: Option<String>,
 }
 

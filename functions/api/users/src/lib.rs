@@ -430,8 +430,13 @@ pub struct ListUsersQuery {
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Opaque cursor from the previous page's `next_cursor`.
+    #[param(min_length = 1, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
     /// Exact e-mail address to look up instead of listing.
+    #[param(
+        max_length = 254,
+        pattern = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,20}(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,20}){0,2}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?\.){1,3}[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?$"
+    )]
     pub email: Option<String>,
 }
 

@@ -7,14 +7,21 @@ use shared::identity::UserStatus;
 use shared::validate::{self, Errors, Validate};
 use utoipa::ToSchema;
 
-/// Partial profile update: only the fields present change.
+/// Partial profile update: only the fields present change (at least one of them).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct UpdateProfileRequest {
-    #[schema(example = "Alice Nguyen")]
+    #[schema(
+        nullable = false,
+        example = "Alice Nguyen",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub name: Option<String>,
     /// E.164 phone number; `null` or "" clears it.
-    #[schema(example = "+84901234567")]
+    #[schema(example = "+84901234567", pattern = r"^(?:\+?[0-9]{8,15})?$")]
     #[serde(default, deserialize_with = "double_option")]
     pub phone: Option<Option<String>>,
 }
@@ -51,25 +58,65 @@ impl Validate for UpdateProfileRequest {
 #[serde(deny_unknown_fields)]
 pub struct AddressInput {
     /// Free label such as "Home" or "Office".
-    #[schema(example = "Home")]
+    #[schema(
+        example = "Home",
+        max_length = 40,
+        pattern = r"^(?:[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?)?$"
+    )]
     pub label: Option<String>,
-    #[schema(example = "Alice Nguyen")]
+    #[schema(
+        example = "Alice Nguyen",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub recipient_name: String,
-    #[schema(example = "+84901234567")]
+    /// `+` and 8–15 digits.
+    #[schema(example = "+84901234567", pattern = r"^\+?[0-9]{8,15}$")]
     pub phone: String,
-    #[schema(example = "12 Ly Thuong Kiet")]
+    #[schema(
+        example = "12 Ly Thuong Kiet",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub line1: String,
+    #[schema(
+        max_length = 200,
+        pattern = r"^(?:[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?)?$"
+    )]
     pub line2: Option<String>,
-    #[schema(example = "Ward 7")]
+    #[schema(
+        example = "Ward 7",
+        max_length = 100,
+        pattern = r"^(?:[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?)?$"
+    )]
     pub ward: Option<String>,
-    #[schema(example = "District 10")]
+    #[schema(
+        example = "District 10",
+        max_length = 100,
+        pattern = r"^(?:[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?)?$"
+    )]
     pub district: Option<String>,
-    #[schema(example = "Ho Chi Minh City")]
+    #[schema(
+        example = "Ho Chi Minh City",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub city: String,
+    #[schema(
+        max_length = 100,
+        pattern = r"^(?:[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?)?$"
+    )]
     pub region: Option<String>,
+    #[schema(
+        max_length = 20,
+        pattern = r"^(?:[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?)?$"
+    )]
     pub postal_code: Option<String>,
     /// ISO 3166-1 alpha-2.
-    #[schema(example = "VN")]
+    #[schema(example = "VN", pattern = "^[A-Za-z]{2}$")]
     pub country: String,
 }
 
@@ -124,8 +171,22 @@ pub struct Address {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetRolesRequest {
-    /// The complete new set of roles (not empty).
+    /// The complete new set of roles (not empty, no role twice).
+    #[schema(schema_with = roles_schema)]
     pub roles: Vec<Role>,
+}
+
+/// The documented shape of `SetRolesRequest::roles` (utoipa has no `uniqueItems` attribute):
+/// what `validate` checks.
+fn roles_schema() -> utoipa::openapi::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .description(Some(
+            "The complete new set of roles (not empty, no role twice).",
+        ))
+        .items(utoipa::openapi::Ref::from_schema_name("Role"))
+        .min_items(Some(1))
+        .unique_items(true)
+        .build()
 }
 
 impl Validate for SetRolesRequest {
@@ -151,6 +212,10 @@ impl Validate for SetRolesRequest {
 pub struct SetStatusRequest {
     pub status: UserStatus,
     /// Why the account was disabled (kept for the audit trail).
+    #[schema(
+        max_length = 500,
+        pattern = r"^(?:[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?)?$"
+    )]
     pub reason: Option<String>,
 }
 

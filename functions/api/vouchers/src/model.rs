@@ -17,17 +17,27 @@ pub const MAX_USAGE_LIMIT: i64 = 1_000_000_000;
 #[serde(deny_unknown_fields)]
 pub struct CreateVoucherRequest {
     /// 3–32 letters, digits, `-` or `_`; upper-cased. Unique within the shop (or the platform).
-    #[schema(example = "TET10")]
+    #[schema(example = "TET10", pattern = "^[A-Za-z0-9_-]{3,32}$")]
     pub code: String,
-    #[schema(example = "10% off for Tet, up to 50 000 đ")]
+    #[schema(
+        example = "10% off for Tet, up to 50 000 đ",
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub description: String,
     pub terms: VoucherTerms,
-    /// Redemptions allowed in total (at least 1).
-    #[schema(example = 500)]
+    /// Redemptions allowed in total, 1 to 10^9.
+    #[schema(example = 500, minimum = 1, maximum = 1_000_000_000_i64)]
     pub usage_limit: i64,
-    /// Redemptions allowed per buyer (at least 1; default 1).
+    /// Redemptions allowed per buyer, 1 to 10^9 and at most `usage_limit` (default 1).
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
     pub per_user_limit: Option<i64>,
     /// Marketing campaign of a platform voucher (free text; platform vouchers only).
+    #[schema(
+        max_length = 80,
+        pattern = r"^(?:[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?)?$"
+    )]
     pub campaign: Option<String>,
 }
 
@@ -80,13 +90,26 @@ impl Validate for CreateVoucherRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateVoucherRequest {
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub description: String,
     pub terms: VoucherTerms,
+    /// Redemptions allowed in total, 1 to 10^9 (not below the redemptions so far).
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
     pub usage_limit: i64,
+    /// Redemptions allowed per buyer, 1 to 10^9 and at most `usage_limit`.
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
     pub per_user_limit: i64,
     /// `disabled` switches it off: it can no longer be applied or redeemed.
     pub status: VoucherStatus,
     /// Platform vouchers only; `null` or absent removes it.
+    #[schema(
+        max_length = 80,
+        pattern = r"^(?:[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?)?$"
+    )]
     pub campaign: Option<String>,
 }
 
