@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-.PHONY: help dev test lint package bench bench-checkout bench-webhooks provision emulator-start emulator-stop clean
+.PHONY: help dev test lint package bench bench-checkout bench-webhooks load provision emulator-start emulator-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -32,6 +32,10 @@ bench-checkout: ## Checkout latency and throughput vs the emulator's raw transac
 bench-webhooks: ## Stripe webhook latency vs the emulator's raw transaction rate (needs make dev running)
 	@bash infra/local/venv.sh
 	@.venv/bin/python infra/local/bench_webhooks.py --base-url $${BASE_URL:-http://localhost:3000}
+
+load: ## 60 s mixed workload (browse, cart, checkout, cancel) vs make dev, then no-oversell / ledger / voucher checks
+	@bash infra/local/venv.sh
+	@.venv/bin/python infra/local/load.py --base-url $${BASE_URL:-http://localhost:3000} $(LOAD_ARGS)
 
 provision: ## Create the local resources of template.yaml in the emulator (idempotent)
 	@bash infra/local/venv.sh

@@ -136,6 +136,12 @@ def make_admin(ddb, table, user_id):
 
 def setup_catalogue(base, ddb, table, products, stock):
     """A category, a seller's shop and `products` active products: [(product_id, sku)]."""
+    return setup_shop(base, ddb, table, products, stock)["products"]
+
+
+def setup_shop(base, ddb, table, products, stock):
+    """What setup_catalogue makes, as a dict: admin and seller tokens, category, shop and
+    products [(product_id, sku)]."""
     run = uuid.uuid4().hex[:8]
     admin_id, admin_email, _ = register_and_login(base, "bench-admin")
     make_admin(ddb, table, admin_id)
@@ -161,7 +167,7 @@ def setup_catalogue(base, ddb, table, products, stock):
             "variants": [{"sku": sku, "attributes": {}, "price": {"amount": 150000, "currency": "VND"},
                           "weight_grams": 500, "stock": stock}]}, seller)
         out.append((expect("create product", s, b, (201,))["id"], sku))
-    return out
+    return {"admin": admin, "seller": seller, "category": category, "shop": shop, "products": out}
 
 
 def setup_buyer(base, product_id, sku):
