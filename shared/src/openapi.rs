@@ -106,9 +106,14 @@ impl utoipa::IntoResponses for ShopRoleErrors {
 /// storage is throttled or unreachable (`ApiError::Unavailable`, with `Retry-After`).
 pub fn add_common_responses(doc: &mut utoipa::openapi::OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
-        let writes = [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        let writes = [
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
         for op in writes.into_iter().flatten() {
-            if !path.starts_with("/api/v1/webhooks/") {
+            if !crate::ratelimit::is_exempt(path) {
                 op.responses
                     .responses
                     .entry("429".into())

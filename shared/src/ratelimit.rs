@@ -21,8 +21,13 @@ use crate::store::{StoreError, keys, n, tx::UpdateSpec};
 
 /// Window length of every counter.
 pub const WINDOW_SECS: i64 = 60;
-/// Paths that are never limited here (see the module documentation).
-const EXEMPT_PREFIXES: &[&str] = &["/api/v1/webhooks/"];
+/// Whether `path` is never limited here: the providers' webhooks,
+/// `/api/v1/payments/{provider}/webhook` (see the module documentation).
+pub fn is_exempt(path: &str) -> bool {
+    path.strip_prefix("/api/v1/payments/")
+        .and_then(|rest| rest.strip_suffix("/webhook"))
+        .is_some_and(|provider| !provider.is_empty() && !provider.contains('/'))
+}
 
 /// Writes allowed per window; read from the environment (template parameters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +123,7 @@ async fn count(
 /// The middleware (installed by `http::finish`).
 pub async fn limit_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if !is_write(req.method()) || EXEMPT_PREFIXES.iter().any(|p| path.starts_with(p)) {
+    if !is_write(req.method()) || is_exempt(path) {
         return next.run(req).await;
     }
     let limits = state.config.rate_limits;
@@ -172,6 +177,27 @@ mod tests {
     fn only_writes_are_limited() {
         assert!(is_write(&Method::POST) && is_write(&Method::DELETE));
         assert!(!is_write(&Method::GET) && !is_write(&Method::HEAD) && !is_write(&Method::OPTIONS));
+    }
+
+    #[test]
+    fn only_the_provider_webhooks_are_exempt() {
+        for p in [
+            "/api/v1/payments/stripe/webhook",
+            "/api/v1/payments/paypal/webhook",
+            "/api/v1/payments/vnpay/webhook",
+            "/api/v1/payments/momo/webhook",
+        ] {
+            assert!(is_exempt(p), "{p}");
+        }
+        for p in [
+            "/api/v1/payments",
+            "/api/v1/payments/webhook",
+            "/api/v1/payments/a/b/webhook",
+            "/api/v1/payments/stripe/webhooks",
+            "/api/v1/webhooks/stripe",
+        ] {
+            assert!(!is_exempt(p), "{p}");
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ async fn app(limits: Limits) -> (Router, AppState) {
             post(|| async { StatusCode::NO_CONTENT }).get(|| async { "ok" }),
         )
         .route(
-            "/api/v1/webhooks/test",
+            "/api/v1/payments/stripe/webhook",
             post(|| async { StatusCode::NO_CONTENT }),
         );
     (shared::http::finish(routes, state.clone()), state)
@@ -106,7 +106,7 @@ async fn an_address_over_its_write_limit_gets_429_with_retry_after_and_reads_sti
     );
     for _ in 0..8 {
         assert_eq!(
-            call(&app, "POST", "/api/v1/webhooks/test", a, None)
+            call(&app, "POST", "/api/v1/payments/stripe/webhook", a, None)
                 .await
                 .status(),
             204,
