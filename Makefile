@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-.PHONY: help dev test lint package bench bench-checkout bench-webhooks load provision emulator-start emulator-stop clean
+.PHONY: help dev test fuzz lint package bench bench-checkout bench-webhooks load provision emulator-start emulator-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -10,8 +10,11 @@ help: ## List the targets
 dev: ## Run everything locally with demo data: emulator, provisioning from template.yaml, API on :3000
 	@bash infra/local/dev.sh
 
-test: ## Run every test (unit, handler, end-to-end) against a fresh emulator, then stop it
+test: ## Run every test (unit, handler, end-to-end, then a fixed-seed fuzz run) against a fresh emulator, then stop it
 	@bash infra/local/test.sh $(TEST_ARGS)
+
+fuzz: ## Fuzz the API from its OpenAPI document on a fresh emulator (random seed; SEED=n replays, EXPLORE=1 adds data-acceptance checks)
+	@bash infra/local/fuzz.sh $(if $(SEED),--seed $(SEED)) $(if $(EXPLORE),--explore) $(if $(FUZZ_ARGS),-- $(FUZZ_ARGS))
 
 lint: ## cfn-lint the template and clippy the workspace
 	@bash infra/local/venv.sh

@@ -30,3 +30,44 @@ start_sandbox() {
   sandbox_pid=$!
   wait_http "http://127.0.0.1:$port/health" 30 "$base.log"
 }
+# A private copy of the system on free ports, as `make test` and `make fuzz` need it: the emulator,
+# its provisioning from template.yaml (stack "$1<emulator port>"; arguments after $1 up to `--` go
+# to provision.py, e.g. --param K=V), the payment sandbox and the dev server (arguments after `--`,
+# e.g. --seed). Files in .local/$1-<emulator port>/. Sets emulator_port, api_port, sandbox_port,
+# run_dir, server_pid and sandbox_pid; stop_local_stack stops what it started (call it from the
+# caller's EXIT trap).
+start_local_stack() {
+  local prefix=$1 provision_args=() server_args=()
+  shift
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do provision_args+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  server_args=("$@")
+  export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test} AWS_REGION=${AWS_REGION:-us-east-1}
+  emulator_port=$(bash infra/local/emulator.sh free-port)
+  run_dir=.local/$prefix-$emulator_port
+  mkdir -p "$run_dir"
+  step "Emulator on 127.0.0.1:$emulator_port"
+  bash infra/local/emulator.sh start "$emulator_port"
+
+  api_port=$(bash infra/local/emulator.sh free-port)
+  sandbox_port=$(bash infra/local/emulator.sh free-port)
+  step "Provisioning from template.yaml"
+  # shellcheck disable=SC2046
+  .venv/bin/python infra/local/provision.py --endpoint "http://127.0.0.1:$emulator_port" --stack "$prefix$emulator_port" \
+    --out "$run_dir/stack.json" $(payment_params "$sandbox_port" "$api_port") "${provision_args[@]}"
+
+  step "Payment sandbox on 127.0.0.1:$sandbox_port"
+  start_sandbox "$sandbox_port" "$api_port" "$run_dir/stack.json" "$run_dir/payment-sandbox"
+
+  step "Dev server on 127.0.0.1:$api_port${server_args[*]:+ (${server_args[*]})}"
+  target/debug/dev-server --stack "$run_dir/stack.json" --port "$api_port" "${server_args[@]}" >"$run_dir/dev-server.log" 2>&1 &
+  server_pid=$!
+  wait_http "http://127.0.0.1:$api_port/health" 60 "$run_dir/dev-server.log"
+}
+# Stops what start_local_stack started (whatever part of it did start).
+stop_local_stack() {
+  [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  [ -n "${sandbox_pid:-}" ] && kill "$sandbox_pid" 2>/dev/null && wait "$sandbox_pid" 2>/dev/null || true
+  [ -n "${emulator_port:-}" ] && bash infra/local/emulator.sh stop "$emulator_port" || true
+  server_pid="" sandbox_pid="" emulator_port=""
+}

@@ -12,7 +12,8 @@ Idempotent: everything is looked up before it is created (categories and the org
 name, the shop by name, products by SKU, vouchers by code, the address by its first line), so a
 second run creates nothing and says "demo catalogue already present".
 
-Usage: .venv/bin/python infra/local/seed_demo.py [--base-url http://localhost:3000]
+Usage: .venv/bin/python infra/local/seed_demo.py [--base-url http://localhost:3000] [--ids-out FILE]
+(--ids-out writes the ids as JSON, for tools that need real ids: infra/local/fuzz.sh.)
 Standard library only. Exits non-zero (printing the problem, with its field errors) when a call
 fails.
 """
@@ -209,17 +210,18 @@ def seed(api):
         created += 1
     progress(address not in addresses, f"{BUYER} address {ADDRESS['line1']}, {ADDRESS['city']}", address["id"])
 
-    return created, shop, seeded, [sv["code"], pv["code"]], address
+    return created, org, shop, seeded, [sv["code"], pv["code"]], address, category_ids
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--base-url", default="http://localhost:3000")
+    ap.add_argument("--ids-out", help="also write the demo ids to this file as JSON")
     args = ap.parse_args()
     api = Api(args.base_url)
     print(f"seeding the demo catalogue through {api.base}", flush=True)
     try:
-        created, shop, seeded, codes, address = seed(api)
+        created, org, shop, seeded, codes, address, category_ids = seed(api)
     except ApiFailure as e:
         print(f"seeding failed: {e}", file=sys.stderr)
         return 1
@@ -229,6 +231,12 @@ def main():
         os.kill(os.getpid(), signal.SIGINT)
     if created == 0:
         print("demo catalogue already present")
+    if args.ids_out:
+        ids = {"organization": org["id"], "shop": shop["id"], "categories": category_ids,
+               "products": [{"id": p["id"], "skus": [v["sku"] for v in p["variants"]]} for p in seeded],
+               "shop_voucher": codes[0], "platform_voucher": codes[1], "address": address["id"]}
+        with open(args.ids_out, "w") as f:
+            json.dump(ids, f, indent=2)
     first = seeded[0]
     print(f"""
   Demo shop   {shop['name']}  {shop['id']}

@@ -176,6 +176,7 @@ pub async fn start(
         let consumer = Arc::new(consumer);
         for source in &function.streams {
             let client = aws_sdk_dynamodbstreams::Client::new(sdk);
+            let tables = aws_sdk_dynamodb::Client::new(sdk);
             let pump = Pump {
                 consumer: consumer.clone(),
                 faults: faults.clone(),
@@ -185,7 +186,7 @@ pub async fn start(
             let source = source.clone();
             tracing::info!(function = %name, stream = %source.stream_arn, "pumping table stream");
             tasks.push(tokio::spawn(async move {
-                pump_stream(client, pump, source).await
+                pump_stream(client, tables, pump, source).await
             }));
         }
         for source in &function.queues {
@@ -375,6 +376,7 @@ fn long_poll_timeouts() -> aws_config::timeout::TimeoutConfig {
         .operation_timeout(LONG_POLL + Duration::from_secs(10))
         .build()
 }
+
 /// Concurrent batches per queue.
 const QUEUE_POLLERS: usize = 3;
 const SHARD_DISCOVERY_EVERY: Duration = Duration::from_secs(5);
@@ -454,15 +456,15 @@ struct StreamPosition {
 impl StreamPosition {
     /// Follows the table's current stream if it is not this one any more (the table was
     /// recreated, as after an emulator restart): from its start, since all of it is new.
-    /// Found from the table name in the ARN (`arn:…:table/<name>/stream/<label>`).
-    async fn follow_replacement(&mut self, client: &aws_sdk_dynamodbstreams::Client) -> bool {
+    /// The table is the one named in the ARN (`arn:…:table/<name>/stream/<label>`).
+    async fn follow_replacement(&mut self, tables: &aws_sdk_dynamodb::Client) -> bool {
         let Some(table) = self.arn.split('/').nth(1) else {
             return false;
         };
-        let Ok(out) = client.list_streams().table_name(table).send().await else {
+        let Ok(out) = tables.describe_table().table_name(table).send().await else {
             return false;
         };
-        let Some(latest) = out.streams().last().and_then(|s| s.stream_arn()) else {
+        let Some(latest) = out.table().and_then(|t| t.latest_stream_arn()) else {
             return false;
         };
         if latest == self.arn {
@@ -481,6 +483,7 @@ impl StreamPosition {
 
 async fn pump_stream(
     client: aws_sdk_dynamodbstreams::Client,
+    tables: aws_sdk_dynamodb::Client,
     mut pump: Pump,
     source: StreamSource,
 ) {
@@ -509,7 +512,7 @@ async fn pump_stream(
                 Err(e) => {
                     failed = true;
                     tracing::warn!(stream = %stream.arn, error = %e, "describing the stream failed");
-                    if stream.follow_replacement(&client).await {
+                    if stream.follow_replacement(&tables).await {
                         continue;
                     }
                 }
@@ -620,7 +623,7 @@ async fn pump_stream(
                 tracing::info!(stream = %stream.arn, failures, "reading the stream again");
                 // After an outage the table may be a new one (moto even answers for the old
                 // stream ARN then, with the new table's records under old sequence numbers).
-                if stream.follow_replacement(&client).await {
+                if stream.follow_replacement(&tables).await {
                     continue;
                 }
             }
