@@ -43,9 +43,52 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
     aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(SDK_CONNECT_TIMEOUT)
-        .operation_attempt_timeout(SDK_ATTEMPT_TIMEOUT)
+        .operation_attempt_timeout(attempt_timeout(
+            std::env::var("AWS_ENDPOINT_URL").ok().as_deref(),
+        ))
         .operation_timeout(SDK_OPERATION_TIMEOUT)
         .build()
+}
+
+/// Against a local emulator an attempt gets the whole operation budget: the emulator serves one
+/// request at a time, so under test load an attempt can queue for seconds and still succeed, and
+/// retrying it then turns the success into a conditional failure (a 409 "already exists" for a
+/// registration that worked). A refused connection still fails at once.
+fn attempt_timeout(endpoint: Option<&str>) -> Duration {
+    let local = endpoint.is_some_and(|url| {
+        let host = url.split("://").nth(1).unwrap_or(url);
+        host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]")
+    });
+    if local {
+        SDK_OPERATION_TIMEOUT
+    } else {
+        SDK_ATTEMPT_TIMEOUT
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_loopback_emulator_gets_one_attempt_per_operation() {
+        assert_eq!(attempt_timeout(None), SDK_ATTEMPT_TIMEOUT);
+        assert_eq!(
+            attempt_timeout(Some("https://dynamodb.us-east-1.amazonaws.com")),
+            SDK_ATTEMPT_TIMEOUT
+        );
+        assert_eq!(
+            attempt_timeout(Some("http://localstack:4566")),
+            SDK_ATTEMPT_TIMEOUT
+        );
+        for local in [
+            "http://127.0.0.1:4566",
+            "http://localhost:4566",
+            "http://[::1]:4566",
+        ] {
+            assert_eq!(attempt_timeout(Some(local)), SDK_OPERATION_TIMEOUT, "{local}");
+        }
+    }
 }
 
 /// Reads the JWT signing secret from Secrets Manager.
