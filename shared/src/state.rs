@@ -39,56 +39,37 @@ pub async fn aws_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// The timeouts of every SDK client (see the constants).
+/// The timeouts of every SDK client, for the endpoint in `AWS_ENDPOINT_URL` (see
+/// [`timeouts_for`]).
 pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
-    aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(SDK_CONNECT_TIMEOUT)
-        .operation_attempt_timeout(attempt_timeout(
-            std::env::var("AWS_ENDPOINT_URL").ok().as_deref(),
-        ))
-        .operation_timeout(SDK_OPERATION_TIMEOUT)
-        .build()
+    timeouts_for(std::env::var("AWS_ENDPOINT_URL").ok().as_deref())
 }
 
-/// Against a local emulator an attempt gets the whole operation budget: the emulator serves one
-/// request at a time, so under test load an attempt can queue for seconds and still succeed, and
-/// retrying it then turns the success into a conditional failure (a 409 "already exists" for a
-/// registration that worked). A refused connection still fails at once.
-fn attempt_timeout(endpoint: Option<&str>) -> Duration {
+/// One call's whole budget against a loopback emulator. The emulator serves one DynamoDB call
+/// at a time, so under test load (200 concurrent checkouts) a call can queue for longer than
+/// AWS's 8 s and still succeed; a stopped emulator still fails at once (connection refused).
+pub const EMULATOR_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The timeouts for an endpoint override (`None`: AWS). AWS: connect 1 s, attempt 3 s,
+/// operation 8 s. A loopback emulator: one attempt gets the whole operation budget
+/// ([`EMULATOR_OPERATION_TIMEOUT`]): an attempt that queued for seconds and is retried after it
+/// succeeded turns the success into a conditional failure (a 409 "already exists" for a
+/// registration that worked).
+pub fn timeouts_for(endpoint: Option<&str>) -> aws_config::timeout::TimeoutConfig {
     let local = endpoint.is_some_and(|url| {
         let host = url.split("://").nth(1).unwrap_or(url);
         host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]")
     });
-    if local {
-        SDK_OPERATION_TIMEOUT
+    let (attempt, operation) = if local {
+        (EMULATOR_OPERATION_TIMEOUT, EMULATOR_OPERATION_TIMEOUT)
     } else {
-        SDK_ATTEMPT_TIMEOUT
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_a_loopback_emulator_gets_one_attempt_per_operation() {
-        assert_eq!(attempt_timeout(None), SDK_ATTEMPT_TIMEOUT);
-        assert_eq!(
-            attempt_timeout(Some("https://dynamodb.us-east-1.amazonaws.com")),
-            SDK_ATTEMPT_TIMEOUT
-        );
-        assert_eq!(
-            attempt_timeout(Some("http://localstack:4566")),
-            SDK_ATTEMPT_TIMEOUT
-        );
-        for local in [
-            "http://127.0.0.1:4566",
-            "http://localhost:4566",
-            "http://[::1]:4566",
-        ] {
-            assert_eq!(attempt_timeout(Some(local)), SDK_OPERATION_TIMEOUT, "{local}");
-        }
-    }
+        (SDK_ATTEMPT_TIMEOUT, SDK_OPERATION_TIMEOUT)
+    };
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(SDK_CONNECT_TIMEOUT)
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(operation)
+        .build()
 }
 
 /// Reads the JWT signing secret from Secrets Manager.
@@ -156,5 +137,37 @@ pub fn media_public_base(sdk: &aws_config::SdkConfig, bucket: &str) -> String {
             "https://{bucket}.s3.{}.amazonaws.com",
             sdk.region().map(|r| r.as_ref()).unwrap_or("us-east-1")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_loopback_emulator_gets_one_long_attempt_per_operation() {
+        let budget = |endpoint| {
+            let t = timeouts_for(endpoint);
+            (t.operation_attempt_timeout(), t.operation_timeout())
+        };
+        let aws = (Some(SDK_ATTEMPT_TIMEOUT), Some(SDK_OPERATION_TIMEOUT));
+        assert_eq!(budget(None), aws);
+        assert_eq!(
+            budget(Some("https://dynamodb.us-east-1.amazonaws.com")),
+            aws
+        );
+        assert_eq!(budget(Some("http://localstack:4566")), aws);
+        for local in [
+            "http://127.0.0.1:4566",
+            "http://localhost:4566",
+            "http://[::1]:4566",
+        ] {
+            let emulator = Some(EMULATOR_OPERATION_TIMEOUT);
+            assert_eq!(budget(Some(local)), (emulator, emulator), "{local}");
+        }
+        assert_eq!(
+            timeouts_for(None).connect_timeout(),
+            Some(SDK_CONNECT_TIMEOUT)
+        );
     }
 }

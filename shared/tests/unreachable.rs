@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use axum::response::IntoResponse;
 use shared::error::ApiError;
-use shared::state::{SDK_OPERATION_TIMEOUT, sdk_timeouts};
+use shared::state::{SDK_OPERATION_TIMEOUT, timeouts_for};
 use shared::store::{Db, StoreError, keys};
 
 async fn db_at(endpoint: &str) -> Db {
@@ -15,7 +15,8 @@ async fn db_at(endpoint: &str) -> Db {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "test"))
         .endpoint_url(endpoint)
-        .timeout_config(sdk_timeouts())
+        // AWS's timeouts (the emulator's are longer), whatever AWS_ENDPOINT_URL says
+        .timeout_config(timeouts_for(None))
         .load()
         .await;
     Db::new(aws_sdk_dynamodb::Client::new(&sdk), "commerce")
