@@ -181,9 +181,24 @@ if __name__ == "__main__":
 
 # --- schemathesis hooks ---------------------------------------------------------------------------
 
+import ast  # noqa: E402
+import threading  # noqa: E402
 import zlib  # noqa: E402
 
 import schemathesis  # noqa: E402  (only the hooks need schemathesis)
+
+# CPython before 3.12 keeps the AST constructor's recursion depth in interpreter-wide state, so
+# two of schemathesis' worker threads parsing at once (hypothesis parses lambdas to describe its
+# strategies) can fail a run with "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905; seen here on 3.11.7): one parse at a time.
+if sys.version_info < (3, 12):
+    _ast_parse, _ast_lock = ast.parse, threading.Lock()
+
+    def _one_parse_at_a_time(*args, **kwargs):
+        with _ast_lock:
+            return _ast_parse(*args, **kwargs)
+
+    ast.parse = _one_parse_at_a_time
 
 BASE_URL = os.environ["FUZZ_BASE_URL"]
 with open(os.environ["FUZZ_IDS"]) as _f:
