@@ -65,10 +65,10 @@ impl std::fmt::Display for Money {
 /// Largest price accepted (10^12 minor units): keeps every sum of a cart far from overflow.
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
 
-/// The OpenAPI shape of a [`Money`] a client sends as a price or an amount to move (prices,
-/// payouts, bank transfers): what [`Money::check_price`] accepts. Documentation only — the
-/// fields are `Money` (`#[schema(value_type = Price)]`), which answers may also carry as zero or
-/// negative amounts.
+// The OpenAPI shape of a `Money` a client sends as a price or an amount to move: what
+// `Money::check_price` accepts. Documentation only: the request fields are `Money` with
+// `#[schema(value_type = Price)]`, as answers may carry zero or negative amounts.
+/// An amount a client sends (a price, a payout, a bank transfer): strictly positive.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Price {

@@ -15,8 +15,9 @@ pub fn id_field(field: &str, value: &mut String, e: &mut Errors) {
     e.check(validate::id(field, value));
 }
 
-/// The methods `POST /payments` takes: every [`Method`] but cash on delivery, which is chosen
-/// at checkout and paid at delivery. Documentation only (`value_type` of the request's field).
+// Documentation only: the `value_type` of `CreatePaymentRequest::method`.
+/// The methods `POST /payments` takes: all but cash on delivery, which is chosen at checkout and
+/// paid at delivery.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnlineMethod {
@@ -27,8 +28,8 @@ pub enum OnlineMethod {
     BankTransfer,
 }
 
-/// The providers whose tokens can be saved. Documentation only (`value_type` of
-/// `SaveMethodRequest::provider`).
+// Documentation only: the `value_type` of `SaveMethodRequest::provider`.
+/// The providers whose tokens can be saved.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenProvider {
