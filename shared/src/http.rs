@@ -72,8 +72,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
     // Syntax first (400), then shape (422): serde_json classifies some shape errors inside enums
     // as syntax errors when deserialising straight from bytes.
-    let value: serde_json::Value = serde_json::from_slice(bytes)
+    let mut value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    whole_floats_to_integers(&mut value);
     // serde reads a struct from a JSON array too (`[null, null]` would fill its fields in
     // order); every request body of this API is an object.
     if !value.is_object() {
@@ -87,6 +88,24 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let (field, message) = field_and_message(&path, &err.into_inner().to_string());
         ApiError::Validation(vec![FieldError::new(field, message)])
     })
+}
+
+/// JSON Schema (and so the OpenAPI document) counts `2.0` as an integer; serde would refuse it
+/// for an integer field. Whole numbers written as floats become integers (a float field still
+/// reads them).
+fn whole_floats_to_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // Strictly inside the i64 range: 2^63 as f64 is not an i64.
+            if f.fract() == 0.0 && f > -9.2e18 && f < 9.2e18 {
+                *value = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_floats_to_integers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(whole_floats_to_integers),
+        _ => {}
+    }
 }
 
 /// Turns serde's message into (field path, message). "missing field `x`" and "unknown field
@@ -156,6 +175,12 @@ mod tests {
         );
         let p = problem(r#"{"email":"x","age":300}"#);
         assert_eq!(p.errors[0].field, "age");
+        // a whole number written as a float is an integer (as JSON Schema counts it), a
+        // fraction is not
+        let b: Body = parse_json(br#"{"email":"x","age":7.0}"#).unwrap();
+        assert_eq!(b.age, 7);
+        assert_eq!(problem(r#"{"email":"x","age":7.5}"#).errors[0].field, "age");
+        assert_eq!(problem(r#"{"email":"x","age":1e300}"#).errors[0].field, "age");
     }
 
     async fn idempotency_key(value: Option<&str>) -> Result<IdempotencyKey, ApiError> {
