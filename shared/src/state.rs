@@ -49,9 +49,13 @@ pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
 /// at a time, so under test load (200 concurrent checkouts) a call can queue for longer than
 /// AWS's 8 s and still succeed; a stopped emulator still fails at once (connection refused).
 pub const EMULATOR_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connect timeout against a loopback emulator: a busy moto (one Python process) accepts
+/// connections late, seconds late under a full test run; a stopped one refuses at once.
+pub const EMULATOR_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The timeouts for an endpoint override (`None`: AWS). AWS: connect 1 s, attempt 3 s,
-/// operation 8 s. A loopback emulator: one attempt gets the whole operation budget
+/// operation 8 s. A loopback emulator: connect 10 s, and one attempt gets the whole operation
+/// budget
 /// ([`EMULATOR_OPERATION_TIMEOUT`]): an attempt that queued for seconds and is retried after it
 /// succeeded turns the success into a conditional failure (a 409 "already exists" for a
 /// registration that worked).
@@ -60,13 +64,21 @@ pub fn timeouts_for(endpoint: Option<&str>) -> aws_config::timeout::TimeoutConfi
         let host = url.split("://").nth(1).unwrap_or(url);
         host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]")
     });
-    let (attempt, operation) = if local {
-        (EMULATOR_OPERATION_TIMEOUT, EMULATOR_OPERATION_TIMEOUT)
+    let (connect, attempt, operation) = if local {
+        (
+            EMULATOR_CONNECT_TIMEOUT,
+            EMULATOR_OPERATION_TIMEOUT,
+            EMULATOR_OPERATION_TIMEOUT,
+        )
     } else {
-        (SDK_ATTEMPT_TIMEOUT, SDK_OPERATION_TIMEOUT)
+        (
+            SDK_CONNECT_TIMEOUT,
+            SDK_ATTEMPT_TIMEOUT,
+            SDK_OPERATION_TIMEOUT,
+        )
     };
     aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(SDK_CONNECT_TIMEOUT)
+        .connect_timeout(connect)
         .operation_attempt_timeout(attempt)
         .operation_timeout(operation)
         .build()
@@ -168,6 +180,10 @@ mod tests {
         assert_eq!(
             timeouts_for(None).connect_timeout(),
             Some(SDK_CONNECT_TIMEOUT)
+        );
+        assert_eq!(
+            timeouts_for(Some("http://127.0.0.1:4566")).connect_timeout(),
+            Some(EMULATOR_CONNECT_TIMEOUT)
         );
     }
 }

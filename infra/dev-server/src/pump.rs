@@ -368,10 +368,10 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// as there are some; an idle queue costs one request per poller per this period).
 const LONG_POLL: Duration = Duration::from_secs(20);
 
-/// The SDK timeouts with room for a long poll (the shared attempt timeout is shorter).
+/// The SDK timeouts with room for a long poll (the shared attempt timeout may be shorter).
 fn long_poll_timeouts() -> aws_config::timeout::TimeoutConfig {
-    aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(shared::state::SDK_CONNECT_TIMEOUT)
+    shared::state::sdk_timeouts()
+        .to_builder()
         .operation_attempt_timeout(LONG_POLL + Duration::from_secs(5))
         .operation_timeout(LONG_POLL + Duration::from_secs(10))
         .build()
