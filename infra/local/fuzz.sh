@@ -52,7 +52,7 @@ else
   trap stop_local_stack EXIT
   trap 'exit 130' INT TERM
   # Every request comes from 127.0.0.1 and from three users: lift the write limits.
-  start_local_stack fuzz --param WriteLimitPerIp=1000000 --param WriteLimitPerUser=1000000 -- --seed
+  start_local_stack fuzz --param WriteLimitPerIp=0 --param WriteLimitPerUser=0 -- --seed
   base_url="http://127.0.0.1:$api_port"
   out=${out:-$run_dir/fuzz}
 fi

@@ -127,8 +127,8 @@ impl LocalStack {
                 .arg("--out")
                 .arg(&out)
                 // every client of this stack is 127.0.0.1, and the tests write fast
-                .args(["--param", "WriteLimitPerIp=1000000"])
-                .args(["--param", "WriteLimitPerUser=1000000"])
+                .args(["--param", "WriteLimitPerIp=0"])
+                .args(["--param", "WriteLimitPerUser=0"])
                 .env("AWS_ACCESS_KEY_ID", "test")
                 .env("AWS_SECRET_ACCESS_KEY", "test")
                 .env("AWS_REGION", "us-east-1"),
