@@ -180,7 +180,10 @@ mod tests {
         let b: Body = parse_json(br#"{"email":"x","age":7.0}"#).unwrap();
         assert_eq!(b.age, 7);
         assert_eq!(problem(r#"{"email":"x","age":7.5}"#).errors[0].field, "age");
-        assert_eq!(problem(r#"{"email":"x","age":1e300}"#).errors[0].field, "age");
+        assert_eq!(
+            problem(r#"{"email":"x","age":1e300}"#).errors[0].field,
+            "age"
+        );
     }
 
     async fn idempotency_key(value: Option<&str>) -> Result<IdempotencyKey, ApiError> {
