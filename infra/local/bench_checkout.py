@@ -336,6 +336,26 @@ def table_text(results):
     return "\n".join(lines)
 
 
+def emulator_from_stack(path, prog):
+    """The endpoint, the table name and a DynamoDB client factory (no retries) for the emulator of stack file
+    `path`; exits with a hint when `make dev` has not written it."""
+    try:
+        with open(path) as f:
+            stack = json.load(f)
+        endpoint, region, table = stack["endpoint"], stack.get("region", "us-east-1"), stack["env"]["TABLE_NAME"]
+    except (OSError, ValueError, KeyError) as e:
+        sys.exit(f"{prog}: cannot read the emulator endpoint and TABLE_NAME from {path} ({e}); "
+                 "start `make dev` first or pass --stack")
+    import boto3
+    from botocore.config import Config
+
+    def ddb_client():
+        return boto3.client("dynamodb", endpoint_url=endpoint, region_name=region, aws_access_key_id="test",
+                            aws_secret_access_key="test",
+                            config=Config(retries={"max_attempts": 1}, max_pool_connections=2))
+    return endpoint, table, ddb_client
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--base-url", default="http://localhost:3000")
@@ -350,20 +370,7 @@ def main():
     if min(args.checkouts, args.concurrency, args.products, args.raw) < 1 or args.warmup < 0:
         ap.error("--checkouts, --concurrency, --products and --raw must be ≥ 1, --warmup ≥ 0")
 
-    try:
-        with open(args.stack) as f:
-            stack = json.load(f)
-        endpoint, region, table = stack["endpoint"], stack.get("region", "us-east-1"), stack["env"]["TABLE_NAME"]
-    except (OSError, ValueError, KeyError) as e:
-        sys.exit(f"bench_checkout.py: cannot read the emulator endpoint and TABLE_NAME from {args.stack} ({e}); "
-                 "start `make dev` first or pass --stack")
-    import boto3
-    from botocore.config import Config
-
-    def ddb_client():
-        return boto3.client("dynamodb", endpoint_url=endpoint, region_name=region, aws_access_key_id="test",
-                            aws_secret_access_key="test",
-                            config=Config(retries={"max_attempts": 1}, max_pool_connections=2))
+    endpoint, table, ddb_client = emulator_from_stack(args.stack, "bench_checkout.py")
     ddb = ddb_client()
     try:
         status, _, _ = client(args.base_url).call("GET", "/health")

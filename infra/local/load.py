@@ -352,20 +352,7 @@ def main():
     if min(args.duration, args.concurrency, args.products, args.stock, args.voucher_limit, args.raw) <= 0:
         ap.error("--duration, --concurrency, --products, --stock, --voucher-limit and --raw must be > 0")
 
-    try:
-        with open(args.stack) as f:
-            stack = json.load(f)
-        endpoint, region, table = stack["endpoint"], stack.get("region", "us-east-1"), stack["env"]["TABLE_NAME"]
-    except (OSError, ValueError, KeyError) as e:
-        sys.exit(f"load.py: cannot read the emulator endpoint and TABLE_NAME from {args.stack} ({e}); "
-                 "start `make dev` first or pass --stack")
-    import boto3
-    from botocore.config import Config
-
-    def ddb_client():
-        return boto3.client("dynamodb", endpoint_url=endpoint, region_name=region, aws_access_key_id="test",
-                            aws_secret_access_key="test",
-                            config=Config(retries={"max_attempts": 1}, max_pool_connections=2))
+    endpoint, table, ddb_client = bench.emulator_from_stack(args.stack, "load.py")
     ddb = ddb_client()
     try:
         status, _, _ = bench.client(args.base_url).call("GET", "/health")
