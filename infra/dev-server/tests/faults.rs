@@ -180,12 +180,15 @@ async fn redrive(sqs: &aws_sdk_sqs::Client, dlq: &str, queue: &str) -> Vec<Strin
                 .send()
                 .await
                 .unwrap();
-            sqs.delete_message()
+            // A delete can fail when the handle went stale (the message became visible again) or
+            // the loaded emulator answers an error page; the message is then redriven again
+            // later, and the duplicate is what the consumer's exactly-once must absorb.
+            let _ = sqs
+                .delete_message()
                 .queue_url(dlq)
                 .receipt_handle(m.receipt_handle().unwrap())
                 .send()
-                .await
-                .unwrap();
+                .await;
             let event: Value = serde_json::from_str(body).unwrap_or_default();
             moved.push(event["detail-type"].as_str().unwrap_or("?").to_owned());
         }
