@@ -159,6 +159,18 @@ pub struct OrderPlaced {
     pub total: crate::domain::Money,
     /// When an unpaid online order expires (RFC 3339), if it waits for payment.
     pub payment_due_at: Option<String>,
+    /// What was ordered (search re-reads these products' stock; recommendations count them
+    /// bought together). Empty in events written before the field existed.
+    #[serde(default)]
+    pub items: Vec<OrderedItem>,
+}
+
+/// One line of a placed order, as consumers of `OrderPlaced` need it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderedItem {
+    pub product_id: String,
+    pub sku: String,
+    pub quantity: i64,
 }
 
 /// An order moved from one status to another; the detail-type names the move.

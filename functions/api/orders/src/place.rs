@@ -300,6 +300,15 @@ pub async fn place(
                 payment_method: req.payment_method.as_str().into(),
                 total: order.money(order.total),
                 payment_due_at: payment_due_at.and_then(shared::format_epoch),
+                items: order
+                    .lines
+                    .iter()
+                    .map(|l| shared::events::OrderedItem {
+                        product_id: l.product_id.clone(),
+                        sku: l.sku.clone(),
+                        quantity: l.quantity,
+                    })
+                    .collect(),
             }),
         )?);
         kinds.push(Action::Other);

@@ -695,6 +695,7 @@ mod tests {
             payment_method: "online".into(),
             total: Money::new(465_000, Currency::VND),
             payment_due_at: Some("2026-11-26T10:15:00Z".into()),
+            items: Vec::new(),
         });
         let mails = compose(&event, "http://x/", &order_people());
         assert_eq!(recipients(&mails), ["bao@example.com", "owner@x.co"]);
