@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-.PHONY: help dev test fuzz lint package bench bench-checkout bench-webhooks load provision emulator-start emulator-stop clean
+.PHONY: help dev test fuzz lint package bench bench-checkout bench-webhooks bench-search load reindex provision emulator-start emulator-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -39,6 +39,10 @@ bench-webhooks: ## Stripe webhook latency vs the emulator's raw transaction rate
 load: ## 60 s mixed workload (browse, cart, checkout, cancel) vs make dev, then no-oversell / ledger / voucher checks
 	@bash infra/local/venv.sh
 	@.venv/bin/python infra/local/load.py --base-url $${BASE_URL:-http://localhost:3000} $(LOAD_ARGS)
+
+reindex: ## Rebuild the search index of `make dev` from the table (new generation, alias swapped)
+	@cargo build -q -p dev-server
+	@target/debug/dev-server --stack .local/stack.json --reindex-only
 
 provision: ## Create the local resources of template.yaml in the emulator (idempotent)
 	@bash infra/local/venv.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make dev`: the whole system on this machine with demo data. Starts the emulator (unless
 # AWS_ENDPOINT_URL already points at one, e.g. LocalStack), provisions it from template.yaml,
-# seeds demo accounts, serves the API on http://localhost:3000 and, once it answers, seeds a demo
+# starts the local search server (osmem-server; OPENSEARCH_ENDPOINT=… uses another engine instead),
+# seeds demo accounts, rebuilds the search index, serves the API on http://localhost:3000 and, once it answers, seeds a demo
 # catalogue through the API (infra/local/seed_demo.py: shop, products, vouchers, buyer address).
 # Ctrl-C stops everything.
 set -euo pipefail
@@ -33,23 +34,35 @@ cleanup() {
   [ -n "${tail_pid:-}" ] && kill "$tail_pid" 2>/dev/null || true
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
   [ -n "${sandbox_pid:-}" ] && kill "$sandbox_pid" 2>/dev/null || true
+  [ -n "${search_pid:-}" ] && kill "$search_pid" 2>/dev/null || true
   [ -n "$own_emulator" ] && bash infra/local/emulator.sh stop 4566 || true
   exit 0
 }
 trap cleanup EXIT INT TERM
 
+if [ -n "${OPENSEARCH_ENDPOINT:-}" ]; then
+  step "Using the search engine at OPENSEARCH_ENDPOINT=$OPENSEARCH_ENDPOINT"
+  search_url=$OPENSEARCH_ENDPOINT
+else
+  SEARCH_PORT=${SEARCH_PORT:-9200}
+  step "Search server (osmem, in memory) on 127.0.0.1:$SEARCH_PORT (logs: .local/search.log)"
+  mkdir -p .local
+  start_search "$SEARCH_PORT" .local/search.log
+fi
+
 SANDBOX_PORT=${SANDBOX_PORT:-4580}
 step "Provisioning from template.yaml (payment adapters → the sandbox on :$SANDBOX_PORT)"
 # shellcheck disable=SC2046
 .venv/bin/python infra/local/provision.py --endpoint "$AWS_ENDPOINT_URL" --stack commerce-local --out .local/stack.json \
-  $(payment_params "$SANDBOX_PORT" "$PORT") \
+  $(payment_params "$SANDBOX_PORT" "$PORT") --param "SearchEndpoint=$search_url" \
   --param WriteLimitPerIp=100000  # every local client is 127.0.0.1; the per-user limit stays 120/min
 
 step "Payment sandbox on http://127.0.0.1:$SANDBOX_PORT (logs: .local/payment-sandbox.log)"
 start_sandbox "$SANDBOX_PORT" "$PORT" .local/stack.json .local/payment-sandbox
 
 step "Starting the API on http://localhost:$PORT (logs: .local/dev-server.log)"
-target/debug/dev-server --stack .local/stack.json --port "$PORT" --seed >.local/dev-server.log 2>&1 &
+# --reindex: the search server starts empty; rebuild its index from whatever the table holds.
+target/debug/dev-server --stack .local/stack.json --port "$PORT" --seed --reindex >.local/dev-server.log 2>&1 &
 server_pid=$!
 wait_http "http://127.0.0.1:$PORT/health" 120 .local/dev-server.log
 
@@ -67,6 +80,7 @@ cat <<INFO
   Docs       http://localhost:$PORT/docs
   OpenAPI    http://localhost:$PORT/openapi.json
   Emulator   $AWS_ENDPOINT_URL   (sent e-mail: $AWS_ENDPOINT_URL/moto-api/data.json → ses.Message)
+  Search     $search_url   (OpenSearch REST; index alias "products")
   Payments   sandbox http://127.0.0.1:$SANDBOX_PORT (hosted pages, /_control API); local webhook secrets:
 $(.venv/bin/python infra/local/payment_secrets.py --stack .local/stack.json --out .local/payment-sandbox.json --print)
 

@@ -30,11 +30,22 @@ start_sandbox() {
   sandbox_pid=$!
   wait_http "http://127.0.0.1:$port/health" 30 "$base.log"
 }
+# Starts the local OpenSearch-compatible server (osmem-server, pinned in the venv; in memory,
+# nothing kept between runs) on 127.0.0.1:$1, logging to $2; it exits with this shell. Sets
+# search_pid and search_url.
+start_search() {
+  local port=$1 log=$2 bin
+  bin=$(.venv/bin/python -c 'import osmem_server; print(osmem_server.resolve_binary())')
+  "$bin" -addr "127.0.0.1:$port" -no-stdin-watch -parent-pid $$ >"$log" 2>&1 &
+  search_pid=$!
+  search_url="http://127.0.0.1:$port"
+  wait_http "$search_url/" 30 "$log"
+}
 # A private copy of the system on free ports, as `make test` and `make fuzz` need it: the emulator,
 # its provisioning from template.yaml (stack "$1<emulator port>"; arguments after $1 up to `--` go
 # to provision.py, e.g. --param K=V), the payment sandbox and the dev server (arguments after `--`,
 # e.g. --seed). Files in .local/$1-<emulator port>/. Sets emulator_port, api_port, sandbox_port,
-# run_dir, server_pid and sandbox_pid; stop_local_stack stops what it started (call it from the
+# search_port, search_url, run_dir, server_pid, sandbox_pid and search_pid; stop_local_stack stops what it started (call it from the
 # caller's EXIT trap).
 start_local_stack() {
   local prefix=$1 provision_args=() server_args=()
@@ -51,10 +62,13 @@ start_local_stack() {
 
   api_port=$(bash infra/local/emulator.sh free-port)
   sandbox_port=$(bash infra/local/emulator.sh free-port)
+  search_port=$(bash infra/local/emulator.sh free-port)
+  step "Search server (osmem) on 127.0.0.1:$search_port"
+  start_search "$search_port" "$run_dir/search.log"
   step "Provisioning from template.yaml"
   # shellcheck disable=SC2046
   .venv/bin/python infra/local/provision.py --endpoint "http://127.0.0.1:$emulator_port" --stack "$prefix$emulator_port" \
-    --out "$run_dir/stack.json" $(payment_params "$sandbox_port" "$api_port") "${provision_args[@]}"
+    --out "$run_dir/stack.json" $(payment_params "$sandbox_port" "$api_port") --param "SearchEndpoint=$search_url" "${provision_args[@]}"
 
   step "Payment sandbox on 127.0.0.1:$sandbox_port"
   start_sandbox "$sandbox_port" "$api_port" "$run_dir/stack.json" "$run_dir/payment-sandbox"
@@ -68,6 +82,7 @@ start_local_stack() {
 stop_local_stack() {
   [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
   [ -n "${sandbox_pid:-}" ] && kill "$sandbox_pid" 2>/dev/null && wait "$sandbox_pid" 2>/dev/null || true
+  [ -n "${search_pid:-}" ] && kill "$search_pid" 2>/dev/null && wait "$search_pid" 2>/dev/null || true
   [ -n "${emulator_port:-}" ] && bash infra/local/emulator.sh stop "$emulator_port" || true
-  server_pid="" sandbox_pid="" emulator_port=""
+  server_pid="" sandbox_pid="" search_pid="" emulator_port=""
 }

@@ -171,6 +171,10 @@ pub struct ShopRecord {
     pub status: ShopStatus,
     pub created_at: String,
     pub updated_at: String,
+    /// Bumped by every write of the record, so search documents (which show the shop) get a
+    /// newer version when the shop changes (see `product_search::doc`).
+    #[serde(default)]
+    pub rev: u64,
 }
 
 impl ShopRecord {

@@ -30,6 +30,7 @@ pub enum DomainEvent {
     ProductDeleted(ProductDeleted),
     StockChanged(StockChanged),
     StockLow(StockLow),
+    ShopUpdated(ShopUpdated),
     OrderPlaced(OrderPlaced),
     OrderConfirmed(OrderStatusChanged),
     OrderProcessing(OrderStatusChanged),
@@ -253,6 +254,14 @@ pub struct StockLow {
     pub threshold: i64,
 }
 
+/// A shop's profile or status changed (an admin suspended or reinstated it, its owner edited
+/// it): search re-indexes its products (a suspended shop's leave the index).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShopUpdated {
+    pub shop_id: String,
+    pub status: crate::catalog::ShopStatus,
+}
+
 /// A user signed up. Carries the one-time e-mail verification token for the notifier: treat
 /// the event as secret-bearing and never log its data.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -282,6 +291,7 @@ impl DomainEvent {
             Self::ProductDeleted(_) => "ProductDeleted",
             Self::StockChanged(_) => "StockChanged",
             Self::StockLow(_) => "StockLow",
+            Self::ShopUpdated(_) => "ShopUpdated",
             Self::OrderPlaced(_) => "OrderPlaced",
             Self::OrderConfirmed(_) => "OrderConfirmed",
             Self::OrderProcessing(_) => "OrderProcessing",
@@ -329,7 +339,8 @@ impl DomainEvent {
             Self::ProductUpserted(_)
             | Self::ProductDeleted(_)
             | Self::StockChanged(_)
-            | Self::StockLow(_) => source::CATALOG,
+            | Self::StockLow(_)
+            | Self::ShopUpdated(_) => source::CATALOG,
             Self::OrderPlaced(_)
             | Self::OrderConfirmed(_)
             | Self::OrderProcessing(_)
@@ -369,6 +380,7 @@ impl DomainEvent {
             Self::ProductDeleted(d) => serde_json::to_value(d),
             Self::StockChanged(d) => serde_json::to_value(d),
             Self::StockLow(d) => serde_json::to_value(d),
+            Self::ShopUpdated(d) => serde_json::to_value(d),
             Self::OrderPlaced(d) => serde_json::to_value(d),
             Self::OrderConfirmed(d)
             | Self::OrderProcessing(d)

@@ -316,10 +316,14 @@ fn stock_actions(
                 table,
                 tx::UpdateSpec {
                     key,
-                    update: "ADD reserved :minus, available :q",
+                    update: "ADD reserved :minus, available :q, rev :one",
                     condition: Some("reserved >= :q"),
                     names: &[],
-                    values: vec![(":minus", n(-line.quantity)), (":q", n(line.quantity))],
+                    values: vec![
+                        (":minus", n(-line.quantity)),
+                        (":q", n(line.quantity)),
+                        (":one", n(1)),
+                    ],
                 },
             )?),
             StockEffect::Sell => {

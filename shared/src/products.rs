@@ -102,6 +102,21 @@ pub struct VariantRecord {
     /// Set while `available <= low_stock_threshold` (one `StockLow` per crossing).
     #[serde(default)]
     pub low_stock: bool,
+    /// Bumped (`ADD rev :one`) by every write that changes `available`, so the search
+    /// document's version grows with the stock it shows (see `product_search::doc`).
+    #[serde(default)]
+    pub rev: u64,
+}
+
+/// `PRODUCT#<id>/STATS`: counters the search document shows, kept by the search indexer (units
+/// sold from placed orders, each order counted once). Sorts after the product item, so
+/// [`load_product`]'s query reads it too; `rev` is bumped with every change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProductStats {
+    #[serde(default)]
+    pub sales: i64,
+    #[serde(default)]
+    pub rev: u64,
 }
 
 /// A product card as listings show it.
@@ -180,6 +195,16 @@ pub async fn load_product(
     db: &Db,
     product_id: &str,
 ) -> Result<Option<(ProductRecord, Vec<VariantRecord>)>, StoreError> {
+    Ok(load_product_with_stats(db, product_id)
+        .await?
+        .map(|(p, v, _)| (p, v)))
+}
+
+/// [`load_product`] with the product's search counters (the same query reads them).
+pub async fn load_product_with_stats(
+    db: &Db,
+    product_id: &str,
+) -> Result<Option<(ProductRecord, Vec<VariantRecord>, ProductStats)>, StoreError> {
     let out = db
         .client
         .query()
@@ -193,6 +218,7 @@ pub async fn load_product(
         .map_err(classify)?;
     let mut product = None;
     let mut variants = Vec::new();
+    let mut stats = ProductStats::default();
     for item in out.items.unwrap_or_default() {
         match item.get("SK") {
             Some(AttributeValue::S(sk)) if sk == keys::PRODUCT_SK => {
@@ -201,10 +227,13 @@ pub async fn load_product(
             Some(AttributeValue::S(sk)) if sk.starts_with(keys::VARIANT_PREFIX) => {
                 variants.push(from_item::<VariantRecord>(item)?)
             }
+            Some(AttributeValue::S(sk)) if sk == keys::PRODUCT_STATS_SK => {
+                stats = from_item::<ProductStats>(item)?
+            }
             _ => {}
         }
     }
-    Ok(product.map(|p| (p, variants)))
+    Ok(product.map(|p| (p, variants, stats)))
 }
 
 /// A variant as the API shows it, with the price a buyer pays now.

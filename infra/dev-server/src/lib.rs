@@ -7,6 +7,8 @@ pub mod pump;
 pub mod seed;
 pub mod stack;
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::response::Html;
 use axum::routing::get;
@@ -26,20 +28,41 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(api_orders::api())
         .merge(api_payments::api())
         .merge(api_webhooks::api())
+        .merge(api_search::api())
 }
 
-/// What the payment and webhook routes need besides the state: the provider adapters (pointed
-/// at the payment sandbox locally) and the payment settings.
-#[derive(Clone, Default)]
-pub struct Payments {
+/// What some route groups need besides the state: the payment provider adapters (pointed at
+/// the payment sandbox locally) and the search engine client (the local OpenSearch-compatible
+/// server).
+#[derive(Clone)]
+pub struct Services {
     pub providers: payment_providers::registry::Providers,
+    pub search: Arc<product_search::Engine>,
 }
 
-impl Payments {
+impl Services {
     pub async fn from_env(sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         Ok(Self {
             providers: payment_providers::registry::Providers::from_env(sdk).await?,
+            search: Arc::new(product_search::Engine::from_env(sdk)?),
         })
+    }
+}
+
+/// No provider configured, and a search engine that is never there (search answers 503).
+impl Default for Services {
+    fn default() -> Self {
+        let nowhere = product_search::Engine::new(
+            "http://127.0.0.1:9",
+            product_search::index::ALIAS,
+            std::time::Duration::from_secs(1),
+            None,
+        )
+        .expect("a loopback URL makes an engine");
+        Self {
+            providers: Default::default(),
+            search: Arc::new(nowhere),
+        }
     }
 }
 
@@ -55,7 +78,7 @@ fn routes_and_doc() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
 }
 
 /// The whole HTTP surface: API routes plus `/openapi.json`, `/docs` and `/health`.
-pub fn app(state: AppState, public_url: Option<&str>, payments: Payments) -> axum::Router {
+pub fn app(state: AppState, public_url: Option<&str>, services: Services) -> axum::Router {
     let (routes, mut doc) = routes_and_doc();
     if let Some(url) = public_url {
         doc.servers = Some(vec![utoipa::openapi::Server::new(url)]);
@@ -72,9 +95,10 @@ pub fn app(state: AppState, public_url: Option<&str>, payments: Payments) -> axu
         )
         .route("/health", get(|| async { "ok" }))
         .layer(api_payments::extension(
-            payments.providers.clone(),
+            services.providers.clone(),
             api_payments::Settings::from_env().expect("payment settings have defaults"),
         ))
-        .layer(api_webhooks::extension(payments.providers));
+        .layer(api_webhooks::extension(services.providers))
+        .layer(api_search::extension(services.search));
     shared::http::finish(routes, state)
 }

@@ -13,9 +13,12 @@ struct Args {
     port: u16,
     pump: bool,
     seed: bool,
+    reindex: bool,
+    reindex_only: bool,
 }
 
-const USAGE: &str = "usage: dev-server [--stack FILE] [--port N] [--no-pump] [--seed]";
+const USAGE: &str =
+    "usage: dev-server [--stack FILE] [--port N] [--no-pump] [--seed] [--reindex | --reindex-only]";
 
 const HELP: &str = "\
 Serves every API route of template.yaml on one port against the emulator described by the
@@ -28,6 +31,9 @@ options:
   --port N       port on 127.0.0.1 (default 3000)
   --no-pump      serve the API only: no stream, queue or schedule pumping
   --seed         create the demo accounts first
+  --reindex      rebuild the search index from the table before serving (the local search
+                 server keeps nothing between runs)
+  --reindex-only rebuild the search index, print the report and exit (`make reindex`)
 
 environment:
   LOCAL_SCHEDULE_SECONDS=N   fire every schedule every N seconds instead of its rate(...)
@@ -40,6 +46,8 @@ fn args() -> anyhow::Result<Args> {
         port: 3000,
         pump: true,
         seed: false,
+        reindex: false,
+        reindex_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -54,6 +62,8 @@ fn args() -> anyhow::Result<Args> {
             }
             "--no-pump" => args.pump = false,
             "--seed" => args.seed = true,
+            "--reindex" => args.reindex = true,
+            "--reindex-only" => args.reindex_only = true,
             "-h" | "--help" => {
                 println!("{USAGE}\n\n{HELP}");
                 std::process::exit(0);
@@ -107,6 +117,14 @@ async fn run(args: Args, stack: Stack) -> anyhow::Result<()> {
         let created = dev_server::seed::seed(&state).await?;
         tracing::info!(created, "demo accounts ready");
     }
+    if args.reindex || args.reindex_only {
+        let indexer = consumer_search_indexer::Indexer::from_env().await?;
+        let report = indexer.reindex().await.context("reindexing search")?;
+        if args.reindex_only {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            return Ok(());
+        }
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let pumps = if args.pump {
         dev_server::pump::start(&stack, &sdk, stopped).await?
@@ -119,9 +137,9 @@ async fn run(args: Args, stack: Stack) -> anyhow::Result<()> {
         .with_context(|| format!("binding {addr}"))?;
     let url = format!("http://localhost:{}", args.port);
     tracing::info!(url = %url, docs = %format!("{url}/docs"), openapi = %format!("{url}/openapi.json"), pumps = pumps.len(), "dev server listening");
-    let payments = dev_server::Payments::from_env(&sdk).await?;
+    let services = dev_server::Services::from_env(&sdk).await?;
     // With the peer address, as API Gateway gives `sourceIp` (the per-address write limit).
-    let app = dev_server::app(state, Some(&url), payments)
+    let app = dev_server::app(state, Some(&url), services)
         .into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -125,6 +125,11 @@ pub fn product(product_id: &str) -> (String, String) {
     (product_pk(product_id), PRODUCT_SK.to_owned())
 }
 pub const VARIANT_PREFIX: &str = "VARIANT#";
+/// Search counters of a product (`ProductStats`); sorts after `PRODUCT`.
+pub const PRODUCT_STATS_SK: &str = "STATS";
+pub fn product_stats(product_id: &str) -> (String, String) {
+    (product_pk(product_id), PRODUCT_STATS_SK.to_owned())
+}
 pub fn variant(product_id: &str, sku: &str) -> (String, String) {
     (product_pk(product_id), format!("{VARIANT_PREFIX}{sku}"))
 }

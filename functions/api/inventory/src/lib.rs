@@ -183,13 +183,14 @@ fn adjustment_actions(
             table,
             tx::UpdateSpec {
                 key: keys::variant(&product.id, sku),
-                update: "ADD stock :d, available :d",
+                update: "ADD stock :d, available :d, rev :one",
                 condition: Some(
                     "attribute_exists(PK) AND available >= :need AND stock <= :ceiling",
                 ),
                 names: &[],
                 values: vec![
                     (":d", n(delta)),
+                    (":one", n(1)),
                     (":need", n((-delta).max(0))),
                     (":ceiling", n(MAX_STOCK - delta.max(0))),
                 ],

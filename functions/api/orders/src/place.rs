@@ -272,10 +272,14 @@ pub async fn place(
                 table,
                 tx::UpdateSpec {
                     key: keys::variant(&l.product_id, &l.sku),
-                    update: "ADD reserved :q, available :minus",
+                    update: "ADD reserved :q, available :minus, rev :one",
                     condition: Some("attribute_exists(PK) AND available >= :q"),
                     names: &[],
-                    values: vec![(":q", n(l.quantity)), (":minus", n(-l.quantity))],
+                    values: vec![
+                        (":q", n(l.quantity)),
+                        (":minus", n(-l.quantity)),
+                        (":one", n(1)),
+                    ],
                 },
             )?);
             kinds.push(Action::Reserve(l.sku.clone()));

@@ -447,6 +447,7 @@ async fn create_product(
                 available: v.stock,
                 low_stock_threshold: v.low_stock_threshold.unwrap_or(DEFAULT_LOW_STOCK_THRESHOLD),
                 low_stock: v.stock <= v.low_stock_threshold.unwrap_or(DEFAULT_LOW_STOCK_THRESHOLD),
+                rev: 0,
             }
         })
         .collect();

@@ -52,6 +52,7 @@ async fn arrange(state: &shared::AppState, variants: usize) -> (String, String) 
                 available: 5,
                 low_stock_threshold: 1,
                 low_stock: false,
+                rev: 0,
             }
         })
         .collect();

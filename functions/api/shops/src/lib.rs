@@ -13,6 +13,7 @@ use shared::auth::Role;
 use shared::catalog::{
     Capability, MemberRecord, MemberRole, OrgRecord, ShopRecord, ShopStatus, authorize_shop,
 };
+use shared::events::{DomainEvent, ShopUpdated};
 use shared::http::{AuthUser, ListResponse, PageQuery, Query, ValidJson, no_content};
 use shared::identity::find_user_by_email;
 use shared::store::{QuerySpec, StoreError, keys, tx};
@@ -420,6 +421,7 @@ async fn create_shop(
         status: ShopStatus::Active,
         created_at: now.clone(),
         updated_at: now,
+        rev: 0,
     };
     shop.index();
     let (ppk, psk) = keys::org_shop(&org_id, &id);
@@ -662,24 +664,32 @@ async fn update_shop(
 }
 
 /// Optimistic write: fails with 409 if the shop changed since it was read (e.g. suspended).
+/// `ShopUpdated` goes out with it (search re-indexes the shop's products).
 async fn save_shop(
     state: &AppState,
     shop: &ShopRecord,
     previous_updated: &str,
 ) -> Result<(), ApiError> {
+    let mut record = shop.clone();
+    record.rev += 1;
     let put = aws_sdk_dynamodb::types::Put::builder()
         .table_name(&state.db.table)
-        .set_item(Some(shared::store::to_item(shop)?))
+        .set_item(Some(shared::store::to_item(&record)?))
         .condition_expression("updated_at = :prev")
         .expression_attribute_values(":prev", shared::store::s(previous_updated))
         .build()
         .map_err(ApiError::internal)?;
+    let event = DomainEvent::ShopUpdated(ShopUpdated {
+        shop_id: shop.id.clone(),
+        status: shop.status,
+    });
     state
         .db
         .transact(vec![
             aws_sdk_dynamodb::types::TransactWriteItem::builder()
                 .put(put)
                 .build(),
+            shared::events::outbox_put(&state.db.table, &event)?,
         ])
         .await?;
     Ok(())

@@ -70,6 +70,7 @@ async fn create_shop(db: &Db) -> String {
         status: ShopStatus::Suspended,
         created_at: now.clone(),
         updated_at: now,
+        rev: 0,
     })
     .await
     .expect("shop created");
