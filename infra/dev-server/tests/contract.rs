@@ -155,8 +155,13 @@ fn function_routers() -> Vec<(&'static str, axum::Router, Routes)> {
         ),
         (
             "api-webhooks",
-            api_webhooks::router(state, Default::default()),
+            api_webhooks::router(state.clone(), Default::default()),
             openapi_routes(&api_webhooks::api().split_for_parts().1),
+        ),
+        (
+            "api-search",
+            api_search::router(state, dev_server::Services::default().search),
+            openapi_routes(&api_search::api().split_for_parts().1),
         ),
     ]
 }
@@ -247,7 +252,11 @@ fn every_operation_declares_its_error_statuses_and_request_schemas_with_required
                 );
                 let name = schema.rsplit('/').next().unwrap();
                 let required = &json["components"]["schemas"][name]["required"];
-                let optional_only = ["UpdateProfileRequest", "CalculateTotalRequest"];
+                let optional_only = [
+                    "UpdateProfileRequest",
+                    "CalculateTotalRequest",
+                    "AdvancedSearchRequest",
+                ];
                 assert!(
                     optional_only.contains(&name)
                         || required.as_array().is_some_and(|r| !r.is_empty()),

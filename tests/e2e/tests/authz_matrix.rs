@@ -262,6 +262,14 @@ const ROUTES: &[(&str, &str, Access, Body)] = &[
     ("PUT", "/api/v1/products/{id}/variants/{sku}/price", Shop(ManageCatalog), Body::Json(|_| json!({"price": {"amount": PRICE, "currency": "VND"}}))),
     ("GET", "/api/v1/products/{id}/price-history", Public, Body::None),
     ("GET", "/api/v1/products/{id}/related", Public, Body::None),
+    // api-search
+    ("GET", "/api/v1/search", Public, Body::None),
+    ("POST", "/api/v1/search/advanced", Public, Body::Json(|_| json!({"q": "matrix"}))),
+    ("GET", "/api/v1/search/filters/available", Public, Body::None),
+    ("GET", "/api/v1/search/suggestions", Public, Body::None),
+    ("GET", "/api/v1/search/autocomplete", Public, Body::None),
+    ("GET", "/api/v1/products/{id}/similar", Public, Body::None),
+    ("GET", "/api/v1/products/{id}/price-comparison", Public, Body::None),
     ("POST", "/api/v1/products/{id}/media/upload-url", Shop(ManageCatalog), Body::Json(image_upload)),
     ("PUT", "/api/v1/products/{id}/media/order", Shop(ManageCatalog), Body::Json(|f| json!({"media_ids": f.media_ids}))),
     ("DELETE", "/api/v1/products/{id}/media/{media_id}", Shop(ManageCatalog), Body::None),
@@ -618,6 +626,15 @@ async fn fixtures(ctx: &Ctx) -> Fx {
     for (who, id) in method_victims.iter().zip(&victim_methods) {
         victims.insert(("methods", *who), id.clone());
     }
+    // The search-backed product routes need the product in the index (the event pipeline
+    // indexes it asynchronously).
+    eventually("the matrix product indexed for search", || async {
+        let r = ctx
+            .get(&format!("/api/v1/products/{product}/similar"), None)
+            .await;
+        (r.status == 200).then_some(())
+    })
+    .await;
     let tokens = HashMap::from([
         (Buyer, buyer),
         (OtherBuyer, other_buyer),

@@ -124,7 +124,6 @@ pub struct AdvancedSearchRequest {
     /// Attribute name → accepted values (`{"size": ["M", "L"], "color": ["red"]}`): any value
     /// of a name, every name. Up to 10 names of 20 values, each 1–64 characters; case and
     /// diacritics as the seller wrote them are matched case-insensitively.
-    #[schema(value_type = Object)]
     pub attributes: Option<BTreeMap<String, Vec<String>>>,
     pub sort: Option<Sort>,
     #[schema(minimum = 1, maximum = 100)]
@@ -288,7 +287,6 @@ pub struct AvailableFilters {
     pub total: u64,
     pub facets: Facets,
     /// `name` → values with counts (`size` → `m` 3, `l` 2), from `name=value` attributes.
-    #[schema(value_type = Object)]
     pub attributes: BTreeMap<String, Vec<Bucket>>,
     /// The lowest and highest effective price among the matches (minor units), if any.
     pub price_low: Option<i64>,
