@@ -1,0 +1,62 @@
+//! The request budget of the search routes, counted on the real handler against the emulator
+//! and the local search server: a search, its facets and a completion are one engine request
+//! and no DynamoDB request; similar products and price comparison are two engine requests (the
+//! product's document, then the query; an unknown product stops after the first, which is
+//! what this test counts).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Request;
+use tower::ServiceExt;
+
+async fn get(router: &axum::Router, uri: &str) -> (u16, serde_json::Value) {
+    let response = router
+        .clone()
+        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test]
+async fn a_search_is_one_engine_request_and_reads_no_dynamodb() {
+    let mut state = shared::AppState::from_env()
+        .await
+        .expect("make test exports the stack environment");
+    let sdk = shared::state::aws_config().await;
+    let engine = Arc::new(product_search::Engine::from_env(&sdk).unwrap());
+    let calls = e2e::calls::Calls::install(&mut state.db.client);
+    let router = api_search::router(state, engine.clone());
+
+    for (uri, engine_requests) in [
+        (
+            "/api/v1/search?q=ao%20thun&sort=price_asc&min_price=1000&in_stock=true",
+            1,
+        ),
+        (
+            "/api/v1/search?category=01ANY&lat=21.0&lng=105.8&radius_km=5",
+            1,
+        ),
+        ("/api/v1/search/filters/available?q=ao", 1),
+        ("/api/v1/search/suggestions?q=ao%20th", 1),
+        ("/api/v1/search/autocomplete?q=dong%20h", 1),
+        ("/api/v1/products/01NOSUCHPRODUCT/similar", 1),
+    ] {
+        let before = engine.requests();
+        let (status, body) = get(&router, uri).await;
+        assert!(status == 200 || status == 404, "{uri}: {status} {body}");
+        assert_eq!(engine.requests() - before, engine_requests, "{uri}");
+        assert_eq!(calls.take(), Vec::<String>::new(), "{uri} read DynamoDB");
+    }
+    // A bad request costs nothing.
+    let before = engine.requests();
+    let (status, _) = get(&router, "/api/v1/search?limit=0").await;
+    assert_eq!(status, 422);
+    assert_eq!(engine.requests(), before);
+}
