@@ -73,7 +73,7 @@ reindex: ## Rebuild the search index of `make dev` from the table (new generatio
 
 provision: ## Create the local resources of template.yaml in the emulator (idempotent)
 	@bash infra/local/venv.sh
-	@.venv/bin/python infra/local/provision.py --endpoint $${AWS_ENDPOINT_URL:-http://127.0.0.1:4566} --stack commerce-local --out .local/stack.json
+	@.venv/bin/python infra/local/provision.py --endpoint $${AWS_ENDPOINT_URL:-http://127.0.0.1:4566} --stack commerce-local --out .local/stack.json --param SearchEndpoint=$${OPENSEARCH_ENDPOINT:-http://127.0.0.1:9200}
 
 emulator-start: ## Start the moto emulator on 127.0.0.1:4566
 	@bash infra/local/venv.sh

@@ -1,8 +1,8 @@
 //! A private copy of the local system for tests that break it (crash the consumers, kill the
 //! emulator), so they cannot disturb the stack `make test` shares between all other tests:
 //! its own emulator (`infra/local/emulator.sh`) on a free port, provisioned from template.yaml
-//! (`infra/local/provision.py`), and its own dev server (this crate's binary), all stopped on
-//! drop. Files in `.local/<name>-<emulator port>/`.
+//! (`infra/local/provision.py`), its own search server (osmem, from the venv) and its own dev
+//! server (this crate's binary), all stopped on drop. Files in `.local/<name>-<emulator port>/`.
 
 #![allow(dead_code)] // each test binary uses its part
 
@@ -21,6 +21,8 @@ pub struct LocalStack {
     /// The provisioner's stack description (`stack.json`).
     pub stack: Value,
     server: Option<Child>,
+    search: Option<Child>,
+    search_port: u16,
 }
 
 pub fn free_port() -> u16 {
@@ -69,10 +71,36 @@ impl LocalStack {
             dir,
             stack: Value::Null,
             server: None,
+            search: None,
+            search_port: free_port(),
         };
         stack.start_emulator();
+        stack.start_search();
         stack.provision();
         stack
+    }
+
+    /// The local search server (the dev server needs one to start; these tests do not search).
+    fn start_search(&mut self) {
+        let bin = Command::new(".venv/bin/python")
+            .current_dir(&self.root)
+            .args([
+                "-c",
+                "import osmem_server; print(osmem_server.resolve_binary())",
+            ])
+            .output()
+            .expect("the venv's python runs");
+        assert!(bin.status.success(), "osmem-server is not in the venv");
+        let bin = String::from_utf8(bin.stdout).unwrap();
+        let log = std::fs::File::create(self.dir.join("search.log")).unwrap();
+        let child = Command::new(bin.trim())
+            .args(["-addr", &format!("127.0.0.1:{}", self.search_port)])
+            .args(["-no-stdin-watch", "-parent-pid", &std::process::id().to_string()])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting osmem-server");
+        self.search = Some(child);
     }
 
     pub fn endpoint(&self) -> String {
@@ -129,6 +157,8 @@ impl LocalStack {
                 // every client of this stack is 127.0.0.1, and the tests write fast
                 .args(["--param", "WriteLimitPerIp=0"])
                 .args(["--param", "WriteLimitPerUser=0"])
+                .arg("--param")
+                .arg(format!("SearchEndpoint=http://127.0.0.1:{}", self.search_port))
                 .env("AWS_ACCESS_KEY_ID", "test")
                 .env("AWS_SECRET_ACCESS_KEY", "test")
                 .env("AWS_REGION", "us-east-1"),
@@ -275,9 +305,9 @@ impl LocalStack {
 
 impl Drop for LocalStack {
     fn drop(&mut self) {
-        if let Some(mut server) = self.server.take() {
-            let _ = server.kill();
-            let _ = server.wait();
+        for mut child in [self.server.take(), self.search.take()].into_iter().flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
         let _ = Command::new("bash")
             .current_dir(&self.root)
