@@ -6,7 +6,8 @@
 //! the request is refused with 429 and `Retry-After` before any handler runs.
 //!
 //! Webhook routes are exempt: their senders are authenticated by signature, retry on refusal,
-//! and burst legitimately.
+//! and burst legitimately. So is `POST /api/v1/search/advanced`, a read whose filters are a JSON
+//! body: it writes nothing (API Gateway's throttling still caps it).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -21,12 +22,18 @@ use crate::store::{StoreError, keys, n, tx::UpdateSpec};
 
 /// Window length of every counter.
 pub const WINDOW_SECS: i64 = 60;
+/// Reads sent as POST (their filters are a body): not writes, not counted.
+const POSTED_READS: [&str; 1] = ["/api/v1/search/advanced"];
+
 /// Whether `path` is never limited here: the providers' webhooks,
-/// `/api/v1/payments/{provider}/webhook` (see the module documentation).
+/// `/api/v1/payments/{provider}/webhook`, and the reads in [`POSTED_READS`] (see the module
+/// documentation).
 pub fn is_exempt(path: &str) -> bool {
-    path.strip_prefix("/api/v1/payments/")
-        .and_then(|rest| rest.strip_suffix("/webhook"))
-        .is_some_and(|provider| !provider.is_empty() && !provider.contains('/'))
+    POSTED_READS.contains(&path)
+        || path
+            .strip_prefix("/api/v1/payments/")
+            .and_then(|rest| rest.strip_suffix("/webhook"))
+            .is_some_and(|provider| !provider.is_empty() && !provider.contains('/'))
 }
 
 /// Writes allowed per window; read from the environment (template parameters).
@@ -185,8 +192,9 @@ mod tests {
     }
 
     #[test]
-    fn only_the_provider_webhooks_are_exempt() {
+    fn only_the_provider_webhooks_and_posted_reads_are_exempt() {
         for p in [
+            "/api/v1/search/advanced",
             "/api/v1/payments/stripe/webhook",
             "/api/v1/payments/paypal/webhook",
             "/api/v1/payments/vnpay/webhook",
@@ -200,6 +208,7 @@ mod tests {
             "/api/v1/payments/a/b/webhook",
             "/api/v1/payments/stripe/webhooks",
             "/api/v1/webhooks/stripe",
+            "/api/v1/search/advanced/x",
         ] {
             assert!(!is_exempt(p), "{p}");
         }
