@@ -41,7 +41,7 @@ bench-webhooks: ## Stripe webhook latency vs the emulator's raw transaction rate
 # the real indexer path (--reindex-only on the empty table), then the dev server without the pump.
 bench-search: ## Search p50/p99 through the API vs straight to the engine, 100 000 generated Vietnamese products (own stack, optimised build; BENCH_SEARCH_ARGS=…)
 	@bash infra/local/venv.sh
-	@printf '\n\033[1m==> %s\033[0m\n' "Building the dev server, bench profile (opt-level 3, no LTO; the first build takes a while)"
+	@printf '\n\033[1m==> %s\033[0m\n' "Building the dev server, bench profile (opt-level 3, no LTO; into target/release; the first build takes a while)"
 	@cargo build --profile bench -p dev-server
 	@set -euo pipefail; source infra/local/lib.sh; \
 	trap stop_local_stack EXIT; trap 'exit 130' INT TERM; \
@@ -54,14 +54,14 @@ bench-search: ## Search p50/p99 through the API vs straight to the engine, 100 0
 	.venv/bin/python infra/local/provision.py --endpoint "http://127.0.0.1:$$emulator_port" --stack "bench-search$$emulator_port" \
 	  --out "$$run_dir/stack.json" --param "SearchEndpoint=$$search_url" --param WriteLimitPerIp=0 --param WriteLimitPerUser=0 >"$$run_dir/provision.log"; \
 	step "Index and alias by the indexer (dev-server --reindex-only)"; \
-	target/bench/dev-server --stack "$$run_dir/stack.json" --reindex-only >"$$run_dir/reindex.json" 2>"$$run_dir/reindex.log" \
+	target/release/dev-server --stack "$$run_dir/stack.json" --reindex-only >"$$run_dir/reindex.json" 2>"$$run_dir/reindex.log" \
 	  || { tail -n 30 "$$run_dir/reindex.log" >&2; exit 1; }; \
 	step "Dev server (bench build, no pump) on 127.0.0.1:$$api_port"; \
-	target/bench/dev-server --stack "$$run_dir/stack.json" --port "$$api_port" --no-pump >"$$run_dir/dev-server.log" 2>&1 & server_pid=$$!; \
+	target/release/dev-server --stack "$$run_dir/stack.json" --port "$$api_port" --no-pump >"$$run_dir/dev-server.log" 2>&1 & server_pid=$$!; \
 	wait_http "http://127.0.0.1:$$api_port/health" 60 "$$run_dir/dev-server.log"; \
 	step "bench_search.py"; \
 	.venv/bin/python infra/local/bench_search.py --base-url "http://127.0.0.1:$$api_port" --search-url "$$search_url" \
-	  --stack "$$run_dir/stack.json" --server-bin target/bench/dev-server --out .local/bench-search.json $(BENCH_SEARCH_ARGS)
+	  --stack "$$run_dir/stack.json" --server-bin target/release/dev-server --out .local/bench-search.json $(BENCH_SEARCH_ARGS)
 
 load: ## 60 s mixed workload (browse, cart, checkout, cancel) vs make dev, then no-oversell / ledger / voucher checks
 	@bash infra/local/venv.sh

@@ -422,7 +422,10 @@ class Client:
 
 def progress(label, done, total, started=None):
     if done % max(1, total // 10) == 0 or done == total:
-        extra = f" ({time.perf_counter() - started:.0f} s)" if started else ""
+        extra = ""
+        if started:
+            spent = time.perf_counter() - started
+            extra = f" ({spent:.0f} s" + (f", about {spent / done * (total - done):.0f} s to go)" if done < total else ")")
         print(f"  {label}: {done}/{total}{extra}", file=sys.stderr, flush=True)
 
 
@@ -520,7 +523,8 @@ class QueryMaker:
             elif f == "rating":
                 out["rating"] = rng.choice((3.0, 4.0, 4.5))
             elif f == "near":
-                city, ((lat, lon), _) = rng.choice(list(vocab_vi.CITIES.items()))
+                cities = list(vocab_vi.CITIES.items())  # where buyers are: as many as sellers
+                city, ((lat, lon), _) = rng.choices(cities, weights=[w for _, (_, w) in cities])[0]
                 out["near"] = {"lat": lat, "lng": lon, "radius_km": rng.choice((5.0, 10.0, 25.0))}
         return out
 
@@ -684,6 +688,8 @@ class CountingProxy:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body are two writes: without this, Nagle + delayed ACK add 40 ms
+            disable_nagle_algorithm = True
 
             def log_message(self, *a):
                 pass
