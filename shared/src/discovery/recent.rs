@@ -31,7 +31,7 @@ const RETENTION_SECS: i64 = 90 * 24 * 3600;
 /// Attempts of one optimistic write.
 const ATTEMPTS: u32 = 5;
 
-/// One entry: a normalised query or a product id, and when (epoch seconds).
+/// One entry: a normalised query or a product id, and when (epoch milliseconds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub value: String,
@@ -145,11 +145,15 @@ pub async fn update(
     Err(StoreError::Throttled)
 }
 
-/// Adds entries to the front of a list.
-pub async fn record(db: &Db, owner: &str, list: &str, added: &[Entry]) -> Result<(), StoreError> {
+/// Adds entries to the front of a list; returns the list as written.
+pub async fn record(
+    db: &Db,
+    owner: &str,
+    list: &str,
+    added: &[Entry],
+) -> Result<Vec<Entry>, StoreError> {
     let max = max_len(list);
-    update(db, owner, list, |before| push(before, added, max)).await?;
-    Ok(())
+    update(db, owner, list, |before| push(before, added, max)).await
 }
 
 /// Folds the device's lists into the user's (see the module documentation). One BatchGetItem
