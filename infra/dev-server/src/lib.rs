@@ -26,6 +26,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(api_orders::api())
         .merge(api_payments::api())
         .merge(api_webhooks::api())
+        .merge(api_discovery::api())
 }
 
 /// What the payment and webhook routes need besides the state: the provider adapters (pointed

@@ -39,6 +39,7 @@ pub enum Consumer {
     OrderExpiry(consumer_order_expiry::Expiry),
     Escrow(consumer_escrow::Escrow),
     Invoices(consumer_invoices::Invoices),
+    Recommender(consumer_recommender::Recommender),
 }
 
 impl Consumer {
@@ -60,6 +61,9 @@ impl Consumer {
             "consumer-escrow" => Some(Self::Escrow(consumer_escrow::Escrow::from_env().await?)),
             "consumer-invoices" => Some(Self::Invoices(
                 consumer_invoices::Invoices::from_env().await?,
+            )),
+            "consumer-recommender" => Some(Self::Recommender(
+                consumer_recommender::Recommender::from_env().await?,
             )),
             _ => None,
         })
@@ -121,7 +125,8 @@ impl Consumer {
             | Self::MediaProcessor(_)
             | Self::OrderExpiry(_)
             | Self::Escrow(_)
-            | Self::Invoices(_) => {
+            | Self::Invoices(_)
+            | Self::Recommender(_) => {
                 tracing::error!(
                     "only the outbox relay reads the table stream; check template.yaml"
                 );
@@ -138,6 +143,7 @@ impl Consumer {
             Self::OrderExpiry(e) => e.handle(event).await,
             Self::Escrow(e) => e.handle(event).await,
             Self::Invoices(i) => i.handle(event).await,
+            Self::Recommender(r) => r.handle(event).await,
             Self::OutboxRelay(_) => {
                 tracing::error!("the outbox relay has no SQS handler; check template.yaml");
                 return Vec::new();
