@@ -519,7 +519,9 @@ async fn bad_discovery_input_is_422_naming_the_field() {
     let phone = device();
     let (_, token, _) = ctx.user("disco-bad").await;
     let view = "/api/v1/behavior/view-product";
-    let cases: Vec<(Option<&str>, Option<&str>, &str, Value, &str)> = vec![
+    // (token, device id, route, body, the field named)
+    type Case<'a> = (Option<&'a str>, Option<&'a str>, &'a str, Value, &'a str);
+    let cases: Vec<Case> = vec![
         (None, Some(&phone), view, json!({"events": []}), "events"),
         (
             None,
