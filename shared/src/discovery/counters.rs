@@ -71,7 +71,8 @@ pub struct CounterAdd {
 }
 
 impl CounterAdd {
-    /// `ADD` of the non-zero counts, and the TTL refreshed.
+    /// `ADD` of the non-zero counts, and the TTL refreshed. Counter names go through
+    /// placeholders (`views` is a DynamoDB reserved word).
     fn expression(&self) -> String {
         let adds: Vec<String> = self
             .named_counts()
@@ -84,19 +85,27 @@ impl CounterAdd {
         )
     }
 
+    /// (name placeholder, value placeholder, count) of the non-zero counts.
     fn named_counts(&self) -> Vec<(&'static str, &'static str, i64)> {
         [
-            ("views", ":views", self.counts.views),
-            ("clicks", ":clicks", self.counts.clicks),
-            ("searches", ":searches", self.counts.searches),
-            ("units", ":units", self.counts.units),
+            ("#views", ":views", self.counts.views),
+            ("#clicks", ":clicks", self.counts.clicks),
+            ("#searches", ":searches", self.counts.searches),
+            ("#units", ":units", self.counts.units),
         ]
         .into_iter()
         .filter(|(_, _, v)| *v != 0)
         .collect()
     }
 
-    fn spec<'a>(&self, expression: &'a str) -> UpdateSpec<'a> {
+    fn names(&self) -> Vec<(&'static str, &'static str)> {
+        self.named_counts()
+            .into_iter()
+            .map(|(placeholder, _, _)| (placeholder, &placeholder[1..]))
+            .collect()
+    }
+
+    fn spec<'a>(&self, expression: &'a str, names: &'a [(&'a str, &'a str)]) -> UpdateSpec<'a> {
         let mut values = vec![
             (":expires", n(self.expires_at)),
             (":entity", s("trend_counter")),
@@ -108,14 +117,14 @@ impl CounterAdd {
             key: self.key.clone(),
             update: expression,
             condition: None,
-            names: &[],
+            names,
             values,
         }
     }
 
     /// As a transaction action (the recommender's idempotent writes).
     pub fn action(&self, table: &str) -> Result<TransactWriteItem, StoreError> {
-        tx::update(table, self.spec(&self.expression()))
+        tx::update(table, self.spec(&self.expression(), &self.names()))
     }
 }
 
@@ -124,8 +133,8 @@ impl CounterAdd {
 pub async fn apply(db: &Db, adds: Vec<CounterAdd>) -> Result<(), StoreError> {
     let results: Vec<Result<(), StoreError>> = futures::stream::iter(adds)
         .map(|add| async move {
-            let expression = add.expression();
-            db.update(add.spec(&expression)).await
+            let (expression, names) = (add.expression(), add.names());
+            db.update(add.spec(&expression, &names)).await
         })
         .buffer_unordered(WRITE_CONCURRENCY)
         .collect()
@@ -204,7 +213,7 @@ mod tests {
         assert!(p1[0].key.0.starts_with("TREND#product#"));
         assert_eq!(
             p1[0].expression(),
-            "ADD views :views SET expires_at = :expires, entity_type = :entity"
+            "ADD #views :views SET expires_at = :expires, entity_type = :entity"
         );
     }
 }
