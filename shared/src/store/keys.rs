@@ -447,6 +447,8 @@ pub const RECENT_PRODUCTS: &str = "PRODUCTS";
 pub const RECENT_PURCHASES: &str = "PURCHASES";
 /// How often two products went together: `kind` is `B` (bought in one order) or `V` (viewed by
 /// one caller in a row). One item per ordered pair; a seed's partition lists its neighbours.
+pub const COOC_BOUGHT: &str = "B";
+pub const COOC_VIEWED: &str = "V";
 pub fn cooccurrence_pk(product_id: &str) -> String {
     format!("COOC#{product_id}")
 }

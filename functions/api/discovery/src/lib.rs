@@ -298,7 +298,7 @@ async fn view_products(
         .filter(|(a, b)| fresh.contains(a) || fresh.contains(b))
         .take(MAX_VIEW_PAIRS)
         .collect();
-    add_cooccurrences(&state, "V", &pairs).await?;
+    add_cooccurrences(&state, keys::COOC_VIEWED, &pairs).await?;
     tracing::info!(
         accepted = count,
         ignored,

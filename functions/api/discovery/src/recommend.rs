@@ -137,9 +137,13 @@ async fn neighbours(state: &AppState, seed: &str) -> Result<Vec<(String, Evidenc
     let mut found = Vec::new();
     for item in out.items.unwrap_or_default() {
         let row: Neighbour = from_item(item)?;
-        match row.sk.split_once('#') {
-            Some(("B", other)) => found.push((other.to_owned(), Evidence::Bought { count: row.n })),
-            Some(("V", other)) => found.push((other.to_owned(), Evidence::Viewed { count: row.n })),
+        let Some((kind, other)) = row.sk.split_once('#') else {
+            continue;
+        };
+        let count = row.n;
+        match kind {
+            keys::COOC_BOUGHT => found.push((other.to_owned(), Evidence::Bought { count })),
+            keys::COOC_VIEWED => found.push((other.to_owned(), Evidence::Viewed { count })),
             _ => {}
         }
     }

@@ -224,7 +224,7 @@ impl Recommender {
                 actions.push(tx::update(
                     table,
                     UpdateSpec {
-                        key: keys::cooccurrence(from, "B", to),
+                        key: keys::cooccurrence(from, keys::COOC_BOUGHT, to),
                         update: "ADD n :one SET expires_at = :expires, entity_type = :entity",
                         condition: None,
                         names: &[],

@@ -106,11 +106,11 @@ async fn the_same_order_delivered_twice_counts_once() {
         assert_eq!(number(&r.db, shop_units, "units").await, 3);
     }
     assert_eq!(
-        number(&r.db, keys::cooccurrence(&p1, "B", &p2), "n").await,
+        number(&r.db, keys::cooccurrence(&p1, keys::COOC_BOUGHT, &p2), "n").await,
         1
     );
     assert_eq!(
-        number(&r.db, keys::cooccurrence(&p2, "B", &p1), "n").await,
+        number(&r.db, keys::cooccurrence(&p2, keys::COOC_BOUGHT, &p1), "n").await,
         1
     );
     let purchases = recent::load(
@@ -140,7 +140,7 @@ async fn the_same_order_delivered_twice_counts_once() {
         }
     );
     assert_eq!(
-        number(&r.db, keys::cooccurrence(&p1, "B", &p2), "n").await,
+        number(&r.db, keys::cooccurrence(&p1, keys::COOC_BOUGHT, &p2), "n").await,
         2
     );
 }
