@@ -28,6 +28,8 @@ pub const QUERY: &str = "query";
 pub const MAX_ROWS_PER_PARTITION: i32 = 1000;
 /// Concurrent counter writes of one request.
 const WRITE_CONCURRENCY: usize = 8;
+/// Extra attempts of a counter write that met a transaction on its item.
+const CONFLICT_RETRIES: u32 = 3;
 
 /// Counts to add, merged by (kind, id) so each item is written once.
 #[derive(Debug, Default, Clone)]
@@ -134,7 +136,18 @@ pub async fn apply(db: &Db, adds: Vec<CounterAdd>) -> Result<(), StoreError> {
     let results: Vec<Result<(), StoreError>> = futures::stream::iter(adds)
         .map(|add| async move {
             let (expression, names) = (add.expression(), add.names());
-            db.update(add.spec(&expression, &names)).await
+            let mut attempt = 0;
+            loop {
+                match db.update(add.spec(&expression, &names)).await {
+                    // The item is in a recommender transaction right now (a hot counter):
+                    // that lasts milliseconds, so try again shortly rather than answer 503.
+                    Err(StoreError::Throttled) if attempt < CONFLICT_RETRIES => {
+                        attempt += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                    }
+                    other => return other,
+                }
+            }
         })
         .buffer_unordered(WRITE_CONCURRENCY)
         .collect()

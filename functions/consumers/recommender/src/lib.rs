@@ -432,4 +432,19 @@ mod tests {
         let bad = r#"{"detail-type":"OrderPlaced","source":"commerce.orders","detail":{"id":"e","occurred_at":"2026-12-01T10:00:00Z","version":1,"data":{"order_id":42}}}"#;
         assert!(parse_message(bad).is_err());
     }
+
+    #[test]
+    fn the_fixture_is_an_order_placed_with_two_products() {
+        let fixture = include_str!("../../../../events/sqs-recommender-order-placed.json");
+        let event: SqsEvent = serde_json::from_str(fixture).unwrap();
+        let body = event.records[0].body.as_deref().unwrap();
+        let (event_id, at, parsed) = parse_message(body).unwrap();
+        assert_eq!(event_id, "01JFIXTUREEVENT0000000000R");
+        assert_eq!(at, 1_796_119_200);
+        let Some(DomainEvent::OrderPlaced(order)) = parsed else {
+            panic!("not an OrderPlaced: {parsed:?}")
+        };
+        let plan = plan_order(&order, &Default::default(), at);
+        assert_eq!((plan.products, plan.pairs.len()), (2, 1));
+    }
 }
