@@ -293,7 +293,7 @@ pub struct Trending<T: ToSchema> {
 /// Why a product is recommended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Reason {
+pub enum RecommendationReason {
     /// Bought in the same orders as something the caller bought or viewed.
     BoughtTogether,
     /// Viewed by the same people as something the caller viewed.
@@ -308,7 +308,7 @@ pub enum Reason {
 pub struct RecommendedProduct {
     pub product: ProductCard,
     pub score: f64,
-    pub reasons: Vec<Reason>,
+    pub reasons: Vec<RecommendationReason>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -320,7 +320,7 @@ pub struct RecommendedShop {
 /// What recommendations are based on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Basis {
+pub enum RecommendationBasis {
     /// The caller's recent views and purchases.
     History,
     /// Trending items: the caller has no history (cold start).
@@ -329,7 +329,7 @@ pub enum Basis {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Recommendations<T: ToSchema> {
-    pub basis: Basis,
+    pub basis: RecommendationBasis,
     pub items: Vec<T>,
 }
 
@@ -360,7 +360,7 @@ impl Validate for CreatePriceAlert {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum AlertStatus {
+pub enum PriceAlertStatus {
     /// Waiting for the price to reach the target.
     Active,
     /// The price reached the target and the buyer was e-mailed.
@@ -374,7 +374,7 @@ pub struct PriceAlert {
     pub product_id: String,
     pub product_name: String,
     pub target_price: Money,
-    pub status: AlertStatus,
+    pub status: PriceAlertStatus,
     pub created_at: String,
     pub notified_at: Option<String>,
     /// The price that met the target.
@@ -385,9 +385,9 @@ impl From<shared::discovery::alerts::PriceAlertRecord> for PriceAlert {
     fn from(a: shared::discovery::alerts::PriceAlertRecord) -> Self {
         Self {
             status: if a.notified_at.is_some() {
-                AlertStatus::Notified
+                PriceAlertStatus::Notified
             } else {
-                AlertStatus::Active
+                PriceAlertStatus::Active
             },
             id: a.id,
             product_id: a.product_id,

@@ -19,7 +19,9 @@ use shared::products::{ListingItem, ProductCard};
 use shared::store::{StoreError, classify, from_item, keys, s};
 use shared::{ApiError, AppState};
 
-use crate::model::{Basis, Reason, Recommendations, RecommendedProduct, RecommendedShop};
+use crate::model::{
+    RecommendationBasis, RecommendationReason, Recommendations, RecommendedProduct, RecommendedShop,
+};
 
 /// Seeds of each kind, at most.
 const SEEDS: usize = 5;
@@ -58,16 +60,24 @@ pub enum Evidence {
 pub fn blend(
     evidence: &[(f64, String, Evidence)],
     exclude: &[String],
-) -> Vec<(String, f64, Vec<Reason>)> {
-    let mut scored: HashMap<&str, (f64, Vec<Reason>)> = HashMap::new();
+) -> Vec<(String, f64, Vec<RecommendationReason>)> {
+    let mut scored: HashMap<&str, (f64, Vec<RecommendationReason>)> = HashMap::new();
     for (weight, id, e) in evidence {
         if exclude.contains(id) {
             continue;
         }
         let (score, reason) = match e {
-            Evidence::Bought { count } => (BOUGHT_WEIGHT * *count as f64, Reason::BoughtTogether),
-            Evidence::Viewed { count } => (VIEWED_WEIGHT * *count as f64, Reason::ViewedTogether),
-            Evidence::Similar { closeness } => (SIMILAR_WEIGHT * closeness, Reason::Similar),
+            Evidence::Bought { count } => (
+                BOUGHT_WEIGHT * *count as f64,
+                RecommendationReason::BoughtTogether,
+            ),
+            Evidence::Viewed { count } => (
+                VIEWED_WEIGHT * *count as f64,
+                RecommendationReason::ViewedTogether,
+            ),
+            Evidence::Similar { closeness } => {
+                (SIMILAR_WEIGHT * closeness, RecommendationReason::Similar)
+            }
         };
         let entry = scored.entry(id).or_default();
         entry.0 += weight * score;
@@ -75,7 +85,7 @@ pub fn blend(
             entry.1.push(reason);
         }
     }
-    let mut out: Vec<(String, f64, Vec<Reason>)> = scored
+    let mut out: Vec<(String, f64, Vec<RecommendationReason>)> = scored
         .into_iter()
         .filter(|(_, (score, _))| *score > 0.0)
         .map(|(id, (score, reasons))| (id.to_owned(), score, reasons))
@@ -189,7 +199,7 @@ async fn similar(
 async fn candidates(
     state: &AppState,
     owner: &str,
-) -> Result<Option<(Vec<(String, f64, Vec<Reason>)>, Vec<String>)>, ApiError> {
+) -> Result<Option<(Vec<(String, f64, Vec<RecommendationReason>)>, Vec<String>)>, ApiError> {
     let (viewed, bought) = history(state, owner).await?;
     if viewed.is_empty() && bought.is_empty() {
         return Ok(None);
@@ -255,11 +265,11 @@ pub async fn products(
             .map(|(product, score)| RecommendedProduct {
                 product,
                 score,
-                reasons: vec![Reason::Trending],
+                reasons: vec![RecommendationReason::Trending],
             })
             .collect();
         return Ok(Recommendations {
-            basis: Basis::Trending,
+            basis: RecommendationBasis::Trending,
             items,
         });
     };
@@ -285,11 +295,11 @@ pub async fn products(
             product,
             // below every history-based score
             score: score.min(0.0),
-            reasons: vec![Reason::Trending],
+            reasons: vec![RecommendationReason::Trending],
         }));
     }
     Ok(Recommendations {
-        basis: Basis::History,
+        basis: RecommendationBasis::History,
         items,
     })
 }
@@ -300,14 +310,14 @@ pub async fn shops(
     limit: usize,
 ) -> Result<Recommendations<RecommendedShop>, ApiError> {
     let recommended = products(state, owner, 50).await?;
-    if recommended.basis == Basis::Trending {
+    if recommended.basis == RecommendationBasis::Trending {
         let items = crate::top_shops(state, Window::Day, limit)
             .await?
             .into_iter()
             .map(|(shop, score)| RecommendedShop { shop, score })
             .collect();
         return Ok(Recommendations {
-            basis: Basis::Trending,
+            basis: RecommendationBasis::Trending,
             items,
         });
     }
@@ -324,7 +334,7 @@ pub async fn shops(
     let ids: Vec<String> = by_shop.iter().map(|(id, _)| id.clone()).collect();
     let found = cards::shop_cards(&state.db, &ids).await?;
     Ok(Recommendations {
-        basis: Basis::History,
+        basis: RecommendationBasis::History,
         items: by_shop
             .into_iter()
             .filter_map(|(id, score)| {
@@ -366,7 +376,13 @@ mod tests {
         let ranked = blend(&evidence, &["already-bought".to_owned()]);
         let ids: Vec<&str> = ranked.iter().map(|(id, ..)| id.as_str()).collect();
         assert_eq!(ids, ["bought-with", "viewed-a-lot", "similar"]);
-        assert_eq!(ranked[2].2, [Reason::Similar, Reason::ViewedTogether]);
+        assert_eq!(
+            ranked[2].2,
+            [
+                RecommendationReason::Similar,
+                RecommendationReason::ViewedTogether
+            ]
+        );
     }
 
     #[test]
