@@ -18,6 +18,8 @@ pub mod source {
     pub const CATALOG: &str = "commerce.catalog";
     pub const ORDERS: &str = "commerce.orders";
     pub const PAYMENTS: &str = "commerce.payments";
+    /// Behaviour-driven features: recommendations and price alerts.
+    pub const DISCOVERY: &str = "commerce.discovery";
 }
 
 /// Every event of the system. The variant name is the EventBridge `detail-type`.
@@ -51,6 +53,7 @@ pub enum DomainEvent {
     EscrowReleased(EscrowReleased),
     PayoutRequested(PayoutRequested),
     InvoiceIssued(InvoiceIssued),
+    PriceAlertTriggered(PriceAlertTriggered),
 }
 
 /// One shop order's share of a payment.
@@ -141,6 +144,18 @@ pub struct InvoiceIssued {
     /// `<year>-<number>` as printed, e.g. `2026-000017`.
     pub number: String,
     pub total: crate::domain::Money,
+}
+
+/// A buyer's price alert met its target: the product's lowest in-stock price is now at or
+/// below it. Written once per alert (the alert is marked notified in the same transaction);
+/// the notifier e-mails the buyer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PriceAlertTriggered {
+    pub user_id: String,
+    pub product_id: String,
+    pub product_name: String,
+    pub target_price: crate::domain::Money,
+    pub price: crate::domain::Money,
 }
 
 /// A shop order was placed (one per shop of a checkout). Payment and shipping consume it.
@@ -312,6 +327,7 @@ impl DomainEvent {
             Self::EscrowReleased(_) => "EscrowReleased",
             Self::PayoutRequested(_) => "PayoutRequested",
             Self::InvoiceIssued(_) => "InvoiceIssued",
+            Self::PriceAlertTriggered(_) => "PriceAlertTriggered",
         }
     }
 
@@ -361,6 +377,7 @@ impl DomainEvent {
             | Self::EscrowReleased(_)
             | Self::PayoutRequested(_)
             | Self::InvoiceIssued(_) => source::PAYMENTS,
+            Self::PriceAlertTriggered(_) => source::DISCOVERY,
         }
     }
 
@@ -400,6 +417,7 @@ impl DomainEvent {
             Self::EscrowReleased(d) => serde_json::to_value(d),
             Self::PayoutRequested(d) => serde_json::to_value(d),
             Self::InvoiceIssued(d) => serde_json::to_value(d),
+            Self::PriceAlertTriggered(d) => serde_json::to_value(d),
         }
         .expect("event data serialises")
     }

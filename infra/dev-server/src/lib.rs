@@ -29,6 +29,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(api_payments::api())
         .merge(api_webhooks::api())
         .merge(api_search::api())
+        .merge(api_discovery::api())
 }
 
 /// What some route groups need besides the state: the payment provider adapters (pointed at

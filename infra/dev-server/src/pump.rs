@@ -40,6 +40,7 @@ pub enum Consumer {
     Escrow(consumer_escrow::Escrow),
     Invoices(consumer_invoices::Invoices),
     SearchIndexer(consumer_search_indexer::Indexer),
+    Recommender(consumer_recommender::Recommender),
 }
 
 impl Consumer {
@@ -64,6 +65,9 @@ impl Consumer {
             )),
             "consumer-search-indexer" => Some(Self::SearchIndexer(
                 consumer_search_indexer::Indexer::from_env().await?,
+            )),
+            "consumer-recommender" => Some(Self::Recommender(
+                consumer_recommender::Recommender::from_env().await?,
             )),
             _ => None,
         })
@@ -126,7 +130,8 @@ impl Consumer {
             | Self::OrderExpiry(_)
             | Self::Escrow(_)
             | Self::Invoices(_)
-            | Self::SearchIndexer(_) => {
+            | Self::SearchIndexer(_)
+            | Self::Recommender(_) => {
                 tracing::error!(
                     "only the outbox relay reads the table stream; check template.yaml"
                 );
@@ -144,6 +149,7 @@ impl Consumer {
             Self::Escrow(e) => e.handle(event).await,
             Self::Invoices(i) => i.handle(event).await,
             Self::SearchIndexer(i) => i.handle(event).await,
+            Self::Recommender(r) => r.handle(event).await,
             Self::OutboxRelay(_) => {
                 tracing::error!("the outbox relay has no SQS handler; check template.yaml");
                 return Vec::new();

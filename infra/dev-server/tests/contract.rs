@@ -154,6 +154,11 @@ fn function_routers() -> Vec<(&'static str, axum::Router, Routes)> {
             openapi_routes(&api_payments::api().split_for_parts().1),
         ),
         (
+            "api-discovery",
+            api_discovery::router(state.clone()),
+            openapi_routes(&api_discovery::api().split_for_parts().1),
+        ),
+        (
             "api-webhooks",
             api_webhooks::router(state.clone(), Default::default()),
             openapi_routes(&api_webhooks::api().split_for_parts().1),

@@ -411,3 +411,69 @@ pub fn gsi1_payment_disputes(payment_id: &str) -> String {
 pub fn default_payment_method(user_id: &str) -> (String, String) {
     (user_pk(user_id), "PAYMETHODDEFAULT".to_owned())
 }
+
+// ---------------------------------------------------------------- discovery (behaviour, trending, recommendations, price alerts)
+// See `shared::discovery` for what reads and writes these.
+
+/// Trend counters: one item per (kind, bucket, id) holding `views`, `clicks`, `searches` and
+/// `units` (sold), added to with atomic `ADD`. `kind` is `product`, `shop`, `category` or
+/// `query`; `grain` is the bucket length (`4h` or `1d`) and `bucket` the bucket's number since
+/// the epoch. The ids of one bucket are spread over [`TREND_SHARDS`] partitions by a hash of
+/// the id, so a busy hour's writes do not all land on one partition key; a reader queries every
+/// shard of the buckets of its window.
+pub const TREND_SHARDS: u32 = 4;
+pub fn trend_shard(id: &str) -> u32 {
+    id.bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+        % TREND_SHARDS
+}
+pub fn trend_pk(kind: &str, grain: &str, bucket: i64, shard: u32) -> String {
+    format!("TREND#{kind}#{grain}#{bucket}#{shard}")
+}
+pub fn trend_counter(kind: &str, grain: &str, bucket: i64, id: &str) -> (String, String) {
+    (
+        trend_pk(kind, grain, bucket, trend_shard(id)),
+        id.to_owned(),
+    )
+}
+/// A caller's recent lists (recent searches, recently viewed products, recent purchases), one
+/// item per list. `owner` is [`recent_owner_user`] or [`recent_owner_device`].
+pub fn recent_owner_user(user_id: &str) -> String {
+    format!("U#{user_id}")
+}
+pub fn recent_owner_device(device_id: &str) -> String {
+    format!("D#{device_id}")
+}
+pub fn recent_list(owner: &str, list: &str) -> (String, String) {
+    (format!("RECENT#{owner}"), list.to_owned())
+}
+pub const RECENT_SEARCHES: &str = "SEARCHES";
+pub const RECENT_PRODUCTS: &str = "PRODUCTS";
+pub const RECENT_PURCHASES: &str = "PURCHASES";
+/// How often two products went together: `kind` is `B` (bought in one order) or `V` (viewed by
+/// one caller in a row). One item per ordered pair; a seed's partition lists its neighbours.
+pub const COOC_BOUGHT: &str = "B";
+pub const COOC_VIEWED: &str = "V";
+pub fn cooccurrence_pk(product_id: &str) -> String {
+    format!("COOC#{product_id}")
+}
+pub fn cooccurrence(product_id: &str, kind: &str, other_id: &str) -> (String, String) {
+    (cooccurrence_pk(product_id), format!("{kind}#{other_id}"))
+}
+/// A buyer's price alert on a product: at most one per (user, product), so the key is the pair.
+pub const PRICE_ALERT_PREFIX: &str = "PRICEALERT#";
+pub fn price_alert(user_id: &str, product_id: &str) -> (String, String) {
+    (
+        user_pk(user_id),
+        format!("{PRICE_ALERT_PREFIX}{product_id}"),
+    )
+}
+/// GSI1 (sparse, active alerts only): a product's alerts by target price, so the recommender
+/// reads the alerts a new price meets (`GSI1SK >= price`) in one query.
+pub fn gsi1_price_alerts(product_id: &str) -> String {
+    format!("PRICEALERTS#{product_id}")
+}
+/// Zero-padded like [`listing_price_sk`] so string order is numeric order.
+pub fn gsi1_price_alert_sort(target: i64, user_id: &str) -> String {
+    format!("{target:013}#{user_id}")
+}

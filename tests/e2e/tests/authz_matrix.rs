@@ -343,6 +343,25 @@ const ROUTES: &[(&str, &str, Access, Body)] = &[
     ("GET", "/api/v1/shops/{id}/ledger", Shop(ViewFinances), Body::None),
     ("POST", "/api/v1/shops/{id}/payouts", Payout, Body::Json(|_| json!({"amount": {"amount": 1, "currency": "VND"}}))),
     ("GET", "/api/v1/orders/{id}/invoice", OrderFinance, Body::None),
+    // api-discovery: behaviour, recent lists, trending and recommendations are open to anyone (a
+    // token, or without one an X-Device-Id, names whose history it is: anonymous writes without
+    // a device id are a 422); price alerts are the signed-in buyer's own
+    ("POST", "/api/v1/behavior/view-product", Public, Body::Json(|f| json!({"events": [{"product_id": f.product}]}))),
+    ("POST", "/api/v1/behavior/search", Public, Body::Json(|_| json!({"events": [{"query": "matrix shoes"}]}))),
+    ("POST", "/api/v1/behavior/click", Public, Body::Json(|f| json!({"events": [{"product_id": f.product, "query": "matrix shoes", "position": 1}]}))),
+    ("GET", "/api/v1/popular/searches", Public, Body::None),
+    ("GET", "/api/v1/recent/searches", Public, Body::None),
+    ("DELETE", "/api/v1/recent/searches", Public, Body::None),
+    ("DELETE", "/api/v1/recent/searches/{query}", Public, Body::None),
+    ("GET", "/api/v1/recent/products", Public, Body::None),
+    ("GET", "/api/v1/trending/products", Public, Body::None),
+    ("GET", "/api/v1/trending/shops", Public, Body::None),
+    ("GET", "/api/v1/trending/categories", Public, Body::None),
+    ("GET", "/api/v1/recommendations/products", Public, Body::None),
+    ("GET", "/api/v1/recommendations/shops", Public, Body::None),
+    ("GET", "/api/v1/price-alerts", AnyUser, Body::None),
+    ("POST", "/api/v1/price-alerts", AnyUser, Body::Json(|f| json!({"product_id": f.product, "target_price": 1}))),
+    ("DELETE", "/api/v1/price-alerts/{id}", Own, Body::None),
     // api-webhooks
     ("POST", "/api/v1/payments/stripe/webhook", Webhook, Body::Json(|_| json!({}))),
     ("POST", "/api/v1/payments/paypal/webhook", Webhook, Body::Json(|_| json!({}))),
@@ -385,6 +404,11 @@ struct Fx {
     moving: String,
     shop_voucher: String,
     platform_voucher: String,
+    /// A product the buyer has a price alert on (the DELETE row's; the POST row uses `product`,
+    /// so no other caller's alert is on it).
+    alert_product: String,
+    /// A recent search the DELETE row forgets.
+    search: String,
     /// What a DELETE row deletes, per caller allowed to: a deletion is not repeatable, so each
     /// gets a resource of its own. Keyed by the path segment before the parameter.
     victims: HashMap<(&'static str, Who), String>,
@@ -438,6 +462,8 @@ fn fill(f: &Fx, who: Who, method: &str, template: &str) -> String {
             ("users", "{id}") => &f.user,
             ("vouchers", "{code}") if template.starts_with("/api/v1/shops/") => &f.shop_voucher,
             ("vouchers", "{code}") => &f.platform_voucher,
+            ("searches", "{query}") => &f.search,
+            ("price-alerts", "{id}") => &f.alert_product,
             _ => panic!("no fixture for {seg} in {template}"),
         };
         out.push(value.clone());
@@ -610,6 +636,17 @@ async fn fixtures(ctx: &Ctx) -> Fx {
     })
     .await;
 
+    // The buyer's price alert on a product of its own.
+    let (alert_product, _) = ctx.test_product(&shop, &[one("ALERT")]).await;
+    let alert = ctx
+        .post(
+            "/api/v1/price-alerts",
+            Some(&buyer),
+            json!({"product_id": alert_product, "target_price": 1}),
+        )
+        .await;
+    assert_eq!(alert.status, 201, "{}", alert.text);
+
     let mut victims = HashMap::new();
     for (who, (id, _)) in member_victims.iter().zip(&victim_accounts) {
         victims.insert(("members", *who), id.clone());
@@ -665,6 +702,8 @@ async fn fixtures(ctx: &Ctx) -> Fx {
         moving,
         shop_voucher,
         platform_voucher,
+        alert_product,
+        search: "matrix-shoes".to_owned(),
         victims,
     }
 }

@@ -21,7 +21,7 @@ const AUDIENCE: &str = "commerce-api";
 
 /// The OpenAPI tags of the route groups, each served by one function (`users` and `admin`:
 /// api-users; `catalog`: api-products).
-const FUNCTIONS: [&str; 10] = [
+const FUNCTIONS: [&str; 11] = [
     "auth",
     "users",
     "admin",
@@ -32,6 +32,7 @@ const FUNCTIONS: [&str; 10] = [
     "vouchers",
     "orders",
     "payments",
+    "discovery",
 ];
 
 struct Route {

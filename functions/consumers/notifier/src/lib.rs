@@ -1,4 +1,4 @@
-//! The notifier: turns identity, low-stock, order, refund and invoice events into e-mails sent
+//! The notifier: turns identity, low-stock, order, refund, invoice and price-alert events into e-mails sent
 //! through SES, once per event: a lease claim per event id (`shared::store::claim`) is taken
 //! before the sends and finished after them, so a duplicate delivery (the relay republishing,
 //! SQS redelivering) sends nothing, an attempt that failed or died before a send is retried,
@@ -144,6 +144,22 @@ pub fn compose(event: &DomainEvent, web_app_url: &str, people: &People) -> Vec<E
                     number = e.number,
                     id = e.order_id,
                     total = e.total,
+                ),
+            })
+            .collect(),
+        DomainEvent::PriceAlertTriggered(e) => people
+            .buyer
+            .iter()
+            .map(|b| Email {
+                to: b.email.clone(),
+                subject: format!("Price drop: {}", e.product_name),
+                text: format!(
+                    "Hello {name},\n\n{product} is now {price}, at or below the {target} you asked to hear about.\nSee it at {url}/products/{id}\n",
+                    name = b.name,
+                    product = e.product_name,
+                    price = e.price,
+                    target = e.target_price,
+                    id = e.product_id,
                 ),
             })
             .collect(),
@@ -366,7 +382,11 @@ impl Notifier {
                 buyer: self.contact(&e.buyer_id).await?,
             },
             DomainEvent::InvoiceIssued(shared::events::InvoiceIssued { buyer_id, .. })
-            | DomainEvent::RefundIssued(shared::events::RefundIssued { buyer_id, .. }) => People {
+            | DomainEvent::RefundIssued(shared::events::RefundIssued { buyer_id, .. })
+            | DomainEvent::PriceAlertTriggered(shared::events::PriceAlertTriggered {
+                user_id: buyer_id,
+                ..
+            }) => People {
                 staff: Vec::new(),
                 buyer: self.contact(buyer_id).await?,
             },
@@ -782,5 +802,34 @@ mod tests {
             DomainEvent::from_parts(&e.detail_type, e.detail.data).unwrap(),
             DomainEvent::UserRegistered(_)
         ));
+    }
+
+    #[test]
+    fn the_buyer_hears_of_a_price_drop_to_their_target() {
+        let people = People {
+            staff: Vec::new(),
+            buyer: Some(Contact {
+                email: "b@example.com".into(),
+                name: "Bao".into(),
+            }),
+        };
+        let vnd = |a| shared::domain::Money::new(a, shared::domain::Currency::VND);
+        let event = DomainEvent::PriceAlertTriggered(shared::events::PriceAlertTriggered {
+            user_id: "B1".into(),
+            product_id: "P1".into(),
+            product_name: "Silk ao dai".into(),
+            target_price: vnd(400_000),
+            price: vnd(390_000),
+        });
+        let mails = compose(&event, "https://shop.example", &people);
+        assert_eq!(mails.len(), 1);
+        assert_eq!(mails[0].to, "b@example.com");
+        assert_eq!(mails[0].subject, "Price drop: Silk ao dai");
+        assert!(
+            mails[0].text.contains("390000 VND")
+                && mails[0].text.contains("https://shop.example/products/P1"),
+            "{}",
+            mails[0].text
+        );
     }
 }

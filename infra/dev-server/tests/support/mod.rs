@@ -95,7 +95,11 @@ impl LocalStack {
         let log = std::fs::File::create(self.dir.join("search.log")).unwrap();
         let child = Command::new(bin.trim())
             .args(["-addr", &format!("127.0.0.1:{}", self.search_port)])
-            .args(["-no-stdin-watch", "-parent-pid", &std::process::id().to_string()])
+            .args([
+                "-no-stdin-watch",
+                "-parent-pid",
+                &std::process::id().to_string(),
+            ])
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -158,7 +162,10 @@ impl LocalStack {
                 .args(["--param", "WriteLimitPerIp=0"])
                 .args(["--param", "WriteLimitPerUser=0"])
                 .arg("--param")
-                .arg(format!("SearchEndpoint=http://127.0.0.1:{}", self.search_port))
+                .arg(format!(
+                    "SearchEndpoint=http://127.0.0.1:{}",
+                    self.search_port
+                ))
                 .env("AWS_ACCESS_KEY_ID", "test")
                 .env("AWS_SECRET_ACCESS_KEY", "test")
                 .env("AWS_REGION", "us-east-1"),
@@ -305,7 +312,10 @@ impl LocalStack {
 
 impl Drop for LocalStack {
     fn drop(&mut self) {
-        for mut child in [self.server.take(), self.search.take()].into_iter().flatten() {
+        for mut child in [self.server.take(), self.search.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = child.kill();
             let _ = child.wait();
         }
