@@ -678,12 +678,12 @@ def stats(samples):
 class CountingProxy:
     """A forwarding HTTP/1.1 proxy that counts requests by engine path or DynamoDB action and
     times each request it handles (reading the body, the upstream call over a kept-alive
-    connection, writing the answer)."""
+    connection, until its answer is ready to write)."""
 
     def __init__(self, upstream, label):
         u = urllib.parse.urlparse(upstream)
         self.counts, self.lock = Counter(), threading.Lock()
-        self.handled = []  # ms from reading each request's body to its answer written, in order
+        self.handled = []  # ms from reading each request's body to its answer ready, in order
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -728,12 +728,14 @@ class CountingProxy:
                 for k, v in resp.getheaders():
                     if k.lower() not in ("connection", "transfer-encoding", "content-length", "keep-alive"):
                         self.send_header(k, v)
+                # Recorded before the answer goes out, so the caller always finds it once it has the
+                # answer; writing the answer is thus counted on the API's side (an upper bound).
+                with proxy.lock:
+                    proxy.handled.append((time.perf_counter() - start) * 1000)
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
                 self.wfile.flush()
-                with proxy.lock:
-                    proxy.handled.append((time.perf_counter() - start) * 1000)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = forward
 
@@ -945,6 +947,7 @@ def main():
     ap.add_argument("--shops", type=int, default=200)
     ap.add_argument("--passes", default="paired,block,same_request",
                     help="which timed passes to run, comma-separated: paired, block, same_request")
+    ap.add_argument("--warmup", type=int, default=WARMUP, help="untimed queries through each path first")
     ap.add_argument("--count-sample", type=int, default=20, help="API calls per route for the request counts")
     ap.add_argument("--engine-name", default="osmem-server", help="what the engine is, for the report")
     ap.add_argument("--out", default=".local/bench-search.json")
@@ -985,9 +988,9 @@ def main():
 
     qrng = random.Random(args.seed + 1)
     maker = QueryMaker(qrng, cat, docs)
-    warm = maker.batch(WARMUP)
+    warm = maker.batch(args.warmup)
     queries = maker.batch(args.queries)
-    print(f"warm-up: {WARMUP} queries through each path", file=sys.stderr, flush=True)
+    print(f"warm-up: {args.warmup} queries through each path", file=sys.stderr, flush=True)
     for q in warm:
         run_api(api, q)
         run_engine(engine, q)
@@ -1063,7 +1066,7 @@ def main():
             "call_p50_ms": round(statistics.median(calls), 1), "call_max_ms": round(max(calls), 1),
             "refresh_seconds": round(refresh_seconds, 3), "generate_seconds": round(generate_seconds, 2),
         },
-        "queries": len(queries), "warmup": WARMUP, "kinds": dict(Counter(q["kind"] for q in queries)),
+        "queries": len(queries), "warmup": args.warmup, "kinds": dict(Counter(q["kind"] for q in queries)),
         "passes": timed, "agreement": agreement, "golden_checked": golden, "requests": requests,
         "budget": budget,
     }
