@@ -91,8 +91,22 @@ pub fn client_ip(req: &Request) -> Option<IpAddr> {
         .map(|c| c.0.ip())
 }
 
-/// Longest a counter may hold a request up; past it the limiter gives way (fails open).
+/// Longest a counter may hold a request up in AWS; past it the limiter gives way (fails open).
 const COUNTER_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// [`COUNTER_TIMEOUT`], or against a local emulator (which serves one DynamoDB call at a time
+/// and queues calls for seconds under a full test run) the emulator's operation budget, so a
+/// loaded emulator does not turn the limit off.
+fn counter_timeout() -> std::time::Duration {
+    static TIMEOUT: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
+    *TIMEOUT.get_or_init(|| {
+        if crate::state::local_emulator() {
+            crate::state::EMULATOR_OPERATION_TIMEOUT
+        } else {
+            COUNTER_TIMEOUT
+        }
+    })
+}
 
 /// Counts one write for `scope`/`id`; `Err(Ok(retry_after_secs))` when the window is full.
 async fn count(
@@ -114,11 +128,13 @@ async fn count(
             (":expires", n((window + 2) * WINDOW_SECS)),
         ],
     });
-    let result = tokio::time::timeout(COUNTER_TIMEOUT, update)
-        .await
-        .unwrap_or(Err(StoreError::Unavailable(anyhow::anyhow!(
-            "rate counter took over {COUNTER_TIMEOUT:?}"
-        ))));
+    let timeout = counter_timeout();
+    let result =
+        tokio::time::timeout(timeout, update)
+            .await
+            .unwrap_or(Err(StoreError::Unavailable(anyhow::anyhow!(
+                "rate counter took over {timeout:?}"
+            ))));
     match result {
         Ok(()) => Ok(()),
         Err(StoreError::ConditionFailed) => {

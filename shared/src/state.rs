@@ -53,6 +53,20 @@ pub const EMULATOR_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// connections late, seconds late under a full test run; a stopped one refuses at once.
 pub const EMULATOR_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Whether an endpoint override is this machine (a local emulator).
+pub fn is_loopback(url: &str) -> bool {
+    let host = url.split("://").nth(1).unwrap_or(url);
+    host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]")
+}
+
+/// Whether `AWS_ENDPOINT_URL` points at a local emulator.
+pub fn local_emulator() -> bool {
+    std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .as_deref()
+        .is_some_and(is_loopback)
+}
+
 /// The timeouts for an endpoint override (`None`: AWS). AWS: connect 1 s, attempt 3 s,
 /// operation 8 s. A loopback emulator: connect 10 s, and one attempt gets the whole operation
 /// budget
@@ -60,10 +74,7 @@ pub const EMULATOR_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// succeeded turns the success into a conditional failure (a 409 "already exists" for a
 /// registration that worked).
 pub fn timeouts_for(endpoint: Option<&str>) -> aws_config::timeout::TimeoutConfig {
-    let local = endpoint.is_some_and(|url| {
-        let host = url.split("://").nth(1).unwrap_or(url);
-        host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]")
-    });
+    let local = endpoint.is_some_and(is_loopback);
     let (connect, attempt, operation) = if local {
         (
             EMULATOR_CONNECT_TIMEOUT,
