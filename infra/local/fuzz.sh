@@ -72,7 +72,7 @@ FUZZ_BASE_URL=$base_url FUZZ_IDS=$out/ids.json SCHEMATHESIS_HOOKS=infra/local/fu
   .venv/bin/schemathesis --config-file infra/local/fuzz.toml run "$base_url/openapi.json" \
   --exclude-tag webhooks \
   --checks "$checks" \
-  --max-examples "$max_examples" --seed "$seed" --workers 4 --request-timeout 30 \
+  --max-examples "$max_examples" --seed "$seed" --workers 4 --request-timeout 60 \
   --generation-database none --no-color --output-truncate false \
   --report json,junit --report-json-path "$out/report.json" --report-junit-path "$out/junit.xml" \
   "${extra[@]}" >"$out/schemathesis.log" 2>&1 || status=$?
