@@ -6,6 +6,7 @@ pub mod cart;
 pub mod catalog;
 pub mod checkout;
 pub mod config;
+pub mod consumer;
 pub mod discovery;
 pub mod domain;
 pub mod error;

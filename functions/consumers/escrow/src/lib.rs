@@ -270,20 +270,7 @@ impl Escrow {
     /// Handles the batch's messages concurrently (each touches its own order or payment; the
     /// conditions settle any overlap) and reports the failed ones.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let outcomes =
-            futures::future::join_all(event.records.iter().map(|m| self.process(m))).await;
-        let mut response = SqsBatchResponse::default();
-        for (message, outcome) in event.records.iter().zip(outcomes) {
-            let id = message.message_id.clone().unwrap_or_default();
-            match outcome {
-                Ok(outcome) => tracing::info!(message_id = %id, ?outcome, "message handled"),
-                Err(e) => {
-                    tracing::warn!(message_id = %id, error = %e, "message failed; it will be retried");
-                    response.add_failure(id);
-                }
-            }
-        }
-        response
+        shared::consumer::each_message(&event, |m| self.process(m)).await
     }
 
     async fn process(&self, message: &SqsMessage) -> anyhow::Result<Outcome> {

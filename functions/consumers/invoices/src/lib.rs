@@ -110,20 +110,7 @@ impl Invoices {
     /// Handles the batch's messages concurrently and reports the failed ones.
     #[tracing::instrument(skip_all, fields(messages = event.records.len()))]
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let outcomes =
-            futures::future::join_all(event.records.iter().map(|m| self.process(m))).await;
-        let mut response = SqsBatchResponse::default();
-        for (message, outcome) in event.records.iter().zip(outcomes) {
-            let id = message.message_id.clone().unwrap_or_default();
-            match outcome {
-                Ok(outcomes) => tracing::info!(message_id = %id, ?outcomes, "message handled"),
-                Err(e) => {
-                    tracing::warn!(message_id = %id, error = format!("{e:#}"), "message failed; it will be retried");
-                    response.add_failure(id);
-                }
-            }
-        }
-        response
+        shared::consumer::each_message(&event, |m| self.process(m)).await
     }
 
     /// One message: the outcome of each order it paid (none for an event not handled here).

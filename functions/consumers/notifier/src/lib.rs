@@ -342,24 +342,12 @@ impl Notifier {
     /// Handles the batch's messages concurrently (they are independent e-mails) and reports
     /// the failed ones.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let outcomes = futures::future::join_all(event.records.iter().map(|m| async move {
+        shared::consumer::each_message(&event, |m| async move {
             tokio::time::timeout(ATTEMPT_DEADLINE, self.process(m))
                 .await
                 .unwrap_or_else(|_| Err(anyhow::anyhow!("abandoned after {ATTEMPT_DEADLINE:?}")))
-        }))
-        .await;
-        let mut response = SqsBatchResponse::default();
-        for (message, outcome) in event.records.iter().zip(outcomes) {
-            let id = message.message_id.clone().unwrap_or_default();
-            match outcome {
-                Ok(outcome) => tracing::info!(message_id = %id, ?outcome, "message handled"),
-                Err(e) => {
-                    tracing::warn!(message_id = %id, error = %e, "message failed; it will be retried");
-                    response.add_failure(id);
-                }
-            }
-        }
-        response
+        })
+        .await
     }
 
     async fn process(&self, message: &SqsMessage) -> anyhow::Result<Outcome> {
