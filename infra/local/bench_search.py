@@ -26,10 +26,15 @@ What it does, in order:
    with the direct answer to the same body (totals and hit ids), so the engine figures are of the
    very queries the API sent.
 5. Times, one keep-alive client, sequential, after a warm-up of 50 queries through each path
-   (--passes picks which of these run; all three by default):
+   (--passes picks which of these run; paired by default):
    - paired: query i through the API and straight to the engine, back to back (API first for
      even i, engine first for odd i, so neither path always meets the other's warmed state);
      both see the same engine state and load; overhead of query i = its API time − its engine time;
+     - and, from the same API calls, server-timing: overhead of query i = its API time (client
+       side) − the time the API itself spent on its engine request, which every search route
+       answers as `Server-Timing: engine;dur=<ms>` (from before sending to the whole answer
+       read). One engine execution, no proxy: what is left is the API's own time plus the
+       client's hop to it;
    - block: every query through the API, then every query straight to the engine;
    - same-request: every query through a second dev server (same build, no pump) started on a
      copy of the stack whose engine and emulator endpoints are counting proxies in this process;
@@ -37,7 +42,8 @@ What it does, in order:
      API sent (the engine's answer plus the proxy's own forwarding). One engine execution per
      query, so the engine's run-to-run jitter cancels; the hop into the proxy is counted as API
      time, so it is an upper bound.
-6. Counts, through the same proxies, the engine and DynamoDB requests of --count-sample calls
+6. Counts, through the same proxies (a second dev server is started for them whenever
+   --server-bin and --stack are given), the engine and DynamoDB requests of --count-sample calls
    per route. (The local search server has no request counter and logs no requests: its
    `_stats` search counters stay 0.)
 
@@ -48,8 +54,8 @@ its one engine query (parsing and validating the request, building the body, the
 reading the answer, writing the response), with a budget of 3 ms at p99. "overhead/query" is the
 distribution of per-query differences; "Δ" is API percentile − engine percentile. The paired and
 block overheads subtract two separate engine executions, so their tails carry the engine's jitter
-(hundreds of ms on slow queries) and cannot resolve 3 ms; the verdict uses the same-request p99
-when that pass ran, else the paired p99. Latencies are client-side (this Python client's time on
+(hundreds of ms on slow queries) and cannot resolve 3 ms; the verdict uses the server-timing p99,
+else the same-request p99, else the paired p99. Latencies are client-side (this Python client's time on
 both paths alike), on a 2-core machine that other work may share: compare the paths, not the
 absolute numbers.
 
@@ -388,6 +394,7 @@ class Client:
         u = urllib.parse.urlparse(base)
         self.host, self.port = u.hostname, u.port or 80
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        self.last_headers = None
 
     def call(self, method, path, body=None, raw=None, content_type="application/json"):
         """(status, payload bytes, milliseconds)."""
@@ -399,6 +406,7 @@ class Client:
                 self.conn.request(method, path, body=data, headers=headers)
                 resp = self.conn.getresponse()
                 payload = resp.read()
+                self.last_headers = resp.headers
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
                     http.client.CannotSendRequest):
                 self.conn.close()  # a stale keep-alive connection: not the server's latency
@@ -627,11 +635,19 @@ class QueryMaker:
 
 # ---------------------------------------------------------------- timing
 def run_api(api, q):
+    """(payload, client-side ms, the engine's ms as the API timed it: `Server-Timing: engine`)."""
     raw = json.dumps(q["body"]).encode() if q["method"] == "POST" else None
     status, payload, ms = api.call(q["method"], q["path"], raw=raw)
     if status != 200:
         sys.exit(f"bench_search.py: {q['method']} {q['path']} answered {status}: {payload[:400]!r}")
-    return payload, ms
+    return payload, ms, server_timing_engine(api.last_headers.get("server-timing", ""), q)
+
+
+def server_timing_engine(header, q):
+    match = re.search(r"(?:^|,)\s*engine;dur=([0-9.]+)", header)
+    if not match:
+        sys.exit(f"bench_search.py: {q['method']} {q['path']} answered no `Server-Timing: engine;dur=…` ({header!r})")
+    return float(match.group(1))
 
 
 def run_engine(engine, q):
@@ -765,7 +781,7 @@ def retarget(value, old, new):
     return value
 
 
-def proxied(args, queries):
+def proxied(args, queries, timing):
     """Through a second dev server (same build, no pump) whose engine and emulator endpoints are
     counting proxies in this process:
     - the engine and DynamoDB requests per API call, --count-sample calls per route;
@@ -823,7 +839,7 @@ def proxied(args, queries):
                              "dynamodb_requests_by_action": dict(dynamo_calls)}
         api_ms, engine_ms = [], []
         started = time.perf_counter()
-        for i, q in enumerate(queries):
+        for i, q in enumerate(queries if timing else []):
             before = len(search.handled)
             api_ms.append(run_api(api, q)[1])
             with search.lock:
@@ -849,7 +865,10 @@ def free_port():
 
 
 # ---------------------------------------------------------------- report
+CHOOSABLE_PASSES = ("paired", "block", "same_request")
 PASS_TITLES = {
+    "server_timing": "the API calls of the paired pass; engine = the API's own time on its engine request, as "
+                     "it answers it (`Server-Timing: engine;dur=`)",
     "same_request": "same-request pass (through a second dev server; engine = the time of the very request "
                     "the API sent, timed by a proxy)",
     "paired": "paired pass (query i through the API and straight to the engine, back to back)",
@@ -875,7 +894,7 @@ def report_text(r):
                  f"sequential, one keep-alive client, after {r['warmup']} warm-up queries per path")
     head = (f"{'':20} {'n':>4} | {'API p50':>8} {'p90':>8} {'p99':>8} | {'engine p50':>10} {'p90':>8} {'p99':>8} | "
             f"{'overhead/query p50':>18} {'p99':>7} | {'Δp50':>7} {'Δp99':>7}")
-    for key in ("same_request", "paired", "block"):
+    for key in ("server_timing", "same_request", "paired", "block"):
         if key not in r["passes"]:
             continue
         lines.append("")
@@ -945,8 +964,9 @@ def main():
     ap.add_argument("--seed", type=int, default=20261201)
     ap.add_argument("--chunk", type=int, default=2000, help="documents per _bulk call")
     ap.add_argument("--shops", type=int, default=200)
-    ap.add_argument("--passes", default="paired,block,same_request",
-                    help="which timed passes to run, comma-separated: paired, block, same_request")
+    ap.add_argument("--passes", default="paired",
+                    help="which timed passes to run, comma-separated: paired (with the Server-Timing figures), "
+                         "block, same_request; the request counts run whenever --server-bin and --stack are given")
     ap.add_argument("--warmup", type=int, default=WARMUP, help="untimed queries through each path first")
     ap.add_argument("--count-sample", type=int, default=20, help="API calls per route for the request counts")
     ap.add_argument("--engine-name", default="osmem-server", help="what the engine is, for the report")
@@ -955,8 +975,8 @@ def main():
     passes = [p.strip() for p in args.passes.split(",") if p.strip()]
     if min(args.products, args.queries, args.chunk, args.shops, args.count_sample) < 1:
         ap.error("--products, --queries, --chunk, --shops and --count-sample must be ≥ 1")
-    if not passes or set(passes) - set(PASS_TITLES):
-        ap.error(f"--passes: choose among {', '.join(PASS_TITLES)}")
+    if not passes or set(passes) - set(CHOOSABLE_PASSES):
+        ap.error(f"--passes: choose among {', '.join(CHOOSABLE_PASSES)}")
 
     golden = check_golden()
     api, engine = Client(args.base_url), Client(args.search_url)
@@ -997,15 +1017,16 @@ def main():
 
     timed, agreement, requests = {}, None, None
     if "paired" in passes:
-        pair_api, pair_engine, different, compared = [], [], [], 0
+        pair_api, pair_engine, pair_timed, different, compared = [], [], [], [], 0
         started = time.perf_counter()
         for i, q in enumerate(queries):
             if i % 2 == 0:
-                (a_payload, a_ms), (e_payload, e_ms) = run_api(api, q), run_engine(engine, q)
+                (a_payload, a_ms, t_ms), (e_payload, e_ms) = run_api(api, q), run_engine(engine, q)
             else:
-                (e_payload, e_ms), (a_payload, a_ms) = run_engine(engine, q), run_api(api, q)
+                (e_payload, e_ms), (a_payload, a_ms, t_ms) = run_engine(engine, q), run_api(api, q)
             pair_api.append(a_ms)
             pair_engine.append(e_ms)
+            pair_timed.append(t_ms)
             same = agree(q, a_payload, e_payload)
             if same is not None:
                 compared += 1
@@ -1013,6 +1034,7 @@ def main():
                     different.append(f"{q['method']} {q['path']}")
             progress("paired pass", i + 1, len(queries), started)
         timed["paired"] = summarise(pair_api, pair_engine, queries, paired=True)
+        timed["server_timing"] = summarise(pair_api, pair_timed, queries, paired=True)
         agreement = {"compared": compared, "same": compared - len(different), "different": different}
     if "block" in passes:
         block_api, block_engine = [], []
@@ -1025,17 +1047,18 @@ def main():
             block_engine.append(run_engine(engine, q)[1])
             progress("block pass, straight to the engine", i + 1, len(queries), started)
         timed["block"] = summarise(block_api, block_engine, queries, paired=False)
-    if "same_request" in passes:
-        print("request counts and the same-request pass: a second dev server behind counting proxies",
-              file=sys.stderr, flush=True)
-        got = proxied(args, queries)
+    if args.server_bin and args.stack:
+        print("request counts" + (" and the same-request pass" if "same_request" in passes else "")
+              + ": a second dev server behind counting proxies", file=sys.stderr, flush=True)
+        got = proxied(args, queries, timing="same_request" in passes)
         if got:
             requests = got["counts"]
-            timed["same_request"] = summarise(got["api_ms"], got["engine_ms"], queries, paired=True)
+            if "same_request" in passes:
+                timed["same_request"] = summarise(got["api_ms"], got["engine_ms"], queries, paired=True)
 
-    judged = "same_request" if "same_request" in timed else "paired" if "paired" in timed else None
+    judged = next((k for k in ("server_timing", "same_request", "paired") if k in timed), None)
     others = []
-    for key in ("same_request", "paired"):
+    for key in ("server_timing", "same_request", "paired"):
         if key in timed and key != judged:
             o = timed[key]["all"]["overhead"]
             others.append(f"{key.replace('_', '-')} pass: overhead p50 {o['p50_ms']} ms, p99 {o['p99_ms']} ms")

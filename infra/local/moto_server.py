@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""moto's server with DynamoDB calls serialised and TransactWriteItems made proportional to
-the transaction, not to the table.
+"""moto's server with DynamoDB calls serialised, and TransactWriteItems and Query made
+proportional to what they touch (the transaction's items, the partition), not to the table.
 
 1. moto 5.2.5 serves requests on threads, and its TransactWriteItems snapshots the whole table
    (copy.deepcopy) to roll back on a failed condition. A write on another thread during that

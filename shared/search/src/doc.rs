@@ -15,6 +15,12 @@
 //! an indexer holding an older read gets a version conflict instead of overwriting a newer
 //! document. Category and brand renames are not versioned: they reach documents with the
 //! products' next change or a reindex.
+//!
+//! Prices also change with time alone, when a discount window opens or closes. So the version
+//! is that sum × [`EDGE_SLOTS`] plus the number of discount boundaries (starts and ends) already
+//! passed when the document was built ([`price_edges`]): for one state it grows as boundaries
+//! pass, and any change of state outgrows every count. The indexer records each document's
+//! next boundary, and a scheduled tick rebuilds the documents whose boundary has passed.
 
 use serde::{Deserialize, Serialize};
 use shared::catalog::{ShopRecord, ShopStatus};
@@ -152,15 +158,106 @@ pub fn attribute_part(s: &str) -> String {
     normalise(s).to_lowercase()
 }
 
-/// The external version of a product's document (see the module docs).
+/// Room in a document's version for the discount boundaries of one state.
+pub const EDGE_SLOTS: u64 = 1024;
+
+/// The external version of a product's document built at `now` (see the module docs).
 pub fn version(
     product: &ProductRecord,
     variants: &[VariantRecord],
     stats_rev: u64,
     shop: Option<&ShopRecord>,
+    now: i64,
 ) -> u64 {
-    product.version
+    let state = product.version
         + variants.iter().map(|v| v.rev).sum::<u64>()
         + stats_rev
-        + shop.map_or(0, |s| s.rev)
+        + shop.map_or(0, |s| s.rev);
+    let (passed, _) = price_edges(variants, now);
+    state * EDGE_SLOTS + passed.min(EDGE_SLOTS - 1)
+}
+
+/// The variants' discount boundaries (`starts_at` and `ends_at`, a window being
+/// `[starts_at, ends_at)`): how many have passed at `now`, and the next one after `now`. Pure.
+pub fn price_edges(variants: &[VariantRecord], now: i64) -> (u64, Option<i64>) {
+    let mut passed = 0;
+    let mut next: Option<i64> = None;
+    let edges = variants
+        .iter()
+        .filter_map(|v| v.discount.as_ref())
+        .flat_map(|d| [d.starts_at, d.ends_at]);
+    for edge in edges {
+        if edge <= now {
+            passed += 1;
+        } else {
+            next = Some(next.map_or(edge, |n| n.min(edge)));
+        }
+    }
+    (passed, next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn variant(window: Option<(i64, i64)>, rev: u64) -> VariantRecord {
+        let discount = window.map(|(starts_at, ends_at)| {
+            json!({"kind": "percentage", "value": 2000, "starts_at": starts_at, "ends_at": ends_at})
+        });
+        serde_json::from_value(json!({
+            "PK": "PRODUCT#p", "SK": "VARIANT#A", "entity_type": "variant", "product_id": "p",
+            "sku": "A", "attributes": {}, "price": {"amount": 100_000, "currency": "VND"},
+            "discount": discount, "weight_grams": 100, "stock": 5, "reserved": 0, "available": 5,
+            "low_stock_threshold": 1, "rev": rev,
+        }))
+        .unwrap()
+    }
+
+    fn product(version: u64) -> ProductRecord {
+        serde_json::from_value(json!({
+            "PK": "PRODUCT#p", "SK": "PRODUCT", "GSI2PK": "g", "GSI2SK": "g", "entity_type": "product",
+            "id": "p", "shop_id": "s", "org_id": "o", "name": "n", "description": "", "category_id": "c",
+            "status": "active", "created_at": "2026-12-01T00:00:00Z", "updated_at": "2026-12-01T00:00:00Z",
+            "version": version,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn discount_boundaries_are_counted_once_passed_and_the_next_one_is_named() {
+        let variants = [
+            variant(Some((100, 200)), 0),
+            variant(Some((150, 300)), 0),
+            variant(None, 0),
+        ];
+        assert_eq!(price_edges(&variants, 99), (0, Some(100)));
+        assert_eq!(
+            price_edges(&variants, 100),
+            (1, Some(150)),
+            "a window opens at its start"
+        );
+        assert_eq!(
+            price_edges(&variants, 200),
+            (3, Some(300)),
+            "and closes at its end"
+        );
+        assert_eq!(price_edges(&variants, 300), (4, None));
+        assert_eq!(price_edges(&[variant(None, 0)], 5), (0, None));
+    }
+
+    #[test]
+    fn a_passing_boundary_raises_the_version_and_any_change_of_state_outgrows_every_count() {
+        let p = product(3);
+        let variants = [variant(Some((100, 200)), 2)];
+        let before = version(&p, &variants, 0, None, 99);
+        let opened = version(&p, &variants, 0, None, 100);
+        let closed = version(&p, &variants, 0, None, 250);
+        assert!(before < opened && opened < closed);
+        // The seller edits the product after the window closed: a newer state, and it wins
+        // over the older state's document however many boundaries that one had passed.
+        let edited = version(&product(4), &[variant(None, 2)], 0, None, 250);
+        assert!(edited > closed);
+        assert_eq!(edited, (4 + 2) * EDGE_SLOTS);
+    }
 }

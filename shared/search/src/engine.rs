@@ -5,14 +5,18 @@
 //! Every call is a raw `send` with a JSON body this crate built (see [`crate::query`]), so the
 //! requests are exactly what the golden tests pin, and `_bulk` is used for every write (the
 //! client's `index` call sends `POST /_doc/{id}`, which OpenSearch Serverless refuses).
-//! [`Engine::requests`] counts the requests sent, for the one-query-per-search budget.
+//! [`Engine::requests`] counts the requests sent, for the one-query-per-search budget, and
+//! [`timed`] sums the time a request handler spent waiting on the engine (the search routes
+//! answer it as `Server-Timing: engine;dur=<ms>`, so a client can tell the API's own time from
+//! the engine's).
 //!
 //! Configuration: `OPENSEARCH_ENDPOINT` (required; `https://…es.amazonaws.com` or
 //! `http://127.0.0.1:<port>`), `SEARCH_INDEX` (the alias, default `products`),
 //! `SEARCH_TIMEOUT_MS` (per request, default 5000).
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opensearch::OpenSearch;
 use opensearch::auth::Credentials;
@@ -23,6 +27,21 @@ use serde_json::{Value, json};
 
 use crate::doc::ProductDoc;
 use crate::index;
+
+tokio::task_local! {
+    static ENGINE_TIME: Cell<Duration>;
+}
+
+/// Runs `work` and returns, beside its output, the time its engine requests took (from before
+/// sending to the whole answer read). Requests outside such a scope are not timed.
+pub async fn timed<F: Future>(work: F) -> (F::Output, Duration) {
+    ENGINE_TIME
+        .scope(Cell::new(Duration::ZERO), async move {
+            let out = work.await;
+            (out, ENGINE_TIME.with(Cell::get))
+        })
+        .await
+}
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +179,35 @@ impl Engine {
         ndjson: bool,
     ) -> Result<(u16, Value), EngineError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let answer = self.exchange(method, path, body, ndjson).await;
+        let _ = ENGINE_TIME.try_with(|t| t.set(t.get() + started.elapsed()));
+        let (status, text) = answer?;
+        let value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).map_err(|e| EngineError::Rejected {
+                status,
+                reason: format!("the answer is not JSON: {e}"),
+            })?
+        };
+        if status == 429 || status >= 500 {
+            return Err(EngineError::Unavailable(format!(
+                "{status}: {}",
+                reason(&value)
+            )));
+        }
+        Ok((status, value))
+    }
+
+    /// Sends one request and reads its whole answer.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        ndjson: bool,
+    ) -> Result<(u16, String), EngineError> {
         let mut headers = HeaderMap::new();
         if ndjson {
             headers.insert(
@@ -177,21 +225,7 @@ impl Engine {
             .text()
             .await
             .map_err(|e| EngineError::Unavailable(e.to_string()))?;
-        let value = if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).map_err(|e| EngineError::Rejected {
-                status,
-                reason: format!("the answer is not JSON: {e}"),
-            })?
-        };
-        if status == 429 || status >= 500 {
-            return Err(EngineError::Unavailable(format!(
-                "{status}: {}",
-                reason(&value)
-            )));
-        }
-        Ok((status, value))
+        Ok((status, text))
     }
 
     /// [`Self::call`], with any 4xx but `ok` turned into [`EngineError::Rejected`].

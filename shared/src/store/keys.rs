@@ -130,6 +130,18 @@ pub const PRODUCT_STATS_SK: &str = "STATS";
 pub fn product_stats(product_id: &str) -> (String, String) {
     (product_pk(product_id), PRODUCT_STATS_SK.to_owned())
 }
+/// A search document due to be rebuilt at `at` (epoch seconds: a discount window of the product
+/// opens or closes then), in the partition of that hour, so the indexer's scheduled tick reads
+/// the passed boundaries of the last hours in a few Queries.
+pub fn search_due_pk(hour: i64) -> String {
+    format!("SEARCHDUE#{hour}")
+}
+pub fn search_due(at: i64, product_id: &str) -> (String, String) {
+    (
+        search_due_pk(at.div_euclid(3600)),
+        format!("{at:012}#{product_id}"),
+    )
+}
 pub fn variant(product_id: &str, sku: &str) -> (String, String) {
     (product_pk(product_id), format!("{VARIANT_PREFIX}{sku}"))
 }

@@ -248,6 +248,40 @@ impl Db {
         Ok(())
     }
 
+    /// Every item matching `key_condition` (one partition of the table or of `index`, with any
+    /// sort-key condition; its `:placeholders` in `values`), every page read. Table reads are
+    /// strongly consistent.
+    pub async fn query_all<T: DeserializeOwned>(
+        &self,
+        index: Option<&str>,
+        key_condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<Vec<T>, StoreError> {
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut req = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(index.map(str::to_owned))
+                .consistent_read(index.is_none())
+                .key_condition_expression(key_condition)
+                .set_exclusive_start_key(start);
+            for (k, v) in values {
+                req = req.expression_attribute_values(*k, v.clone());
+            }
+            let out = req.send().await.map_err(classify)?;
+            for item in out.items.unwrap_or_default() {
+                found.push(from_item(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(found),
+            }
+        }
+    }
+
     /// Query one partition (of the table or of an index) with an optional sort-key prefix.
     pub async fn query_page<T: DeserializeOwned>(
         &self,

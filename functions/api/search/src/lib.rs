@@ -40,11 +40,27 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(autocomplete))
         .routes(routes!(similar_products))
         .routes(routes!(price_comparison))
+        .route_layer(axum::middleware::from_fn(server_timing))
 }
 
 pub fn router(state: AppState, engine: Arc<Engine>) -> axum::Router {
     let (routes, _) = api().split_for_parts();
     shared::http::finish(routes.layer(extension(engine)), state)
+}
+
+/// `Server-Timing: engine;dur=<ms>`: how long the request waited on the engine (the standard
+/// header browsers' developer tools and the search benchmark read), so the API's own share of
+/// a search's latency is visible from outside.
+async fn server_timing(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (mut response, waited) = product_search::engine::timed(next.run(req)).await;
+    let value = format!("engine;dur={:.3}", waited.as_secs_f64() * 1000.0);
+    if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+        response.headers_mut().insert("server-timing", value);
+    }
+    response
 }
 
 fn engine_error(e: EngineError) -> ApiError {

@@ -34,7 +34,7 @@ use shared::domain::Money;
 use shared::events::{BusEvent, DomainEvent, OrderPlaced, PriceAlertTriggered};
 use shared::products::{ProductRecord, ProductStatus};
 use shared::store::tx::{self, UpdateSpec};
-use shared::store::{Db, StoreError, from_item, keys, n, s, value};
+use shared::store::{Db, StoreError, keys, n, s, value};
 
 pub const CONSUMER: &str = "recommender";
 /// The detail-types acted on; any other is acknowledged untouched.
@@ -149,20 +149,7 @@ impl Recommender {
     /// Handles the batch's messages concurrently and reports the failed ones.
     #[tracing::instrument(skip_all, fields(messages = event.records.len()))]
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let outcomes =
-            futures::future::join_all(event.records.iter().map(|m| self.process(m))).await;
-        let mut response = SqsBatchResponse::default();
-        for (message, outcome) in event.records.iter().zip(outcomes) {
-            let id = message.message_id.clone().unwrap_or_default();
-            match outcome {
-                Ok(outcome) => tracing::info!(message_id = %id, ?outcome, "message handled"),
-                Err(e) => {
-                    tracing::warn!(message_id = %id, error = format!("{e:#}"), "message failed; it will be retried");
-                    response.add_failure(id);
-                }
-            }
-        }
-        response
+        shared::consumer::each_message(&event, |m| self.process(m)).await
     }
 
     async fn process(&self, message: &SqsMessage) -> anyhow::Result<Outcome> {
@@ -292,33 +279,21 @@ impl Recommender {
         product_id: &str,
         price: Money,
     ) -> anyhow::Result<Vec<PriceAlertRecord>> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .db
-                .client
-                .query()
-                .table_name(&self.db.table)
-                .index_name("GSI1")
-                .key_condition_expression("GSI1PK = :pk AND GSI1SK >= :min")
-                .expression_attribute_values(":pk", s(keys::gsi1_price_alerts(product_id)))
-                .expression_attribute_values(":min", s(format!("{:013}", price.amount)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(shared::store::classify)?;
-            for item in out.items.unwrap_or_default() {
-                let alert: PriceAlertRecord = from_item(item)?;
-                if alert.notified_at.is_none() && alert.target_price.currency == price.currency {
-                    found.push(alert);
-                }
-            }
-            match out.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => return Ok(found),
-            }
-        }
+        let alerts: Vec<PriceAlertRecord> = self
+            .db
+            .query_all(
+                Some("GSI1"),
+                "GSI1PK = :pk AND GSI1SK >= :min",
+                &[
+                    (":pk", s(keys::gsi1_price_alerts(product_id))),
+                    (":min", s(format!("{:013}", price.amount))),
+                ],
+            )
+            .await?;
+        Ok(alerts
+            .into_iter()
+            .filter(|a| a.notified_at.is_none() && a.target_price.currency == price.currency)
+            .collect())
     }
 
     /// Marks one alert notified and writes its event, in one transaction; `false` if another

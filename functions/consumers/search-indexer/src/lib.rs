@@ -9,6 +9,7 @@
 //! | `OrderPlaced` | its items (stock was reserved); their units sold are counted first |
 //! | `OrderCancelled`, `OrderPaymentFailed` | the order's lines (stock was released) |
 //! | `ShopUpdated` | every product of the shop (a suspended shop's leave the index) |
+//! | `Scheduled Event` (the template's `SearchDueScheduleRule`, every minute) | the products whose discount window opened or closed since their document was built |
 //!
 //! # Correctness
 //!
@@ -20,6 +21,11 @@
 //! - Units sold are counted once per order: the count and a claim
 //!   (`keys::processed_event("search-sales", order_id)`) are one transaction.
 //! - While a reindex builds a new generation, every change is written to every generation.
+//! - Prices change with time alone when a discount window opens or closes. Each document write
+//!   records the product's next boundary (`keys::search_due`); the scheduled tick rebuilds the
+//!   products whose boundary has passed and then deletes those records (a failed rebuild keeps
+//!   its record, so the next tick tries again). The version counts passed boundaries, so the
+//!   rebuilt document wins over the one built before the boundary.
 //!
 //! # Reindex
 //!
@@ -43,7 +49,7 @@ use shared::catalog::ShopRecord;
 use shared::events::{BusEvent, DomainEvent};
 use shared::orders::OrderRecord;
 use shared::products::load_product_with_stats;
-use shared::store::{Db, QuerySpec, StoreError, keys, n, tx};
+use shared::store::{Db, QuerySpec, StoreError, keys, n, s, tx};
 
 pub const CONSUMER: &str = "search-indexer";
 /// The claim consumer name of sales counts.
@@ -64,11 +70,34 @@ pub struct Work {
     pub orders: BTreeSet<String>,
     /// `(order id, [(product id, units)])`: sales to count once.
     pub sales: Option<(String, Vec<(String, i64)>)>,
+    /// The scheduled tick: rebuild the documents whose price boundary has passed.
+    pub due: bool,
+}
+
+/// How far back the tick looks for passed boundaries (ticks are a minute apart; this covers
+/// an indexer that could not run for a while).
+const DUE_LOOKBACK_HOURS: i64 = 6;
+/// How long a due record is kept after its boundary.
+const DUE_TTL_SECS: i64 = 7 * 24 * 3600;
+
+#[derive(Deserialize)]
+struct Kind {
+    #[serde(rename = "detail-type")]
+    detail_type: String,
+    source: String,
 }
 
 /// Parses a message body. A body that is not a bus event, or a handled event whose data does
 /// not parse, is an error (the message fails and ends in the DLQ); any other event is no work.
 pub fn parse_message(body: &str) -> anyhow::Result<Work> {
+    let kind: Kind = serde_json::from_str(body)
+        .map_err(|e| anyhow::anyhow!("the message body is not a bus event: {e}"))?;
+    if kind.source == "aws.events" && kind.detail_type == "Scheduled Event" {
+        return Ok(Work {
+            due: true,
+            ..Work::default()
+        });
+    }
     let bus: BusEvent = serde_json::from_str(body)
         .map_err(|e| anyhow::anyhow!("the message body is not a bus event: {e}"))?;
     let handled = [
@@ -133,6 +162,26 @@ struct SalesClaim<'a> {
     sk: String,
     entity_type: &'static str,
     order_id: &'a str,
+    expires_at: i64,
+}
+
+/// What a message expands to: the products to rebuild, and the due records to delete once
+/// they are rebuilt.
+struct Expanded {
+    products: BTreeSet<String>,
+    due: Vec<(String, (String, String))>,
+}
+
+/// `SEARCHDUE#<hour>` / `<at>#<product>`: the product's document must be rebuilt at `at`.
+#[derive(Serialize, Deserialize)]
+struct DueRecord {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity_type: String,
+    product_id: String,
+    at: i64,
     expires_at: i64,
 }
 
@@ -203,7 +252,7 @@ impl Indexer {
     /// writes them in one `_bulk`, and fails the messages whose work did not complete.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let mut failed: Vec<String> = Vec::new();
-        let mut wanted: Vec<(String, BTreeSet<String>)> = Vec::new();
+        let mut wanted: Vec<(String, Expanded)> = Vec::new();
         for message in event.records {
             let id = message.message_id.clone().unwrap_or_default();
             let work = match message.body.as_deref().map(parse_message) {
@@ -226,7 +275,10 @@ impl Indexer {
                 }
             }
         }
-        let all: BTreeSet<String> = wanted.iter().flat_map(|(_, p)| p.clone()).collect();
+        let all: BTreeSet<String> = wanted
+            .iter()
+            .flat_map(|(_, e)| e.products.iter().cloned())
+            .collect();
         let bad = match self.index_products(&all).await {
             Ok(bad) => bad,
             Err(e) => {
@@ -234,8 +286,11 @@ impl Indexer {
                 all.clone()
             }
         };
-        for (id, products) in wanted {
-            if products.iter().any(|p| bad.contains(p)) {
+        for (id, expanded) in wanted {
+            if expanded.products.iter().any(|p| bad.contains(p)) {
+                failed.push(id);
+            } else if let Err(e) = self.clear_due(&expanded.due).await {
+                tracing::warn!(message_id = %id, error = %e, "could not clear the rebuilt due records");
                 failed.push(id);
             }
         }
@@ -247,11 +302,17 @@ impl Indexer {
     }
 
     /// The products a message's work touches, after counting its sales.
-    async fn expand(&self, work: &Work) -> anyhow::Result<BTreeSet<String>> {
+    async fn expand(&self, work: &Work) -> anyhow::Result<Expanded> {
         if let Some((order_id, units)) = &work.sales {
             self.count_sales(order_id, units).await?;
         }
         let mut products = work.products.clone();
+        let due = if work.due {
+            self.due_now(shared::now_epoch()).await?
+        } else {
+            Vec::new()
+        };
+        products.extend(due.iter().map(|(p, _)| p.clone()));
         for shop_id in &work.shops {
             products.extend(self.shop_products(shop_id).await?);
         }
@@ -260,7 +321,62 @@ impl Indexer {
                 products.extend(order.lines.into_iter().map(|l| l.product_id));
             }
         }
-        Ok(products)
+        Ok(Expanded { products, due })
+    }
+
+    /// The due records whose boundary is at or before `now`: (product id, record key).
+    pub async fn due_now(&self, now: i64) -> Result<Vec<(String, (String, String))>, StoreError> {
+        let hour = now.div_euclid(3600);
+        let until = keys::search_due(now, "\u{10ffff}").1;
+        let mut found = Vec::new();
+        for h in hour - DUE_LOOKBACK_HOURS..=hour {
+            let rows: Vec<DueRecord> = self
+                .db
+                .query_all(
+                    None,
+                    "PK = :pk AND SK <= :until",
+                    &[
+                        (":pk", s(keys::search_due_pk(h))),
+                        (":until", s(until.clone())),
+                    ],
+                )
+                .await?;
+            found.extend(rows.into_iter().map(|r| (r.product_id, (r.pk, r.sk))));
+        }
+        Ok(found)
+    }
+
+    /// Deletes the due records of rebuilt products.
+    async fn clear_due(&self, due: &[(String, (String, String))]) -> Result<(), StoreError> {
+        for (_, key) in due {
+            self.db.delete(key.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Records when each product's document must be rebuilt (its next price boundary).
+    async fn schedule_due(&self, next: &[(String, i64)]) -> Result<(), StoreError> {
+        let writes = next.iter().map(|(product_id, at)| async move {
+            let (pk, sk) = keys::search_due(*at, product_id);
+            let record = DueRecord {
+                pk,
+                sk,
+                entity_type: "search_due".into(),
+                product_id: product_id.clone(),
+                at: *at,
+                expires_at: at + DUE_TTL_SECS,
+            };
+            self.db
+                .client
+                .put_item()
+                .table_name(&self.db.table)
+                .set_item(Some(shared::store::to_item(&record)?))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(shared::store::classify)
+        });
+        join_all(writes).await.into_iter().collect()
     }
 
     /// Adds an order's units to its products' sales, once per order.
@@ -342,10 +458,14 @@ impl Indexer {
             read.extend(chunk.iter().copied().zip(ops));
         }
         let mut ops = Vec::new();
+        let mut next = Vec::new();
         let mut bad = BTreeSet::new();
         for (id, op) in read {
             match op {
-                Ok(op) => ops.push(op),
+                Ok((op, edge)) => {
+                    ops.push(op);
+                    next.extend(edge.map(|at| (id.clone(), at)));
+                }
                 Err(e) => {
                     tracing::warn!(product_id = %id, error = %e, "could not read the product");
                     bad.insert(id.clone());
@@ -361,21 +481,26 @@ impl Indexer {
             log_report(&report, chunk.len());
             bad.extend(report.failed.into_iter().map(|(id, _)| id));
         }
+        next.retain(|(id, _)| !bad.contains(id));
+        self.schedule_due(&next).await?;
         Ok(bad)
     }
 
-    /// The write that brings a product's document up to date.
-    async fn op(&self, product_id: &str, names: &Names) -> anyhow::Result<BulkOp> {
+    /// The write that brings a product's document up to date, and when its price next changes
+    /// by itself (a discount boundary) if it is indexed.
+    async fn op(&self, product_id: &str, names: &Names) -> anyhow::Result<(BulkOp, Option<i64>)> {
         let Some((product, variants, stats)) =
             load_product_with_stats(&self.db, product_id).await?
         else {
-            return Ok(BulkOp::Delete {
+            let gone = BulkOp::Delete {
                 id: product_id.to_owned(),
                 version: None,
-            });
+            };
+            return Ok((gone, None));
         };
+        let now = shared::now_epoch();
         let shop = self.shop(&product.shop_id, names).await?;
-        let version = doc::version(&product, &variants, stats.rev, shop.as_ref());
+        let version = doc::version(&product, &variants, stats.rev, shop.as_ref(), now);
         let categories = self.category_path(&product.category_id, names).await?;
         let brand = match &product.brand_id {
             Some(b) => self.brand(b, names).await?,
@@ -389,15 +514,21 @@ impl Indexer {
             brand: brand.as_deref(),
             sales: stats.sales,
         };
-        Ok(match doc::build(&source, shared::now_epoch()) {
-            Some(d) => BulkOp::Index {
-                doc: Box::new(d),
-                version,
-            },
-            None => BulkOp::Delete {
-                id: product.id,
-                version: Some(version),
-            },
+        Ok(match doc::build(&source, now) {
+            Some(d) => (
+                BulkOp::Index {
+                    doc: Box::new(d),
+                    version,
+                },
+                doc::price_edges(&variants, now).1,
+            ),
+            None => (
+                BulkOp::Delete {
+                    id: product.id,
+                    version: Some(version),
+                },
+                None,
+            ),
         })
     }
 
@@ -469,15 +600,20 @@ impl Indexer {
             for part in chunk.chunks(READ_CONCURRENCY) {
                 ops.extend(join_all(part.iter().map(|id| self.op(id, &names))).await);
             }
+            let mut next = Vec::new();
             let ops: Vec<BulkOp> = ops
                 .into_iter()
                 .collect::<anyhow::Result<Vec<_>>>()?
                 .into_iter()
-                .filter(|op| match op {
-                    BulkOp::Index { .. } => true,
+                .zip(chunk)
+                .filter_map(|((op, edge), id)| match op {
+                    BulkOp::Index { .. } => {
+                        next.extend(edge.map(|at| (id.clone(), at)));
+                        Some(op)
+                    }
                     BulkOp::Delete { .. } => {
                         skipped += 1;
-                        false
+                        None
                     }
                 })
                 .collect();
@@ -489,6 +625,7 @@ impl Indexer {
                 report.failed.first()
             );
             indexed += report.applied + report.stale;
+            self.schedule_due(&next).await?;
             tracing::info!(indexed, skipped, total = ids.len(), "reindex: progress");
         }
         self.engine.refresh(&index).await?;

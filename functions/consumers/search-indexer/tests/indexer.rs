@@ -93,7 +93,13 @@ async fn an_older_document_never_overwrites_a_newer_one_whatever_the_delivery_or
         .get(shared::store::keys::shop_profile(&shop.shop_id))
         .await
         .unwrap();
-    let old_version = doc::version(&product, &variants, stats.rev, shop_record.as_ref());
+    let old_version = doc::version(
+        &product,
+        &variants,
+        stats.rev,
+        shop_record.as_ref(),
+        shared::now_epoch(),
+    );
 
     let r = ctx
         .put(
@@ -140,6 +146,93 @@ async fn an_older_document_never_overwrites_a_newer_one_whatever_the_delivery_or
         indexer.engine.get(&id).await.unwrap().unwrap().price_min,
         200_000
     );
+}
+
+/// One firing of the template's `SearchDueScheduleRule`, as EventBridge delivers it.
+fn tick() -> SqsEvent {
+    let body = json!({
+        "version": "0", "id": ulid::Ulid::new().to_string(), "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "000000000000", "time": "2026-12-01T00:00:00Z",
+        "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:000000000000:rule/due"],
+        "detail": {},
+    });
+    serde_json::from_value(json!({"Records": [
+        {"messageId": ulid::Ulid::new().to_string(), "body": body.to_string()}
+    ]}))
+    .unwrap()
+}
+
+async fn sleep_until(epoch: i64) {
+    let wait = epoch - shared::now_epoch();
+    if wait >= 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(wait as u64 * 1000 + 200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_discount_window_reaches_the_index_when_it_opens_and_again_when_it_closes() {
+    let ctx = Ctx::new();
+    let indexer = indexer().await;
+    let shop = ctx.test_shop("indexer-discount-edges").await;
+    let (id, sku) = one_product(&ctx, &shop, 100_000).await;
+    indexed_at(&indexer, &id, 100_000).await;
+
+    // A 20 % discount from 20 s from now (time for the change to be indexed first), for 4 s:
+    // nothing in the catalogue changes when it opens or closes, only the clock.
+    let opens = shared::now_epoch() + 20;
+    let closes = opens + 4;
+    let r = ctx
+        .put(
+            &format!("/api/v1/products/{id}/variants/{sku}/price"),
+            Some(&shop.seller_token),
+            json!({"price": {"amount": 100_000, "currency": "VND"},
+                   "discount": {"kind": "percentage", "value": 2000, "starts_at": opens, "ends_at": closes}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let due = |at: i64| {
+        let (indexer, id) = (&indexer, id.clone());
+        async move {
+            indexer
+                .due_now(at)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|(p, _)| *p == id)
+                .count()
+        }
+    };
+    eventually("the opening is recorded as due", || async {
+        (due(opens).await == 1).then_some(())
+    })
+    .await;
+    assert_eq!(due(opens - 1).await, 0, "not due before it opens");
+    assert_eq!(
+        indexer.engine.get(&id).await.unwrap().unwrap().price_min,
+        100_000,
+        "the window has not opened yet"
+    );
+
+    sleep_until(opens).await;
+    let response = indexer.handle(tick()).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        indexer.engine.get(&id).await.unwrap().unwrap().price_min,
+        80_000,
+        "the tick after the opening indexes the discounted price"
+    );
+    assert_eq!(due(opens).await, 0, "the opening's record is cleared");
+    assert_eq!(due(closes).await, 1, "and the closing is due next");
+
+    sleep_until(closes).await;
+    let response = indexer.handle(tick()).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        indexer.engine.get(&id).await.unwrap().unwrap().price_min,
+        100_000,
+        "the tick after the closing indexes the list price again"
+    );
+    assert_eq!(due(closes + 3600).await, 0, "nothing more is due");
 }
 
 #[tokio::test]
