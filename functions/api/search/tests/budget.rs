@@ -2,7 +2,8 @@
 //! and the local search server: a search, its facets and a completion are one engine request
 //! and no DynamoDB request; similar products and price comparison are two engine requests (the
 //! product's document, then the query; an unknown product stops after the first, which is
-//! what this test counts).
+//! what this test counts). Every answer says in `Server-Timing` how long it waited on the
+//! engine (0 when it sent nothing).
 
 use std::sync::Arc;
 
@@ -10,18 +11,26 @@ use axum::body::Body;
 use axum::http::Request;
 use tower::ServiceExt;
 
-async fn get(router: &axum::Router, uri: &str) -> (u16, serde_json::Value) {
+/// Status, body, and the engine time the route answered in `Server-Timing` (ms).
+async fn get(router: &axum::Router, uri: &str) -> (u16, serde_json::Value, f64) {
     let response = router
         .clone()
         .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
         .await
         .unwrap();
     let status = response.status().as_u16();
+    let timing = response
+        .headers()
+        .get("server-timing")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("engine;dur="))
+        .and_then(|ms| ms.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("{uri}: no Server-Timing engine;dur=<ms>"));
     let bytes = http_body_util::BodyExt::collect(response.into_body())
         .await
         .unwrap()
         .to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap())
+    (status, serde_json::from_slice(&bytes).unwrap(), timing)
 }
 
 #[tokio::test]
@@ -49,14 +58,16 @@ async fn a_search_is_one_engine_request_and_reads_no_dynamodb() {
         ("/api/v1/products/01NOSUCHPRODUCT/similar", 1),
     ] {
         let before = engine.requests();
-        let (status, body) = get(&router, uri).await;
+        let (status, body, engine_ms) = get(&router, uri).await;
         assert!(status == 200 || status == 404, "{uri}: {status} {body}");
+        assert!(engine_ms > 0.0, "{uri}: the engine request is timed");
         assert_eq!(engine.requests() - before, engine_requests, "{uri}");
         assert_eq!(calls.take(), Vec::<String>::new(), "{uri} read DynamoDB");
     }
     // A bad request costs nothing.
     let before = engine.requests();
-    let (status, _) = get(&router, "/api/v1/search?limit=0").await;
+    let (status, _, engine_ms) = get(&router, "/api/v1/search?limit=0").await;
     assert_eq!(status, 422);
+    assert_eq!(engine_ms, 0.0, "no engine request, no engine time");
     assert_eq!(engine.requests(), before);
 }
