@@ -34,7 +34,9 @@ What it does, in order:
        side) − the time the API itself spent on its engine request, which every search route
        answers as `Server-Timing: engine;dur=<ms>` (from before sending to the whole answer
        read). One engine execution, no proxy: what is left is the API's own time plus the
-       client's hop to it;
+       client's hop to it and this client's own work on the answer;
+     - in-server: the route's whole time (`app;dur=`) − its engine wait, both from the same
+       header: the API's own work alone;
    - block: every query through the API, then every query straight to the engine;
    - same-request: every query through a second dev server (same build, no pump) started on a
      copy of the stack whose engine and emulator endpoints are counting proxies in this process;
@@ -54,8 +56,11 @@ its one engine query (parsing and validating the request, building the body, the
 reading the answer, writing the response), with a budget of 3 ms at p99. "overhead/query" is the
 distribution of per-query differences; "Δ" is API percentile − engine percentile. The paired and
 block overheads subtract two separate engine executions, so their tails carry the engine's jitter
-(hundreds of ms on slow queries) and cannot resolve 3 ms; the verdict uses the server-timing p99,
-else the same-request p99, else the paired p99. Latencies are client-side (this Python client's time on
+(hundreds of ms on slow queries) and cannot resolve 3 ms. The server-timing overhead subtracts
+the API's own engine time from this client's time for the same call, so it also holds this Python
+client's work on the API's answer and the loopback hop (the direct engine calls have theirs too,
+but their times are not subtracted there); the in-server overhead is the route's own work. The
+verdict uses the in-server p99, and the report prints the server-timing p99 beside it. Latencies are client-side (this Python client's time on
 both paths alike), on a 2-core machine that other work may share: compare the paths, not the
 absolute numbers.
 
@@ -635,18 +640,20 @@ class QueryMaker:
 
 # ---------------------------------------------------------------- timing
 def run_api(api, q):
-    """(payload, client-side ms, the engine's ms as the API timed it: `Server-Timing: engine`)."""
+    """(payload, client-side ms, and as the API timed them (`Server-Timing`): its engine wait
+    and the route's whole time, ms)."""
     raw = json.dumps(q["body"]).encode() if q["method"] == "POST" else None
     status, payload, ms = api.call(q["method"], q["path"], raw=raw)
     if status != 200:
         sys.exit(f"bench_search.py: {q['method']} {q['path']} answered {status}: {payload[:400]!r}")
-    return payload, ms, server_timing_engine(api.last_headers.get("server-timing", ""), q)
+    header = api.last_headers.get("server-timing", "")
+    return payload, ms, server_timing(header, "engine", q), server_timing(header, "app", q)
 
 
-def server_timing_engine(header, q):
-    match = re.search(r"(?:^|,)\s*engine;dur=([0-9.]+)", header)
+def server_timing(header, name, q):
+    match = re.search(r"(?:^|,)\s*" + name + r";dur=([0-9.]+)", header)
     if not match:
-        sys.exit(f"bench_search.py: {q['method']} {q['path']} answered no `Server-Timing: engine;dur=…` ({header!r})")
+        sys.exit(f"bench_search.py: {q['method']} {q['path']} answered no `Server-Timing: {name};dur=…` ({header!r})")
     return float(match.group(1))
 
 
@@ -868,7 +875,10 @@ def free_port():
 CHOOSABLE_PASSES = ("paired", "block", "same_request")
 PASS_TITLES = {
     "server_timing": "the API calls of the paired pass; engine = the API's own time on its engine request, as "
-                     "it answers it (`Server-Timing: engine;dur=`)",
+                     "it answers it (`Server-Timing: engine;dur=`); API = this client's time",
+    "in_server": "the same calls, both times as the route answers them: API = the route's whole time "
+                 "(`app;dur=`), engine = its engine wait (`engine;dur=`): the API's own work, without this "
+                 "Python client and the loopback hop",
     "same_request": "same-request pass (through a second dev server; engine = the time of the very request "
                     "the API sent, timed by a proxy)",
     "paired": "paired pass (query i through the API and straight to the engine, back to back)",
@@ -894,7 +904,7 @@ def report_text(r):
                  f"sequential, one keep-alive client, after {r['warmup']} warm-up queries per path")
     head = (f"{'':20} {'n':>4} | {'API p50':>8} {'p90':>8} {'p99':>8} | {'engine p50':>10} {'p90':>8} {'p99':>8} | "
             f"{'overhead/query p50':>18} {'p99':>7} | {'Δp50':>7} {'Δp99':>7}")
-    for key in ("server_timing", "same_request", "paired", "block"):
+    for key in ("server_timing", "in_server", "same_request", "paired", "block"):
         if key not in r["passes"]:
             continue
         lines.append("")
@@ -1017,16 +1027,17 @@ def main():
 
     timed, agreement, requests = {}, None, None
     if "paired" in passes:
-        pair_api, pair_engine, pair_timed, different, compared = [], [], [], [], 0
+        pair_api, pair_engine, pair_timed, pair_app, different, compared = [], [], [], [], [], 0
         started = time.perf_counter()
         for i, q in enumerate(queries):
             if i % 2 == 0:
-                (a_payload, a_ms, t_ms), (e_payload, e_ms) = run_api(api, q), run_engine(engine, q)
+                (a_payload, a_ms, t_ms, app_ms), (e_payload, e_ms) = run_api(api, q), run_engine(engine, q)
             else:
-                (e_payload, e_ms), (a_payload, a_ms, t_ms) = run_engine(engine, q), run_api(api, q)
+                (e_payload, e_ms), (a_payload, a_ms, t_ms, app_ms) = run_engine(engine, q), run_api(api, q)
             pair_api.append(a_ms)
             pair_engine.append(e_ms)
             pair_timed.append(t_ms)
+            pair_app.append(app_ms)
             same = agree(q, a_payload, e_payload)
             if same is not None:
                 compared += 1
@@ -1035,6 +1046,7 @@ def main():
             progress("paired pass", i + 1, len(queries), started)
         timed["paired"] = summarise(pair_api, pair_engine, queries, paired=True)
         timed["server_timing"] = summarise(pair_api, pair_timed, queries, paired=True)
+        timed["in_server"] = summarise(pair_app, pair_timed, queries, paired=True)
         agreement = {"compared": compared, "same": compared - len(different), "different": different}
     if "block" in passes:
         block_api, block_engine = [], []
@@ -1056,9 +1068,9 @@ def main():
             if "same_request" in passes:
                 timed["same_request"] = summarise(got["api_ms"], got["engine_ms"], queries, paired=True)
 
-    judged = next((k for k in ("server_timing", "same_request", "paired") if k in timed), None)
+    judged = next((k for k in ("in_server", "server_timing", "same_request", "paired") if k in timed), None)
     others = []
-    for key in ("server_timing", "same_request", "paired"):
+    for key in ("server_timing", "in_server", "same_request", "paired"):
         if key in timed and key != judged:
             o = timed[key]["all"]["overhead"]
             others.append(f"{key.replace('_', '-')} pass: overhead p50 {o['p50_ms']} ms, p99 {o['p99_ms']} ms")

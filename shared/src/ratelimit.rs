@@ -6,8 +6,9 @@
 //! the request is refused with 429 and `Retry-After` before any handler runs.
 //!
 //! Webhook routes are exempt: their senders are authenticated by signature, retry on refusal,
-//! and burst legitimately. So is `POST /api/v1/search/advanced`, a read whose filters are a JSON
-//! body: it writes nothing (API Gateway's throttling still caps it).
+//! and burst legitimately. So are the reads that take a JSON body (`POST /api/v1/search/advanced`
+//! and the shipping price, address and geocoding routes): they write nothing (API Gateway's
+//! throttling still caps them).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -23,7 +24,13 @@ use crate::store::{StoreError, keys, n, tx::UpdateSpec};
 /// Window length of every counter.
 pub const WINDOW_SECS: i64 = 60;
 /// Reads sent as POST (their filters are a body): not writes, not counted.
-const POSTED_READS: [&str; 1] = ["/api/v1/search/advanced"];
+const POSTED_READS: [&str; 5] = [
+    "/api/v1/search/advanced",
+    "/api/v1/shipping/calculate",
+    "/api/v1/shipping/calculate-fees",
+    "/api/v1/shipping/validate-address",
+    "/api/v1/shipping/geocode",
+];
 
 /// Whether `path` is never limited here: the providers' webhooks,
 /// `/api/v1/payments/{provider}/webhook`, and the reads in [`POSTED_READS`] (see the module
@@ -211,6 +218,8 @@ mod tests {
     fn only_the_provider_webhooks_and_posted_reads_are_exempt() {
         for p in [
             "/api/v1/search/advanced",
+            "/api/v1/shipping/calculate",
+            "/api/v1/shipping/geocode",
             "/api/v1/payments/stripe/webhook",
             "/api/v1/payments/paypal/webhook",
             "/api/v1/payments/vnpay/webhook",
@@ -225,6 +234,7 @@ mod tests {
             "/api/v1/payments/stripe/webhooks",
             "/api/v1/webhooks/stripe",
             "/api/v1/search/advanced/x",
+            "/api/v1/shipping/shippers/register",
         ] {
             assert!(!is_exempt(p), "{p}");
         }

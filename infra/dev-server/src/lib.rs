@@ -30,6 +30,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(api_webhooks::api())
         .merge(api_search::api())
         .merge(api_discovery::api())
+        .merge(api_shipping::api())
 }
 
 /// What some route groups need besides the state: the payment provider adapters (pointed at

@@ -164,6 +164,11 @@ fn function_routers() -> Vec<(&'static str, axum::Router, Routes)> {
             openapi_routes(&api_webhooks::api().split_for_parts().1),
         ),
         (
+            "api-shipping",
+            api_shipping::router(state.clone()),
+            openapi_routes(&api_shipping::api().split_for_parts().1),
+        ),
+        (
             "api-search",
             api_search::router(state, dev_server::Services::default().search),
             openapi_routes(&api_search::api().split_for_parts().1),
@@ -289,4 +294,49 @@ fn every_schema_reference_in_the_served_document_resolves() {
         dangling.is_empty(),
         "schemas referenced but not defined: {dangling:?}"
     );
+}
+
+/// The served document merges every function's components by name, so two types that share a
+/// schema name would silently leave one route documented with the other's schema. Each name
+/// must mean one schema across the functions.
+#[test]
+fn a_schema_name_means_one_schema_in_every_function() {
+    let docs = [
+        ("api-auth", api_auth::api().split_for_parts().1),
+        ("api-users", api_users::api().split_for_parts().1),
+        ("api-shops", api_shops::api().split_for_parts().1),
+        ("api-products", api_products::api().split_for_parts().1),
+        ("api-inventory", api_inventory::api().split_for_parts().1),
+        ("api-cart", api_cart::api().split_for_parts().1),
+        ("api-vouchers", api_vouchers::api().split_for_parts().1),
+        ("api-orders", api_orders::api().split_for_parts().1),
+        ("api-payments", api_payments::api().split_for_parts().1),
+        ("api-webhooks", api_webhooks::api().split_for_parts().1),
+        ("api-search", api_search::api().split_for_parts().1),
+        ("api-discovery", api_discovery::api().split_for_parts().1),
+        ("api-shipping", api_shipping::api().split_for_parts().1),
+    ];
+    let mut seen: BTreeMap<String, (&str, serde_json::Value)> = BTreeMap::new();
+    let mut clashes = Vec::new();
+    for (function, doc) in &docs {
+        let schemas = doc
+            .components
+            .as_ref()
+            .map(|c| c.schemas.clone())
+            .unwrap_or_default();
+        for (name, schema) in schemas {
+            let schema = serde_json::to_value(&schema).unwrap();
+            match seen.get(&name) {
+                Some((other, first)) if *first != schema => {
+                    clashes.push(format!("{name}: {other} and {function}"))
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(name, (function, schema));
+                }
+            }
+        }
+    }
+    assert!(seen.len() > 50, "the functions document their schemas");
+    assert_eq!(clashes, Vec::<String>::new(), "one name, two schemas");
 }

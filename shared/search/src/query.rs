@@ -33,9 +33,10 @@ use utoipa::ToSchema;
 
 use crate::doc::ProductDoc;
 
-/// Result orderings.
+/// Result orderings (the schema is `SearchSort`: `Sort` is the product listings').
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = SearchSort)]
 pub enum Sort {
     #[default]
     Relevance,

@@ -168,15 +168,15 @@ pub fn allocate(total: i64, weights: &[i64]) -> Vec<i64> {
 
 /// Shipping rate of a currency: `base` covers the first [`INCLUDED_GRAMS`], then `per_step`
 /// per started [`STEP_GRAMS`].
-struct ShippingRate {
-    base: i64,
-    per_step: i64,
+pub(crate) struct ShippingRate {
+    pub base: i64,
+    pub per_step: i64,
 }
 
 pub const INCLUDED_GRAMS: u64 = 1_000;
 pub const STEP_GRAMS: u64 = 500;
 
-fn shipping_rate(currency: Currency) -> ShippingRate {
+pub(crate) fn shipping_rate(currency: Currency) -> ShippingRate {
     let (base, per_step) = match currency {
         Currency::VND => (15_000, 5_000),
         Currency::IDR => (10_000, 4_000),

@@ -4,6 +4,7 @@
 
 pub mod checkout;
 pub mod order_state;
+pub mod shipping;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -262,6 +262,16 @@ const ROUTES: &[(&str, &str, Access, Body)] = &[
     ("PUT", "/api/v1/products/{id}/variants/{sku}/price", Shop(ManageCatalog), Body::Json(|_| json!({"price": {"amount": PRICE, "currency": "VND"}}))),
     ("GET", "/api/v1/products/{id}/price-history", Public, Body::None),
     ("GET", "/api/v1/products/{id}/related", Public, Body::None),
+    // api-shipping: prices, places and distances are public
+    ("GET", "/api/v1/shipping/methods", Public, Body::None),
+    ("GET", "/api/v1/shipping/providers", Public, Body::None),
+    ("POST", "/api/v1/shipping/calculate", Public, Body::Json(|_| json!({"from": {"lat": 21.0386, "lng": 105.838}, "to": {"lat": 10.7725, "lng": 106.698}, "weight_grams": 800, "method": "standard"}))),
+    ("POST", "/api/v1/shipping/calculate-fees", Public, Body::Json(|_| json!({"from": {"lat": 21.0386, "lng": 105.838}, "to": {"lat": 21.03, "lng": 105.85}, "weight_grams": 800}))),
+    ("GET", "/api/v1/shipping/cost-calculator", Public, Body::None),
+    ("GET", "/api/v1/shipping/weight-pricing", Public, Body::None),
+    ("POST", "/api/v1/shipping/validate-address", Public, Body::Json(|_| json!({"province": "Hà Nội", "ward": "Ba Đình"}))),
+    ("POST", "/api/v1/shipping/geocode", Public, Body::Json(|_| json!({"addresses": [{"province": "TP HCM"}]}))),
+    ("GET", "/api/v1/shipping/distance-matrix", Public, Body::None),
     // api-search
     ("GET", "/api/v1/search", Public, Body::None),
     ("POST", "/api/v1/search/advanced", Public, Body::Json(|_| json!({"q": "matrix"}))),

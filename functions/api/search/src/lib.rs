@@ -48,15 +48,21 @@ pub fn router(state: AppState, engine: Arc<Engine>) -> axum::Router {
     shared::http::finish(routes.layer(extension(engine)), state)
 }
 
-/// `Server-Timing: engine;dur=<ms>`: how long the request waited on the engine (the standard
-/// header browsers' developer tools and the search benchmark read), so the API's own share of
-/// a search's latency is visible from outside.
+/// `Server-Timing: engine;dur=<ms>, app;dur=<ms>`: how long the request waited on the engine,
+/// and how long the route took in all (the standard header browsers' developer tools and the
+/// search benchmark read), so the API's own share of a search's latency is visible from
+/// outside.
 async fn server_timing(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    let started = std::time::Instant::now();
     let (mut response, waited) = product_search::engine::timed(next.run(req)).await;
-    let value = format!("engine;dur={:.3}", waited.as_secs_f64() * 1000.0);
+    let value = format!(
+        "engine;dur={:.3}, app;dur={:.3}",
+        waited.as_secs_f64() * 1000.0,
+        started.elapsed().as_secs_f64() * 1000.0
+    );
     if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
         response.headers_mut().insert("server-timing", value);
     }
