@@ -126,17 +126,16 @@ fn leg_between(from: Point, to: Point, names: (&str, &str)) -> Result<Leg, ApiEr
         })
 }
 
-fn priced(
-    method: Method,
-    leg: Leg,
-    parcel: Parcel,
-    currency: Currency,
-    fields: (&str, &str),
-) -> Result<Quote, ApiError> {
-    shipping::quote(method, leg, parcel, currency).map_err(|e| match e {
-        PricingError::SameDayTooFar { .. } => ApiError::field(fields.0, e.to_string()),
-        PricingError::TooHeavy => ApiError::field(fields.1, e.to_string()),
-    })
+/// A pricing refusal as a 422 naming `method` or `weight_grams`.
+fn pricing_problem(e: PricingError) -> ApiError {
+    match e {
+        PricingError::SameDayTooFar { .. } => ApiError::field("method", e.to_string()),
+        PricingError::TooHeavy => ApiError::field("weight_grams", e.to_string()),
+    }
+}
+
+fn priced(method: Method, leg: Leg, parcel: Parcel, currency: Currency) -> Result<Quote, ApiError> {
+    shipping::quote(method, leg, parcel, currency).map_err(pricing_problem)
 }
 
 /// The price of one method for a parcel from `from` to `to`: zone, distance, chargeable weight
@@ -152,14 +151,7 @@ async fn calculate(ValidJson(req): ValidJson<CalculateRequest>) -> Result<Json<Q
     let parcel = req.parcel.expect("set by validate");
     let leg = leg_between(req.from, req.to, ("from", "to"))?;
     let currency = req.currency.unwrap_or(Currency::VND);
-    priced(
-        req.method,
-        leg,
-        parcel,
-        currency,
-        ("method", "weight_grams"),
-    )
-    .map(Json)
+    priced(req.method, leg, parcel, currency).map(Json)
 }
 
 /// Every method's price for one parcel and destination, cheapest first; the methods that
@@ -180,16 +172,11 @@ async fn calculate_fees(ValidJson(req): ValidJson<FeesRequest>) -> Result<Json<F
     for method in Method::ALL {
         match shipping::quote(method, leg, parcel, currency) {
             Ok(q) => quotes.push(q),
-            Err(PricingError::TooHeavy) => {
-                return Err(ApiError::field(
-                    "weight_grams",
-                    PricingError::TooHeavy.to_string(),
-                ));
-            }
-            Err(e) => unavailable.push(Unavailable {
+            Err(e @ PricingError::SameDayTooFar { .. }) => unavailable.push(Unavailable {
                 method,
                 reason: e.to_string(),
             }),
+            Err(e) => return Err(pricing_problem(e)),
         }
     }
     quotes.sort_by_key(|q| q.fee.amount);
@@ -238,7 +225,7 @@ async fn cost_calculator(Query(q): Query<CostQuery>) -> Result<Json<Quote>, ApiE
     let leg = leg_between(from, to, ("from_lat", "to_lat"))?;
     let method = q.method.unwrap_or(Method::Standard);
     let currency = q.currency.unwrap_or(Currency::VND);
-    priced(method, leg, parcel, currency, ("method", "weight_grams")).map(Json)
+    priced(method, leg, parcel, currency).map(Json)
 }
 
 /// The tariff prices are computed from, in one currency.

@@ -49,7 +49,7 @@ use shared::catalog::ShopRecord;
 use shared::events::{BusEvent, DomainEvent};
 use shared::orders::OrderRecord;
 use shared::products::load_product_with_stats;
-use shared::store::{Db, QuerySpec, StoreError, keys, n, s, tx};
+use shared::store::{Db, StoreError, keys, n, s, tx};
 
 pub const CONSUMER: &str = "search-indexer";
 /// The claim consumer name of sales counts.
@@ -416,30 +416,15 @@ impl Indexer {
 
     /// Every product of a shop, any status (GSI2).
     async fn shop_products(&self, shop_id: &str) -> Result<Vec<String>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .db
-                .query_page::<IdItem>(QuerySpec {
-                    index: Some("GSI2"),
-                    pk: keys::gsi2_shop_products(shop_id),
-                    sk_prefix: None,
-                    ascending: true,
-                    limit: 100,
-                    start,
-                })
-                .await?;
-            out.extend(page.items.into_iter().map(|i| i.id));
-            match page
-                .next_cursor
-                .as_deref()
-                .and_then(shared::store::decode_cursor)
-            {
-                Some(next) => start = Some(next),
-                None => return Ok(out),
-            }
-        }
+        let items: Vec<IdItem> = self
+            .db
+            .query_all(
+                Some("GSI2"),
+                "GSI2PK = :pk",
+                &[(":pk", s(keys::gsi2_shop_products(shop_id)))],
+            )
+            .await?;
+        Ok(items.into_iter().map(|i| i.id).collect())
     }
 
     /// Writes the current documents of `products` to every generation; the ids that failed.
