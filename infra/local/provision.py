@@ -21,9 +21,11 @@ the routes — Lambda permissions) are skipped with a note; an unknown type is s
 warning. Physical names: the resource's own name property when given, else <stack>-<LogicalId>.
 
 Writes the stack description the dev server reads (--out, JSON: env, resources, per function
-its binary, environment, routes, queues, streams and S3 sources, and the schedules: every
+its binary, environment, routes, queues, streams and S3 sources, the schedules: every
 rule with a rate(...) ScheduleExpression and its queue targets, which the dev server fires
-itself because the emulator never does; cron(...) is not emulated) and a shell file next to it
+itself because the emulator never does; cron(...) is not emulated; and websocket_apis: every
+WEBSOCKET AWS::ApiGatewayV2::Api with its routes, their functions and authorizers, which the
+dev server serves because the emulator has no WebSocket data plane) and a shell file next to it
 (stack.env, `export K=V` lines) so tests and tools reach the same resources.
 
   provision.py --endpoint http://127.0.0.1:4566 --stack commerce-local --out .local/stack.json
@@ -316,7 +318,9 @@ class Provisioner:
                         "AWS::ApiGatewayV2::", "AWS::Lambda::")
     SKIPPED = {"AWS::Serverless::HttpApi": "the dev server serves its routes",
                "AWS::Serverless::Api": "the dev server serves its routes",
-               "AWS::Serverless::Function": "the dev server runs it (see --out)"}
+               "AWS::Serverless::Function": "the dev server runs it (see --out)",
+               **{f"AWS::ApiGatewayV2::{t}": "the dev server serves WebSocket APIs (see websocket_apis in --out)"
+                  for t in ("Api", "Authorizer", "Integration", "Route", "RouteResponse", "Stage")}}
 
     def __init__(self, endpoint, region, stack, resolver, account_id):
         import boto3
@@ -876,6 +880,66 @@ def schedule_descriptions(resources, r, prov):
     return out
 
 
+# ---------------------------------------------------------------- WebSocket APIs
+def websocket_descriptions(resources, r, prov):
+    """What API Gateway's WebSocket data plane would do, for the dev server to do (the emulator
+    holds only the control plane): per AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET, its
+    route selection expression, stage, and per route the function (logical id and binary) its
+    AWS_PROXY integration invokes, the authorizer of a CUSTOM route (function, binary, identity
+    sources) and whether it answers the client (a route response: two-way)."""
+    by_type = {}
+    for lid, res in resources.items():
+        if res.get("Type", "").startswith("AWS::ApiGatewayV2::") and \
+                not (res.get("Condition") and not r.condition(res["Condition"])):
+            by_type.setdefault(res["Type"].rsplit("::", 1)[1], {})[lid] = r.resolve(res.get("Properties") or {})
+    functions_by_arn = {v["arn"]: lid for lid, v in prov.resources.items()
+                        if v["type"] == "AWS::Serverless::Function" and v.get("arn")}
+    lid_by_ref = {r.refs.get(lid): lid for kind in by_type.values() for lid in kind}
+
+    def function_of(uri, what):
+        m = re.search(r"/functions/(.+)/invocations$", str(uri or ""))
+        lid = functions_by_arn.get(m.group(1)) if m else None
+        if lid is None:
+            raise TemplateError(f"{what}: {uri!r} does not invoke a function of this template")
+        return {"function": lid, "binary": function_binary(lid, resources[lid])}
+
+    out = []
+    for api_lid, api in by_type.get("Api", {}).items():
+        if api.get("ProtocolType") != "WEBSOCKET":
+            continue
+        api_ref = r.refs.get(api_lid)
+        owned = {kind: {lid: p for lid, p in items.items() if p.get("ApiId") == api_ref}
+                 for kind, items in by_type.items()}
+        two_way = {lid_by_ref.get(p.get("RouteId")) for p in owned.get("RouteResponse", {}).values()}
+        routes = []
+        for route_lid, route in owned.get("Route", {}).items():
+            target = str(route.get("Target") or "")
+            integration = owned.get("Integration", {}).get(lid_by_ref.get(target.removeprefix("integrations/")))
+            if integration is None:
+                print(f"    WARNING {route_lid}: route {route.get('RouteKey')} has no integration of this API; "
+                      "not served locally", file=sys.stderr, flush=True)
+                continue
+            if integration.get("IntegrationType") != "AWS_PROXY":
+                raise TemplateError(f"{route_lid}: only AWS_PROXY (Lambda) integrations are served locally")
+            desc = {"route_key": route["RouteKey"], **function_of(integration.get("IntegrationUri"), route_lid),
+                    "authorization_type": route.get("AuthorizationType", "NONE"),
+                    "two_way": route_lid in two_way}
+            if desc["authorization_type"] == "CUSTOM":
+                authorizer = owned.get("Authorizer", {}).get(lid_by_ref.get(route.get("AuthorizerId")))
+                if authorizer is None:
+                    raise TemplateError(f"{route_lid}: AuthorizerId names no authorizer of this API")
+                desc["authorizer"] = {**function_of(authorizer.get("AuthorizerUri"), route_lid),
+                                      "type": authorizer.get("AuthorizerType", "REQUEST"),
+                                      "identity_source": authorizer.get("IdentitySource") or []}
+            routes.append(desc)
+        stages = [p.get("StageName") for p in owned.get("Stage", {}).values()]
+        out.append({"api": api_lid, "name": api.get("Name") or f"{prov.stack}-{api_lid}",
+                    "api_id": api_ref, "stage": stages[0] if stages else "$default",
+                    "route_selection_expression": api.get("RouteSelectionExpression", "$request.body.action"),
+                    "routes": routes})
+    return out
+
+
 def routes_only(template, resolver):
     """All HttpApi/Api routes: [{"function", "binary", "method", "path"}], template order."""
     out = []
@@ -952,8 +1016,10 @@ def main():
                  for lid, res in resources.items()
                  if res["Type"] == "AWS::Serverless::Function" and lid in prov.resources}
     schedules = schedule_descriptions(resources, resolver, prov)
+    websocket_apis = websocket_descriptions(resources, resolver, prov)
     stack = {"endpoint": args.endpoint, "region": args.region, "stack": args.stack, "account_id": account_id,
-             "env": globals_env, "resources": prov.resources, "functions": functions, "schedules": schedules}
+             "env": globals_env, "resources": prov.resources, "functions": functions, "schedules": schedules,
+             "websocket_apis": websocket_apis}
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -970,7 +1036,8 @@ def main():
                      + "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
     print(f"wrote {out} and {env_file} ({len(functions)} functions, "
           f"{sum(len(f['routes']) for f in functions.values())} routes, "
-          f"{len(schedules)} schedule(s) the dev server fires)", flush=True)
+          f"{len(schedules)} schedule(s) the dev server fires, "
+          f"{sum(len(a['routes']) for a in websocket_apis)} WebSocket route(s) it serves)", flush=True)
 
 
 if __name__ == "__main__":

@@ -38,8 +38,9 @@ trap cleanup EXIT INT TERM
 
 # Emulator, provisioning, payment sandbox and dev server on free ports (lib.sh). Every test
 # shares 127.0.0.1, so the write counters are off (0). --seed creates the demo accounts the fuzz run
-# logs in with; the tests make their own users and never look at these.
-start_local_stack test --param WriteLimitPerIp=0 --param WriteLimitPerUser=0 -- --seed
+# logs in with; the tests make their own users and never look at these. Offers to shippers lapse
+# after 10 s (60 s by default) so the fleet tests see time-outs.
+start_local_stack test --param WriteLimitPerIp=0 --param WriteLimitPerUser=0 --param ShipmentOfferSeconds=10 -- --seed
 
 step "The served OpenAPI document is valid OpenAPI 3.1 (openapi-spec-validator)"
 curl -sf "http://127.0.0.1:$api_port/openapi.json" -o "$run_dir/openapi.json"

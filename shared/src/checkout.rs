@@ -14,8 +14,10 @@ use utoipa::ToSchema;
 use crate::cart::{Cart, CartLine};
 use crate::catalog::{ShopRecord, ShopStatus};
 use crate::domain::checkout::{PricedLine, ShopGroup, VoucherRejection, price_checkout};
+use crate::domain::shipping::{Leg, Method, Quote as ShippingQuote, Terms};
 use crate::domain::{Currency, Money, effective_price};
 use crate::error::FieldError;
+use crate::geocode::{AddressPlace, Gazetteer};
 use crate::products::{ProductRecord, ProductStatus, VariantRecord};
 use crate::store::{Db, Item, StoreError, from_item, keys};
 use crate::vouchers::{VoucherRecord, VoucherUsageRecord};
@@ -199,13 +201,29 @@ pub struct ShopQuote {
     /// This shop's share of the platform voucher.
     pub platform_discount: Money,
     pub weight_grams: u64,
-    /// Weight-based rate (first kilogram, then per started 500 g).
+    /// The cart shows standard delivery within the shop's district (an estimate: no address
+    /// is chosen yet); the preview and the order price the method over the real distance and
+    /// zone (`shipping`).
     pub shipping_fee: Money,
+    /// How `shipping_fee` was reached: method, zone, distance, weights and days. Absent in the
+    /// cart, and when the parcel cannot go this way (then `problems` says why).
+    pub shipping: Option<ShippingQuote>,
     /// VAT contained in `total` (listed prices include tax).
     pub tax_included: Money,
     /// `subtotal - shop_discount - platform_discount + shipping_fee`.
     pub total: Money,
 }
+
+/// Where and how a checkout ships: the address's place and the method chosen.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    pub method: Method,
+    pub to: &'a AddressPlace,
+}
+
+/// The field a shipping problem of the preview or the placement names: the buyer fixes it by
+/// choosing another method (or address).
+pub const SHIPPING_METHOD_FIELD: &str = "shipping_method";
 
 /// The fee breakdown of a cart: per shop and in total.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -303,8 +321,35 @@ fn rejection_text(r: Option<VoucherRejection>) -> Option<String> {
     r.map(|r| r.message())
 }
 
-/// Prices `lines` of `cart` (normally all its lines) at `now`. Pure.
-pub fn quote(cart: &Cart, lines: &[CartLine], catalog: &Catalog, now: i64) -> Quote {
+/// The shipping terms of one shop's parcel: the cart's estimate, or the method over the leg
+/// from the shop to the address (a problem when either end is outside the delivery area).
+fn shipping_terms(
+    shop: Option<&ShopRecord>,
+    delivery: Option<&Delivery<'_>>,
+) -> Result<Terms, &'static str> {
+    let Some(d) = delivery else {
+        return Ok(Terms::Estimate);
+    };
+    let Some(shop) = shop else {
+        return Ok(Terms::Estimate);
+    };
+    let from = (shop.address.location.lat, shop.address.location.lng);
+    match crate::geocode::leg(&Gazetteer, from, d.to.point()) {
+        Ok((distance_km, zone)) => Ok(Terms::Leg(d.method, Leg { distance_km, zone })),
+        Err("from") => Err("ships from outside our delivery area"),
+        Err(_) => Err("is outside our delivery area"),
+    }
+}
+
+/// Prices `lines` of `cart` (normally all its lines) at `now`, shipping to `delivery` (the
+/// cart view has none: it shows an estimate). Pure.
+pub fn quote(
+    cart: &Cart,
+    lines: &[CartLine],
+    catalog: &Catalog,
+    now: i64,
+    delivery: Option<&Delivery<'_>>,
+) -> Quote {
     // Group by shop in the order shops first appear.
     let mut shop_order: Vec<&str> = Vec::new();
     for l in lines {
@@ -403,14 +448,26 @@ pub fn quote(cart: &Cart, lines: &[CartLine], catalog: &Catalog, now: i64) -> Qu
             Err(reason) => (None, Some(reason)),
         },
     };
-    let groups: Vec<ShopGroup<'_>> = priced
-        .iter()
-        .zip(&shop_voucher_terms)
-        .map(|(lines, voucher)| ShopGroup {
+    let mut groups: Vec<ShopGroup<'_>> = Vec::new();
+    for ((shop, lines), voucher) in shop_order.iter().zip(&priced).zip(&shop_voucher_terms) {
+        let shipping = match shipping_terms(catalog.shops.get(*shop), delivery) {
+            Ok(terms) => terms,
+            Err(why) => {
+                let field = if why.starts_with("ships") {
+                    format!("shops[{shop}]")
+                } else {
+                    "address_id".to_owned()
+                };
+                problems.push(FieldError::new(field, why));
+                Terms::Estimate
+            }
+        };
+        groups.push(ShopGroup {
             lines,
             voucher: *voucher,
-        })
-        .collect();
+            shipping,
+        });
+    }
     let totals = price_checkout(cur, &groups, platform_terms, now);
     let money = |a: i64| Money::new(a, cur);
 
@@ -442,6 +499,13 @@ pub fn quote(cart: &Cart, lines: &[CartLine], catalog: &Catalog, now: i64) -> Qu
             platform_discount: money(t.platform_discount),
             weight_grams: t.weight_grams,
             shipping_fee: money(t.shipping_fee),
+            shipping: match &t.shipping {
+                Ok(q) => delivery.map(|_| q.clone()),
+                Err(e) => {
+                    problems.push(FieldError::new(SHIPPING_METHOD_FIELD, e.to_string()));
+                    None
+                }
+            },
             tax_included: money(t.tax_included),
             total: money(t.total),
         });
@@ -504,6 +568,6 @@ pub async fn quote_cart(
     cart: &Cart,
 ) -> Result<(Quote, Catalog), StoreError> {
     let catalog = load_catalog(db, user_id, &cart.lines, &applied_vouchers(cart)).await?;
-    let q = quote(cart, &cart.lines, &catalog, crate::now_epoch());
+    let q = quote(cart, &cart.lines, &catalog, crate::now_epoch(), None);
     Ok((q, catalog))
 }

@@ -20,6 +20,8 @@ pub mod source {
     pub const PAYMENTS: &str = "commerce.payments";
     /// Behaviour-driven features: recommendations and price alerts.
     pub const DISCOVERY: &str = "commerce.discovery";
+    /// The own delivery fleet: shippers, shipments, live positions.
+    pub const SHIPPING: &str = "commerce.shipping";
 }
 
 /// Every event of the system. The variant name is the EventBridge `detail-type`.
@@ -54,6 +56,95 @@ pub enum DomainEvent {
     PayoutRequested(PayoutRequested),
     InvoiceIssued(InvoiceIssued),
     PriceAlertTriggered(PriceAlertTriggered),
+    ShipmentCreated(ShipmentCreated),
+    ShipmentOffered(ShipmentOffer),
+    ShipmentOfferDeclined(ShipmentOffer),
+    ShipmentAssigned(ShipmentOffer),
+    ShipmentPickedUp(ShipmentStatusChanged),
+    ShipmentInTransit(ShipmentStatusChanged),
+    ShipmentOutForDelivery(ShipmentStatusChanged),
+    ShipmentDelivered(ShipmentStatusChanged),
+    ShipmentFailed(ShipmentStatusChanged),
+    ShipmentReturned(ShipmentStatusChanged),
+    ShipmentCancelled(ShipmentStatusChanged),
+    ShipmentLocationUpdated(ShipmentLocation),
+    ShipperAvailable(ShipperAvailable),
+}
+
+/// The own fleet took an order: a shipment with a tracking number waits for a shipper.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShipmentCreated {
+    pub order_id: String,
+    pub tracking_number: String,
+    pub shop_id: String,
+    pub buyer_id: String,
+    /// The pickup province (gazetteer code): where a shipper is looked for.
+    pub province_code: String,
+}
+
+/// An offer of a shipment to a shipper, or its outcome (accepted: `ShipmentAssigned`;
+/// declined or expired: `ShipmentOfferDeclined`, with the reason).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShipmentOffer {
+    pub order_id: String,
+    pub shipper_id: String,
+    /// Which offer of this shipment (1, 2, …): a late answer to an older one changes nothing.
+    pub offer: u32,
+    /// Unix seconds when an open offer lapses.
+    pub expires_at: i64,
+    /// `declined`, `expired`, `withdrawn` for a declined offer; `accepted` or `manual`.
+    pub reason: String,
+    pub province_code: String,
+}
+
+/// A shipment moved; the detail-type names the new status.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShipmentStatusChanged {
+    pub order_id: String,
+    pub tracking_number: String,
+    pub buyer_id: String,
+    pub shop_id: String,
+    pub shipper_id: Option<String>,
+    pub from: crate::shipments::ShipmentStatus,
+    pub to: crate::shipments::ShipmentStatus,
+    pub at: String,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    pub province_code: String,
+    pub note: Option<String>,
+}
+
+impl ShipmentStatusChanged {
+    pub fn into_event(self) -> DomainEvent {
+        use crate::shipments::ShipmentStatus as S;
+        match self.to {
+            S::PickedUp => DomainEvent::ShipmentPickedUp(self),
+            S::InTransit => DomainEvent::ShipmentInTransit(self),
+            S::OutForDelivery => DomainEvent::ShipmentOutForDelivery(self),
+            S::Delivered => DomainEvent::ShipmentDelivered(self),
+            S::FailedAttempt => DomainEvent::ShipmentFailed(self),
+            S::ReturnedToShop => DomainEvent::ShipmentReturned(self),
+            S::Cancelled => DomainEvent::ShipmentCancelled(self),
+            S::AwaitingPickup => unreachable!("no move leads back to awaiting_pickup"),
+        }
+    }
+}
+
+/// The assigned shipper's position on the way (no personal data: the order, the point).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShipmentLocation {
+    pub order_id: String,
+    pub shipper_id: String,
+    pub lat: f64,
+    pub lng: f64,
+    pub at: String,
+}
+
+/// A shipper can take parcels in a province (approved and online, or a slot freed).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShipperAvailable {
+    pub shipper_id: String,
+    pub province_code: String,
 }
 
 /// One shop order's share of a payment.
@@ -328,6 +419,33 @@ impl DomainEvent {
             Self::PayoutRequested(_) => "PayoutRequested",
             Self::InvoiceIssued(_) => "InvoiceIssued",
             Self::PriceAlertTriggered(_) => "PriceAlertTriggered",
+            Self::ShipmentCreated(_) => "ShipmentCreated",
+            Self::ShipmentOffered(_) => "ShipmentOffered",
+            Self::ShipmentOfferDeclined(_) => "ShipmentOfferDeclined",
+            Self::ShipmentAssigned(_) => "ShipmentAssigned",
+            Self::ShipmentPickedUp(_) => "ShipmentPickedUp",
+            Self::ShipmentInTransit(_) => "ShipmentInTransit",
+            Self::ShipmentOutForDelivery(_) => "ShipmentOutForDelivery",
+            Self::ShipmentDelivered(_) => "ShipmentDelivered",
+            Self::ShipmentFailed(_) => "ShipmentFailed",
+            Self::ShipmentReturned(_) => "ShipmentReturned",
+            Self::ShipmentCancelled(_) => "ShipmentCancelled",
+            Self::ShipmentLocationUpdated(_) => "ShipmentLocationUpdated",
+            Self::ShipperAvailable(_) => "ShipperAvailable",
+        }
+    }
+
+    /// The shipment move a `Shipment…` status event records.
+    pub fn shipment_change(&self) -> Option<&ShipmentStatusChanged> {
+        match self {
+            Self::ShipmentPickedUp(e)
+            | Self::ShipmentInTransit(e)
+            | Self::ShipmentOutForDelivery(e)
+            | Self::ShipmentDelivered(e)
+            | Self::ShipmentFailed(e)
+            | Self::ShipmentReturned(e)
+            | Self::ShipmentCancelled(e) => Some(e),
+            _ => None,
         }
     }
 
@@ -378,6 +496,19 @@ impl DomainEvent {
             | Self::PayoutRequested(_)
             | Self::InvoiceIssued(_) => source::PAYMENTS,
             Self::PriceAlertTriggered(_) => source::DISCOVERY,
+            Self::ShipmentCreated(_)
+            | Self::ShipmentOffered(_)
+            | Self::ShipmentOfferDeclined(_)
+            | Self::ShipmentAssigned(_)
+            | Self::ShipmentPickedUp(_)
+            | Self::ShipmentInTransit(_)
+            | Self::ShipmentOutForDelivery(_)
+            | Self::ShipmentDelivered(_)
+            | Self::ShipmentFailed(_)
+            | Self::ShipmentReturned(_)
+            | Self::ShipmentCancelled(_)
+            | Self::ShipmentLocationUpdated(_)
+            | Self::ShipperAvailable(_) => source::SHIPPING,
         }
     }
 
@@ -418,6 +549,19 @@ impl DomainEvent {
             Self::PayoutRequested(d) => serde_json::to_value(d),
             Self::InvoiceIssued(d) => serde_json::to_value(d),
             Self::PriceAlertTriggered(d) => serde_json::to_value(d),
+            Self::ShipmentCreated(d) => serde_json::to_value(d),
+            Self::ShipmentOffered(d)
+            | Self::ShipmentOfferDeclined(d)
+            | Self::ShipmentAssigned(d) => serde_json::to_value(d),
+            Self::ShipmentPickedUp(d)
+            | Self::ShipmentInTransit(d)
+            | Self::ShipmentOutForDelivery(d)
+            | Self::ShipmentDelivered(d)
+            | Self::ShipmentFailed(d)
+            | Self::ShipmentReturned(d)
+            | Self::ShipmentCancelled(d) => serde_json::to_value(d),
+            Self::ShipmentLocationUpdated(d) => serde_json::to_value(d),
+            Self::ShipperAvailable(d) => serde_json::to_value(d),
         }
         .expect("event data serialises")
     }

@@ -38,7 +38,7 @@ impl PaymentMethod {
 }
 
 /// Where the parcel goes: a copy of the buyer's address at checkout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ShippingAddress {
     pub recipient_name: String,
     pub phone: String,
@@ -55,6 +55,10 @@ pub struct ShippingAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postal_code: Option<String>,
     pub country: String,
+    /// Province, ward and point, placed when the address was saved (none outside Vietnam,
+    /// and none on addresses saved before addresses were placed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<crate::geocode::AddressPlace>,
 }
 
 /// One line of an order: a snapshot of what was bought, at the price paid.
@@ -148,6 +152,13 @@ pub struct OrderRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_voucher: Option<String>,
     pub shipping_address: ShippingAddress,
+    /// How the parcel travels (orders placed before methods existed are `standard`).
+    #[serde(default)]
+    pub shipping_method: crate::domain::shipping::Method,
+    /// How the shipping fee was reached (zone, distance, weights, days); absent on orders
+    /// placed before fees were priced by distance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_quote: Option<crate::domain::shipping::Quote>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     pub created_at: String,

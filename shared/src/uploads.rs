@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, FieldError};
@@ -55,6 +55,30 @@ pub struct PresignedPut {
     pub expires_in: u64,
 }
 
+/// A presigned upload of a private photo (a return's or a delivery's), and the id to cite it by.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PhotoUpload {
+    pub photo_id: String,
+    pub upload_url: String,
+    #[schema(example = "PUT")]
+    pub method: String,
+    /// Headers the PUT must carry exactly.
+    pub headers: BTreeMap<String, String>,
+    pub expires_in: u64,
+}
+
+impl PresignedPut {
+    pub fn for_photo(self, photo_id: String) -> PhotoUpload {
+        PhotoUpload {
+            photo_id,
+            upload_url: self.url,
+            method: "PUT".into(),
+            headers: self.headers,
+            expires_in: self.expires_in,
+        }
+    }
+}
+
 impl AppState {
     /// Presigns a `PUT` of `req` to `key` in the media bucket (type and length are signed).
     pub async fn presign_image_put(
@@ -87,6 +111,22 @@ impl AppState {
             ]
             .into(),
             expires_in: UPLOAD_URL_TTL.as_secs(),
+        })
+    }
+}
+
+impl AppState {
+    /// Whether a photo sits at `key` in the media bucket as an accepted image type within the
+    /// size limit (the media processor deletes any upload whose bytes are not an image).
+    /// Without a configured bucket there is nothing to check: `true`.
+    pub async fn photo_uploaded(&self, key: String) -> bool {
+        let Some(bucket) = self.config.media_bucket.as_deref() else {
+            return true;
+        };
+        let head = self.s3.head_object().bucket(bucket).key(key).send().await;
+        head.as_ref().is_ok_and(|h| {
+            h.content_length().unwrap_or(0) as u64 <= MAX_MEDIA_BYTES
+                && h.content_type().is_some_and(|t| MEDIA_TYPES.contains(&t))
         })
     }
 }

@@ -6,6 +6,7 @@ pub mod faults;
 pub mod pump;
 pub mod seed;
 pub mod stack;
+pub mod websocket;
 
 use std::sync::Arc;
 

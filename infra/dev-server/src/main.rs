@@ -93,6 +93,14 @@ fn main() -> anyhow::Result<()> {
                 std::env::set_var(k, v);
             }
         }
+        // The WebSocket management API (PostToConnection) is this server's (see
+        // dev_server::websocket), unless pointed elsewhere.
+        if std::env::var_os(dev_server::websocket::MANAGEMENT_ENDPOINT_ENV).is_none() {
+            std::env::set_var(
+                dev_server::websocket::MANAGEMENT_ENDPOINT_ENV,
+                format!("http://127.0.0.1:{}", args.port),
+            );
+        }
         // Function-level variables (the payment functions' provider secrets and URLs): one
         // process runs every function, and the template gives each name one value.
         for function in stack.functions.values() {
@@ -138,8 +146,13 @@ async fn run(args: Args, stack: Stack) -> anyhow::Result<()> {
     let url = format!("http://localhost:{}", args.port);
     tracing::info!(url = %url, docs = %format!("{url}/docs"), openapi = %format!("{url}/openapi.json"), pumps = pumps.len(), "dev server listening");
     let services = dev_server::Services::from_env(&sdk).await?;
+    // The WebSocket APIs (ws://…/ws) and their management API (/@connections/{id}).
+    let websocket =
+        dev_server::websocket::router(&args.stack, &stack.region, &stack.account_id, args.port)
+            .await?;
     // With the peer address, as API Gateway gives `sourceIp` (the per-address write limit).
     let app = dev_server::app(state, Some(&url), services)
+        .merge(websocket)
         .into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -41,6 +41,8 @@ pub enum Consumer {
     Invoices(consumer_invoices::Invoices),
     SearchIndexer(consumer_search_indexer::Indexer),
     Recommender(consumer_recommender::Recommender),
+    Dispatcher(consumer_dispatcher::Dispatcher),
+    TrackingPush(consumer_tracking_push::TrackingPush),
 }
 
 impl Consumer {
@@ -68,6 +70,12 @@ impl Consumer {
             )),
             "consumer-recommender" => Some(Self::Recommender(
                 consumer_recommender::Recommender::from_env().await?,
+            )),
+            "consumer-dispatcher" => Some(Self::Dispatcher(
+                consumer_dispatcher::Dispatcher::from_env().await?,
+            )),
+            "consumer-tracking-push" => Some(Self::TrackingPush(
+                consumer_tracking_push::TrackingPush::from_env().await?,
             )),
             _ => None,
         })
@@ -131,7 +139,9 @@ impl Consumer {
             | Self::Escrow(_)
             | Self::Invoices(_)
             | Self::SearchIndexer(_)
-            | Self::Recommender(_) => {
+            | Self::Recommender(_)
+            | Self::Dispatcher(_)
+            | Self::TrackingPush(_) => {
                 tracing::error!(
                     "only the outbox relay reads the table stream; check template.yaml"
                 );
@@ -150,6 +160,8 @@ impl Consumer {
             Self::Invoices(i) => i.handle(event).await,
             Self::SearchIndexer(i) => i.handle(event).await,
             Self::Recommender(r) => r.handle(event).await,
+            Self::Dispatcher(d) => d.handle(event).await,
+            Self::TrackingPush(t) => t.handle(event).await,
             Self::OutboxRelay(_) => {
                 tracing::error!("the outbox relay has no SQS handler; check template.yaml");
                 return Vec::new();

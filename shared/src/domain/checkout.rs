@@ -188,14 +188,6 @@ pub(crate) fn shipping_rate(currency: Currency) -> ShippingRate {
     ShippingRate { base, per_step }
 }
 
-/// The shipping fee of one shop's parcel by its weight — the one place it is computed until
-/// shipping quotes by distance replace it.
-pub fn shipping_fee(weight_grams: u64, currency: Currency) -> i64 {
-    let rate = shipping_rate(currency);
-    let extra = weight_grams.saturating_sub(INCLUDED_GRAMS);
-    rate.base + rate.per_step * extra.div_ceil(STEP_GRAMS) as i64
-}
-
 /// VAT rate (basis points) of the market a currency belongs to. Listed prices include it.
 pub fn vat_bps(currency: Currency) -> i64 {
     match currency {
@@ -229,10 +221,11 @@ pub struct PricedLine {
 pub struct ShopGroup<'a> {
     pub lines: &'a [PricedLine],
     pub voucher: Option<&'a VoucherTerms>,
+    pub shipping: super::shipping::Terms,
 }
 
 /// The fee breakdown of one shop's order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ShopTotals {
     pub subtotal: i64,
     pub shop_discount: i64,
@@ -240,6 +233,9 @@ pub struct ShopTotals {
     pub platform_discount: i64,
     pub weight_grams: u64,
     pub shipping_fee: i64,
+    /// How the shipping fee was reached, or why the parcel cannot go this way (then the fee
+    /// is 0 and the order cannot be placed).
+    pub shipping: Result<super::shipping::Quote, super::shipping::PricingError>,
     /// VAT contained in `total` (prices include tax).
     pub tax_included: i64,
     /// `subtotal - shop_discount - platform_discount + shipping_fee`.
@@ -247,7 +243,7 @@ pub struct ShopTotals {
 }
 
 /// The fee breakdown of a checkout: per shop, and summed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CheckoutTotals {
     pub shops: Vec<ShopTotals>,
     pub platform_voucher_rejection: Option<VoucherRejection>,
@@ -283,13 +279,15 @@ pub fn price_checkout(
                     Err(r) => (0, Some(r)),
                 },
             };
+            let shipping = g.shipping.price(weight_grams, currency);
             ShopTotals {
                 subtotal,
                 shop_discount,
                 shop_voucher_rejection,
                 platform_discount: 0,
                 weight_grams,
-                shipping_fee: shipping_fee(weight_grams, currency),
+                shipping_fee: shipping.as_ref().map_or(0, |q| q.fee.amount),
+                shipping,
                 tax_included: 0,
                 total: 0,
             }
@@ -329,6 +327,7 @@ pub fn price_checkout(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::shipping::Terms;
 
     fn terms(kind: DiscountKind, value: i64) -> VoucherTerms {
         VoucherTerms {
@@ -402,12 +401,13 @@ mod tests {
     }
 
     #[test]
-    fn shipping_is_a_base_fee_plus_a_step_per_started_half_kilo() {
-        assert_eq!(shipping_fee(0, Currency::VND), 15_000);
-        assert_eq!(shipping_fee(1_000, Currency::VND), 15_000);
-        assert_eq!(shipping_fee(1_001, Currency::VND), 20_000);
-        assert_eq!(shipping_fee(2_000, Currency::VND), 25_000);
-        assert_eq!(shipping_fee(2_001, Currency::USD), 600);
+    fn the_cart_estimate_is_a_base_fee_plus_a_step_per_started_half_kilo() {
+        let fee = |grams, currency| Terms::Estimate.price(grams, currency).unwrap().fee.amount;
+        assert_eq!(fee(0, Currency::VND), 15_000);
+        assert_eq!(fee(1_000, Currency::VND), 15_000);
+        assert_eq!(fee(1_001, Currency::VND), 20_000);
+        assert_eq!(fee(2_000, Currency::VND), 25_000);
+        assert_eq!(fee(2_001, Currency::USD), 600);
     }
 
     #[test]
@@ -444,10 +444,12 @@ mod tests {
                 ShopGroup {
                     lines: &a,
                     voucher: Some(&shop_voucher),
+                    shipping: Terms::Estimate,
                 },
                 ShopGroup {
                     lines: &b,
                     voucher: None,
+                    shipping: Terms::Estimate,
                 },
             ],
             Some(&platform),
@@ -489,6 +491,7 @@ mod tests {
             &[ShopGroup {
                 lines: &lines,
                 voucher: Some(&v),
+                shipping: Terms::Estimate,
             }],
             Some(&v),
             150,

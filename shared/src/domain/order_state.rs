@@ -70,15 +70,18 @@ impl OrderStatus {
         }
     }
 
-    /// The legal moves. A return that the shop rejects goes back to `delivered`.
+    /// The legal moves. A return that the shop rejects goes back to `delivered`. An own-fleet
+    /// pickup ships a confirmed order the shop never marked as processing; a shipped order is
+    /// cancelled only when its delivery failed for good (the parcel went back to the shop:
+    /// nobody may cancel a shipped order, see [`OrderStatus::cancellable`]).
     pub fn can_become(self, to: OrderStatus) -> bool {
         use OrderStatus::*;
         matches!(
             (self, to),
             (PendingPayment, Confirmed | Cancelled | PaymentFailed)
-                | (Confirmed, Processing | Cancelled)
+                | (Confirmed, Processing | Shipped | Cancelled)
                 | (Processing, Shipped | Cancelled)
-                | (Shipped, Delivered)
+                | (Shipped, Delivered | Cancelled)
                 | (Delivered, Completed | ReturnRequested)
                 | (ReturnRequested, Returned | Delivered)
                 | (Returned, Refunded)
@@ -147,9 +150,11 @@ mod tests {
         assert!(!PendingPayment.can_become(Shipped));
         assert!(!Confirmed.can_become(Delivered));
         assert!(
-            !Shipped.can_become(Cancelled),
-            "nothing is cancelled once shipped"
+            !Shipped.cancellable(),
+            "nobody cancels a shipped order (only a failed delivery does)"
         );
+        assert!(Shipped.can_become(Cancelled), "returned to the shop");
+        assert!(Confirmed.can_become(Shipped), "an own-fleet pickup");
         assert!(!Delivered.can_become(Cancelled));
         for terminal in [Completed, Cancelled, PaymentFailed, Refunded] {
             assert!(

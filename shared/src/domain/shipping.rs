@@ -37,10 +37,11 @@ pub const MAX_GRAMS: u64 = 50_000;
 pub const MAX_SIDE_CM: u32 = 200;
 
 /// How a parcel travels (the schema is `ShippingMethod`: `Method` is the payment method's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[schema(as = ShippingMethod)]
 pub enum Method {
+    #[default]
     Standard,
     Express,
     SameDay,
@@ -175,6 +176,38 @@ pub enum PricingError {
     SameDayTooFar { limit_km: f64, distance_km: f64 },
     #[error("a parcel weighs at most {MAX_GRAMS} g (actual or dimensional)")]
     TooHeavy,
+}
+
+/// How one shop's parcel is priced at checkout.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Terms {
+    /// The cart, before an address is chosen: standard delivery within the shop's district
+    /// (the lowest tariff; the preview prices the real leg).
+    Estimate,
+    /// Preview and placement: `Method` over the leg from the shop to the address.
+    Leg(Method, Leg),
+}
+
+impl Terms {
+    /// The quote for a parcel of `weight_grams` (products carry no sides, so checkout prices
+    /// the actual weight; `shipping/calculate` takes dimensions).
+    pub fn price(self, weight_grams: u64, currency: Currency) -> Result<Quote, PricingError> {
+        let (method, leg) = match self {
+            Terms::Estimate => (
+                Method::Standard,
+                Leg {
+                    distance_km: 0.0,
+                    zone: Zone::SameDistrict,
+                },
+            ),
+            Terms::Leg(method, leg) => (method, leg),
+        };
+        let parcel = Parcel {
+            weight_grams,
+            dimensions_cm: None,
+        };
+        quote(method, leg, parcel, currency)
+    }
 }
 
 /// The price of sending `parcel` over `leg` by `method`, in `currency`. Pure.

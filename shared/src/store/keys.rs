@@ -489,3 +489,62 @@ pub fn gsi1_price_alerts(product_id: &str) -> String {
 pub fn gsi1_price_alert_sort(target: i64, user_id: &str) -> String {
     format!("{target:013}#{user_id}")
 }
+
+// ---------------------------------------------------------------- own-fleet shipping
+/// A shipper's profile (one per user: the shipper id is the user id).
+pub fn shipper(shipper_id: &str) -> (String, String) {
+    (format!("SHIPPER#{shipper_id}"), PROFILE.to_owned())
+}
+/// GSI1: shippers by approval state (`pending`, `approved`, `rejected`), oldest first.
+pub fn gsi1_shippers(approval: &str) -> String {
+    format!("SHIPPERS#{approval}")
+}
+/// GSI2 (sparse): approved shippers who are online, per service province, sorted by the
+/// geohash of their last position (then id). The dispatcher's one Query per assignment.
+pub fn gsi2_available_shippers(province_code: &str) -> String {
+    format!("SHIPPERSONLINE#{province_code}")
+}
+/// Characters of geohash kept in the available-shippers sort key (about 4.8 m).
+pub const SHIPPER_GEO_PRECISION: usize = 9;
+/// One shipment per order: the shipment id is the order id.
+pub fn shipment(order_id: &str) -> (String, String) {
+    (format!("SHIPMENT#{order_id}"), "SHIPMENT".to_owned())
+}
+/// Guard item making a tracking number unique; it names the order (public tracking).
+pub fn tracking_number(number: &str) -> (String, String) {
+    (format!("TRACKING#{number}"), "SHIPMENT".to_owned())
+}
+/// GSI1: the shipments offered to or held by one shipper, newest first.
+pub fn gsi1_shipper_shipments(shipper_id: &str) -> String {
+    format!("SHIPPERJOBS#{shipper_id}")
+}
+/// GSI3 (sparse): shipments the dispatcher must act on. `SHIPWAIT` while no shipper holds
+/// one (sort `<province>#<created_at>#<order>`: oldest first per province), `SHIPOFFER` while
+/// an offer waits for an answer (sort `<expires_at:012>#<order>`: the tick takes the expired).
+pub const GSI3_SHIPMENTS_WAITING: &str = "SHIPWAIT";
+pub const GSI3_SHIPMENT_OFFERS: &str = "SHIPOFFER";
+pub fn shipment_waiting_sort(province_code: &str, created_at: &str, order_id: &str) -> String {
+    format!("{province_code}#{created_at}#{order_id}")
+}
+pub fn shipment_offer_sort(expires_at: i64, order_id: &str) -> String {
+    format!("{expires_at:012}#{order_id}")
+}
+/// Where a shipper uploads a proof-of-delivery photo (verified by the media processor like
+/// return photos; never public).
+pub const DELIVERY_PROOF_PREFIX: &str = "deliveries/";
+pub fn delivery_proof_object(order_id: &str, photo_id: &str) -> String {
+    format!("{DELIVERY_PROOF_PREFIX}{order_id}/{photo_id}")
+}
+
+// ---------------------------------------------------------------- WebSocket live tracking
+/// One open WebSocket connection (who opened it); TTL two hours, API Gateway's own limit.
+pub fn ws_connection(connection_id: &str) -> (String, String) {
+    (format!("WSCONN#{connection_id}"), "CONNECTION".to_owned())
+}
+pub fn ws_subscribers_pk(order_id: &str) -> String {
+    format!("WSSUB#{order_id}")
+}
+/// A connection watching one order's shipment (the push consumer Queries the partition).
+pub fn ws_subscription(order_id: &str, connection_id: &str) -> (String, String) {
+    (ws_subscribers_pk(order_id), format!("CONN#{connection_id}"))
+}

@@ -3,6 +3,7 @@
 //! reading sent e-mail and arranging state that has no API (granting the first admin).
 
 pub mod calls;
+pub mod ws;
 
 use std::time::Duration;
 
@@ -357,6 +358,12 @@ impl Ctx {
 
     /// A new seller with an organisation, an active shop and a category to list products in.
     pub async fn test_shop(&self, prefix: &str) -> TestShop {
+        self.test_shop_at(prefix, "Hanoi", (21.02, 105.85)).await
+    }
+
+    /// [`Ctx::test_shop`] in `city`, at `point` (lat, lng): tests of the delivery fleet put
+    /// their shops in a province of their own, so offers of other tests' orders stay away.
+    pub async fn test_shop_at(&self, prefix: &str, city: &str, point: (f64, f64)) -> TestShop {
         let admin = self.admin_token().await;
         let category = self
             .post(
@@ -379,7 +386,7 @@ impl Ctx {
         let shop = self
             .post(&format!("/api/v1/organizations/{org_id}/shops"), Some(&seller_token), json!({
                 "name": format!("{prefix} shop"),
-                "address": {"line1": "1 Trang Tien", "city": "Hanoi", "country": "VN", "location": {"lat": 21.02, "lng": 105.85}}
+                "address": {"line1": "1 Trang Tien", "city": city, "country": "VN", "location": {"lat": point.0, "lng": point.1}}
             }))
             .await;
         assert_eq!(shop.status, 201, "{}", shop.text);
@@ -511,13 +518,19 @@ impl Ctx {
         r.json().await.unwrap()
     }
 
-    /// A shipping address in the buyer's address book; returns its id.
+    /// A shipping address in the buyer's address book (in Hoàn Kiếm, Hà Nội, by the test
+    /// shops); returns its id.
     pub async fn test_address(&self, token: &str) -> String {
+        self.test_address_at(token, "Hoàn Kiếm", "Hanoi").await
+    }
+
+    /// [`Ctx::test_address`] in `ward` of `city`.
+    pub async fn test_address_at(&self, token: &str, ward: &str, city: &str) -> String {
         let r = self
             .post(
                 "/api/v1/users/me/addresses",
                 Some(token),
-                json!({"recipient_name": "Bao Buyer", "phone": "+84901234567", "line1": "12 Hang Bac", "city": "Hanoi", "country": "VN"}),
+                json!({"recipient_name": "Bao Buyer", "phone": "+84901234567", "line1": "12 Hang Bac", "ward": ward, "city": city, "country": "VN"}),
             )
             .await;
         assert_eq!(r.status, 201, "{}", r.text);

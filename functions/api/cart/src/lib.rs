@@ -73,14 +73,14 @@ async fn view(db: &Db, user_id: &str, cart: Cart) -> Result<CartView, ApiError> 
     mentioned.extend(cart.saved.iter().cloned());
     let catalog = load_catalog(db, user_id, &mentioned, &applied_vouchers(&cart)).await?;
     let now = shared::now_epoch();
-    let priced = quote(&cart, &cart.lines, &catalog, now);
+    let priced = quote(&cart, &cart.lines, &catalog, now, None);
     // The saved lines priced the same way, on their own (no vouchers), back in saved order.
     let saved_cart = Cart {
         lines: cart.saved.clone(),
         ..Cart::default()
     };
     let mut by_key: HashMap<(String, String), QuoteLine> =
-        quote(&saved_cart, &saved_cart.lines, &catalog, now)
+        quote(&saved_cart, &saved_cart.lines, &catalog, now, None)
             .shops
             .into_iter()
             .flat_map(|s| s.lines)

@@ -230,6 +230,7 @@ async fn apply(
     responses(
         (status = 200, description = "The fee breakdown (nothing is written); `ready` tells whether it can be placed, `problems` what stands in the way", body = Quote),
         shared::openapi::BodyErrors,
+        (status = 422, description = "Invalid body, or the parcels cannot travel as asked: `shipping_method` (same-day beyond 30 km, over 50 kg) or `address_id` (not in the address book, outside Vietnam or the delivery area)", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
@@ -252,6 +253,7 @@ async fn preview(
         (status = 409, description = "A line sold out, a voucher ran out, or the cart changed meanwhile; nothing was ordered", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "Too much contention; retry with the same Idempotency-Key", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
+        (status = 422, description = "Invalid body, or the parcels cannot travel as asked: `shipping_method` (same-day beyond 30 km, over 50 kg) or `address_id` (not in the address book, outside Vietnam or the delivery area)", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
@@ -661,14 +663,7 @@ async fn return_photo_url(
     let put = state
         .presign_image_put(keys::return_photo_object(&order.id, &photo_id), &req)
         .await?;
-    let upload = PhotoUpload {
-        photo_id,
-        upload_url: put.url,
-        method: "PUT".into(),
-        headers: put.headers,
-        expires_in: put.expires_in,
-    };
-    Ok((StatusCode::CREATED, Json(upload)).into_response())
+    Ok((StatusCode::CREATED, Json(put.for_photo(photo_id))).into_response())
 }
 
 /// Buyer: ask to return a delivered order within 7 days of delivery, with a reason and photos
@@ -735,22 +730,10 @@ async fn check_photos(
     order: &OrderRecord,
     photo_ids: &[String],
 ) -> Result<(), ApiError> {
-    let Some(bucket) = state.config.media_bucket.as_deref() else {
-        return Ok(());
-    };
     for (i, photo) in photo_ids.iter().enumerate() {
-        let head = state
-            .s3
-            .head_object()
-            .bucket(bucket)
-            .key(keys::return_photo_object(&order.id, photo))
-            .send()
+        let ok = state
+            .photo_uploaded(keys::return_photo_object(&order.id, photo))
             .await;
-        let ok = head.as_ref().is_ok_and(|h| {
-            h.content_length().unwrap_or(0) as u64 <= shared::products::MAX_MEDIA_BYTES
-                && h.content_type()
-                    .is_some_and(|t| shared::products::MEDIA_TYPES.contains(&t))
-        });
         if !ok {
             return Err(ApiError::field(
                 format!("photo_ids[{i}]"),
@@ -872,6 +855,14 @@ async fn ship(
     ValidJson(req): ValidJson<ShipRequest>,
 ) -> Result<Json<Order>, ApiError> {
     let (order, party) = load_for_shop(&state, &caller, &id).await?;
+    // The state machine also ships a confirmed order (an own-fleet pickup); a shop hands a
+    // parcel to a carrier only once it is processing.
+    if order.status != OrderStatus::Processing {
+        return Err(ApiError::Conflict(format!(
+            "the order is {}; a shop ships it once it is processing",
+            order.status
+        )));
+    }
     let shipment = shared::orders::Shipment {
         carrier: req.carrier.clone(),
         tracking_number: req.tracking_number.clone(),

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use shared::domain::Money;
 use shared::domain::order_state::OrderStatus;
+use shared::domain::shipping::Method;
 use shared::error::FieldError;
 use shared::orders::{
     OrderLine, OrderRecord, PaymentMethod, Shipment, ShippingAddress, TimelineEntry,
@@ -25,6 +26,10 @@ pub struct CheckoutRequest {
     /// An address of the caller's address book.
     #[schema(example = "01JD3ADDRESS0000000000000", pattern = "^[A-Za-z0-9]{1,64}$")]
     pub address_id: String,
+    /// How the parcels travel (default `standard`); `pickup` collects them at the shops for
+    /// free. Same-day reaches 30 km from a shop.
+    #[serde(default)]
+    pub shipping_method: Method,
     /// A note to the shops (delivery instructions).
     #[schema(
         max_length = 500,
@@ -149,16 +154,7 @@ impl Validate for ReturnRequestBody {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PhotoUpload {
-    pub photo_id: String,
-    pub upload_url: String,
-    #[schema(example = "PUT")]
-    pub method: String,
-    /// Headers the PUT must carry exactly.
-    pub headers: BTreeMap<String, String>,
-    pub expires_in: u64,
-}
+pub use shared::uploads::PhotoUpload;
 
 /// A return request as the API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -194,6 +190,10 @@ pub struct Order {
     pub shop_voucher: Option<String>,
     pub platform_voucher: Option<String>,
     pub shipping_address: ShippingAddress,
+    pub shipping_method: Method,
+    /// How the shipping fee was reached (zone, distance, weights, days); absent on orders
+    /// placed before fees were priced by distance.
+    pub shipping: Option<shared::domain::shipping::Quote>,
     pub note: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -229,6 +229,8 @@ impl Order {
             shop_voucher: o.shop_voucher.clone(),
             platform_voucher: o.platform_voucher.clone(),
             shipping_address: o.shipping_address.clone(),
+            shipping_method: o.shipping_method,
+            shipping: o.shipping_quote.clone(),
             note: o.note.clone(),
             created_at: o.created_at.clone(),
             updated_at: o.updated_at.clone(),

@@ -9,9 +9,10 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared::cart::{Cart, CartLine};
-use shared::checkout::{self, Catalog, MAX_CHECKOUT_LINES, MAX_CHECKOUT_SHOPS, Quote};
+use shared::checkout::{self, Catalog, Delivery, MAX_CHECKOUT_LINES, MAX_CHECKOUT_SHOPS, Quote};
 use shared::domain::order_state::OrderStatus;
 use shared::events::{self, DomainEvent, OrderPlaced};
+use shared::geocode::AddressPlace;
 use shared::orders::{
     self, OrderLine, OrderRecord, PAYMENT_WINDOW_SECS, PaymentMethod, ShippingAddress,
     TimelineEntry,
@@ -99,9 +100,60 @@ fn check_limits(cart: &Cart) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The quote of the whole cart, or 409 saying what stands in the way of ordering it.
-fn ready_quote(cart: &Cart, catalog: &Catalog, now: i64) -> Result<Quote, ApiError> {
-    let quote = checkout::quote(cart, &cart.lines, catalog, now);
+/// The quote, or 422 naming `shipping_method` or `address_id` when the parcels cannot travel
+/// as asked (the preview and the placement refuse alike).
+fn shippable(quote: Quote) -> Result<Quote, ApiError> {
+    let shipping: Vec<_> = quote
+        .problems
+        .iter()
+        .filter(|p| p.field == checkout::SHIPPING_METHOD_FIELD || p.field == "address_id")
+        .cloned()
+        .collect();
+    if shipping.is_empty() {
+        Ok(quote)
+    } else {
+        Err(ApiError::Validation(shipping))
+    }
+}
+
+/// Where the address lies: placed when it was saved, or now for an address saved before
+/// addresses were placed. 422 naming `address_id` outside Vietnam (no delivery there).
+fn address_place(address: &ShippingAddress) -> Result<AddressPlace, ApiError> {
+    let placed = match &address.place {
+        Some(place) => Some(place.clone()),
+        None => shared::geocode::place_address(
+            &shared::geocode::Gazetteer,
+            &address.country,
+            &address.city,
+            address.region.as_deref(),
+            address.ward.as_deref(),
+        )
+        .map_err(|e| ApiError::field("address_id", format!("its city {}", e.message)))?,
+    };
+    placed.ok_or_else(|| {
+        ApiError::field(
+            "address_id",
+            "is outside Vietnam; the marketplace delivers within Vietnam only",
+        )
+    })
+}
+
+/// The quote of the whole cart shipped to `place`, or what stands in the way of ordering it:
+/// 422 naming `shipping_method` or `address_id` when the parcels cannot go that way (same-day
+/// too far, too heavy, outside the delivery area), else 409.
+fn ready_quote(
+    cart: &Cart,
+    catalog: &Catalog,
+    now: i64,
+    delivery: &Delivery<'_>,
+) -> Result<Quote, ApiError> {
+    let quote = shippable(checkout::quote(
+        cart,
+        &cart.lines,
+        catalog,
+        now,
+        Some(delivery),
+    ))?;
     if !quote.ready {
         let what: Vec<String> = quote
             .problems
@@ -123,9 +175,8 @@ pub async fn preview(
     req: &CheckoutRequest,
 ) -> Result<Quote, ApiError> {
     let basket = read_basket(state, user_id, &req.address_id, None).await?;
-    if basket.address.is_none() {
-        return Err(no_address());
-    }
+    let address = basket.address.as_ref().ok_or_else(no_address)?;
+    let place = address_place(address)?;
     check_limits(&basket.cart)?;
     let catalog = checkout::load_catalog(
         &state.db,
@@ -134,12 +185,18 @@ pub async fn preview(
         &checkout::applied_vouchers(&basket.cart),
     )
     .await?;
-    Ok(checkout::quote(
+    let delivery = Delivery {
+        method: req.shipping_method,
+        to: &place,
+    };
+    let quote = checkout::quote(
         &basket.cart,
         &basket.cart.lines,
         &catalog,
         shared::now_epoch(),
-    ))
+        Some(&delivery),
+    );
+    shippable(quote)
 }
 
 fn no_address() -> ApiError {
@@ -169,7 +226,9 @@ pub async fn place(
     if let Some(earlier) = &basket.earlier {
         return earlier.replay(&hash);
     }
-    let address = basket.address.ok_or_else(no_address)?;
+    let mut address = basket.address.ok_or_else(no_address)?;
+    let place = address_place(&address)?;
+    address.place = Some(place.clone());
     let cart = basket.cart;
     check_limits(&cart)?;
     let catalog = checkout::load_catalog(
@@ -180,7 +239,11 @@ pub async fn place(
     )
     .await?;
     let now = shared::now_epoch();
-    let quote = ready_quote(&cart, &catalog, now)?;
+    let delivery = Delivery {
+        method: req.shipping_method,
+        to: &place,
+    };
+    let quote = ready_quote(&cart, &catalog, now, &delivery)?;
 
     let table = &state.db.table;
     let created_at = shared::now_rfc3339();
@@ -247,6 +310,8 @@ pub async fn place(
                 .filter(|v| v.applies && shop.platform_discount.amount > 0)
                 .map(|v| v.code.clone()),
             shipping_address: address.clone(),
+            shipping_method: req.shipping_method,
+            shipping_quote: shop.shipping.clone(),
             note: req.note.clone(),
             created_at: created_at.clone(),
             updated_at: created_at.clone(),

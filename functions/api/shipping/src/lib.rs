@@ -1,14 +1,17 @@
-//! `/api/v1/shipping/*` (first part of issue 12): shipping methods and providers, prices by
-//! distance, zone and weight, address validation, geocoding and distances. Every route is
-//! public and reads nothing from DynamoDB: prices come from the one pure function
-//! `shared::domain::shipping::quote`, places from the embedded gazetteer ([`geocode`]).
+//! `/api/v1/shipping/*`: shipping methods and providers, prices by distance, zone and weight,
+//! address validation, geocoding and distances (public; they read nothing from DynamoDB:
+//! prices come from the one pure function `shared::domain::shipping::quote`, places from the
+//! embedded gazetteer, [`geocode`]); the fleet's shippers ([`fleet`]); shipments, tracking and
+//! labels ([`shipments`]).
 //!
 //! A price needs the two ends' coordinates: the zone comes from the wards they fall in (the
 //! nearest ward centroid), the distance from the great circle between them. A point more than
 //! [`geocode::MAX_KM_FROM_A_WARD`] from every ward is outside the delivery area (422).
 
-pub mod geocode;
+use shared::geocode;
+pub mod fleet;
 pub mod model;
+pub mod shipments;
 
 use axum::Json;
 use shared::domain::Currency;
@@ -38,6 +41,24 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(validate_address))
         .routes(routes!(geocode_addresses))
         .routes(routes!(distance_matrix))
+        .routes(routes!(fleet::register_shipper))
+        .routes(routes!(fleet::list_shippers))
+        .routes(routes!(fleet::available_shippers))
+        .routes(routes!(fleet::get_shipper))
+        .routes(routes!(fleet::decide_shipper))
+        .routes(routes!(fleet::set_shipper_status))
+        .routes(routes!(fleet::report_shipper_location))
+        .routes(routes!(fleet::shipper_location))
+        .routes(routes!(fleet::shipper_jobs))
+        .routes(routes!(shipments::shipment_tracking))
+        .routes(routes!(shipments::track_parcel))
+        .routes(routes!(shipments::accept_offer))
+        .routes(routes!(shipments::decline_offer))
+        .routes(routes!(shipments::assign_shipper))
+        .routes(routes!(shipments::move_shipment))
+        .routes(routes!(shipments::delivery_photo))
+        .routes(routes!(shipments::report_shipment_location))
+        .routes(routes!(shipments::print_labels))
 }
 
 pub fn router(state: AppState) -> axum::Router {

@@ -125,10 +125,25 @@ struct AddressRecord {
 }
 
 impl AddressRecord {
-    fn new(user_id: &str, id: String, input: AddressInput, created_at: String) -> Self {
+    /// The record of a saved address, placed on the map (a Vietnamese address whose province
+    /// is unknown is refused, naming `city`).
+    fn new(
+        user_id: &str,
+        id: String,
+        input: AddressInput,
+        created_at: String,
+    ) -> Result<Self, ApiError> {
+        let place = shared::geocode::place_address(
+            &shared::geocode::Gazetteer,
+            &input.country,
+            &input.city,
+            input.region.as_deref(),
+            input.ward.as_deref(),
+        )
+        .map_err(|e| ApiError::Validation(vec![e]))?;
         let (pk, sk) = keys::address(user_id, &id);
         let now = shared::now_rfc3339();
-        Self {
+        Ok(Self {
             pk,
             sk,
             entity_type: "address".into(),
@@ -145,11 +160,12 @@ impl AddressRecord {
                 region: input.region,
                 postal_code: input.postal_code,
                 country: input.country,
+                place,
                 is_default: false,
                 created_at,
                 updated_at: now,
             },
-        }
+        })
     }
 }
 
@@ -215,7 +231,7 @@ async fn create_address(
     ValidJson(input): ValidJson<AddressInput>,
 ) -> Result<Response, ApiError> {
     let id = ulid::Ulid::new().to_string();
-    let record = AddressRecord::new(caller.id(), id.clone(), input, shared::now_rfc3339());
+    let record = AddressRecord::new(caller.id(), id.clone(), input, shared::now_rfc3339())?;
     let table = &state.db.table;
     let result = state
         .db
@@ -268,7 +284,7 @@ async fn update_address(
         .get(keys::address(caller.id(), &id))
         .await?
         .ok_or_else(not_found_address)?;
-    let record = AddressRecord::new(caller.id(), id, input, existing.address.created_at);
+    let record = AddressRecord::new(caller.id(), id, input, existing.address.created_at)?;
     let result = state
         .db
         .transact(vec![tx::put(

@@ -162,6 +162,10 @@ pub struct Address {
     pub region: Option<String>,
     pub postal_code: Option<String>,
     pub country: String,
+    /// Where the address lies (province, ward, point), placed from `city`/`region` and `ward`
+    /// when saved; absent outside Vietnam, where we do not deliver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<shared::geocode::AddressPlace>,
     /// Exactly one address of a user is the default (the first one, until another is chosen).
     pub is_default: bool,
     pub created_at: String,

@@ -3,6 +3,8 @@
 //! WebP image within the size and dimension limits (the presigned URL's declared type is not
 //! trusted), writes the original and 200/800 px JPEG thumbnails under `media/`, and appends the
 //! image to the product in one transaction with an idempotency guard. Anything else is deleted.
+//! Private photos — a buyer's return photos under `returns/`, a shipper's proof-of-delivery
+//! photos under `deliveries/` — are only checked the same way and deleted unless they are images.
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
@@ -130,11 +132,21 @@ pub fn parse_upload_key(raw: &str) -> Option<(String, String)> {
 
 /// `returns/<order>/<photo>` → (order, photo). S3 notifications URL-encode keys.
 pub fn parse_return_photo_key(raw: &str) -> Option<(String, String)> {
+    parse_private_photo_key(raw, keys::RETURN_PHOTO_PREFIX)
+}
+
+/// `<prefix><order>/<photo>` → (order, photo): a private photo (a return's, a delivery's).
+fn parse_private_photo_key(raw: &str, prefix: &str) -> Option<(String, String)> {
     let key = percent_decode(&raw.replace('+', " "));
-    let rest = key.strip_prefix(keys::RETURN_PHOTO_PREFIX)?;
+    let rest = key.strip_prefix(prefix)?;
     let (order, photo) = rest.split_once('/')?;
     let ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
     (ok(order) && ok(photo)).then(|| (order.to_owned(), photo.to_owned()))
+}
+
+/// `deliveries/<order>/<photo>` → (order, photo): a shipper's proof of delivery.
+pub fn parse_delivery_photo_key(raw: &str) -> Option<(String, String)> {
+    parse_private_photo_key(raw, keys::DELIVERY_PROOF_PREFIX)
 }
 
 fn percent_decode(s: &str) -> String {
@@ -234,6 +246,11 @@ impl MediaProcessor {
         if let Some((order_id, photo_id)) = parse_return_photo_key(raw_key) {
             return self
                 .verify_return_photo(&keys::return_photo_object(&order_id, &photo_id))
+                .await;
+        }
+        if let Some((order_id, photo_id)) = parse_delivery_photo_key(raw_key) {
+            return self
+                .verify_return_photo(&keys::delivery_proof_object(&order_id, &photo_id))
                 .await;
         }
         let Some((product_id, media_id)) = parse_upload_key(raw_key) else {
@@ -364,7 +381,7 @@ impl MediaProcessor {
         Ok(Upload::Bytes(object.body.collect().await?.to_vec()))
     }
 
-    /// Keeps a buyer's return photo only if its bytes are an accepted image.
+    /// Keeps a private photo (return or delivery proof) only if its bytes are an accepted image.
     async fn verify_return_photo(&self, key: &str) -> anyhow::Result<Outcome> {
         let bytes = match self.read_upload(key).await? {
             Upload::Bytes(bytes) => bytes,
@@ -487,6 +504,11 @@ mod tests {
         assert_eq!(parse_return_photo_key("uploads/01P/01M"), None);
         assert_eq!(parse_upload_key("returns/01ORDER/01PHOTO"), None);
         assert_eq!(parse_return_photo_key("returns/../etc"), None);
+        assert_eq!(
+            parse_delivery_photo_key("deliveries/01ORDER/01PHOTO"),
+            Some(("01ORDER".into(), "01PHOTO".into()))
+        );
+        assert_eq!(parse_delivery_photo_key("returns/01ORDER/01PHOTO"), None);
     }
 
     #[test]

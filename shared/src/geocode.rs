@@ -4,8 +4,8 @@
 //! configured, in AWS too — it resolves to the ward's or the province's centroid, which is
 //! what a shipping zone and a distance estimate need.
 
-use shared::domain::shipping::Zone;
-use shared::geo::distance_km;
+use crate::domain::shipping::Zone;
+use crate::geo::distance_km;
 use vn_gazetteer::{Province, Ward};
 
 /// Farther than this from every ward's centroid is outside the delivery area.
@@ -128,6 +128,65 @@ pub fn leg(
     ))
 }
 
+/// Where a saved address lies: its province and ward (gazetteer codes) and a point (the
+/// ward's centroid, or the province's when the ward is not known). Stored on addresses when
+/// they are saved and copied into orders; shipping prices and dispatches from it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct AddressPlace {
+    pub province_code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ward_code: Option<String>,
+    pub lat: f64,
+    pub lng: f64,
+}
+
+impl AddressPlace {
+    pub fn point(&self) -> (f64, f64) {
+        (self.lat, self.lng)
+    }
+}
+
+/// Places an address of the address book: in Vietnam its `city` (or else `region`) must name a
+/// province of the 2025 division (with or without diacritics), and a `ward` that is not found
+/// leaves it at the province. Outside Vietnam there is nothing to place (`Ok(None)`: we do not
+/// deliver there). The error names the field, with close province names.
+pub fn place_address(
+    geocoder: &impl Geocoder,
+    country: &str,
+    city: &str,
+    region: Option<&str>,
+    ward: Option<&str>,
+) -> Result<Option<AddressPlace>, crate::error::FieldError> {
+    if !country.eq_ignore_ascii_case("VN") {
+        return Ok(None);
+    }
+    let (mut place, mut problems) = geocoder.locate(city, ward);
+    if place.is_none()
+        && let Some(region) = region
+    {
+        (place, problems) = geocoder.locate(region, ward);
+    }
+    let Some(place) = place else {
+        let suggestions = problems
+            .first()
+            .map(|p| p.suggestions.join(", "))
+            .unwrap_or_default();
+        let mut message =
+            "is not a province or city of Vietnam (the 34 of the 2025 division)".to_owned();
+        if !suggestions.is_empty() {
+            message.push_str(&format!("; did you mean {suggestions}?"));
+        }
+        return Err(crate::error::FieldError::new("city", message));
+    };
+    let (lat, lng) = place.point();
+    Ok(Some(AddressPlace {
+        province_code: place.province.code.to_owned(),
+        ward_code: place.ward.map(|w| w.code.to_owned()),
+        lat,
+        lng,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +234,28 @@ mod tests {
         assert!(place.is_none());
         assert_eq!(problems[0].field, "province");
         assert_eq!(problems[0].suggestions[0], "Thành phố Hà Nội");
+    }
+
+    #[test]
+    fn saved_addresses_are_placed_in_vietnam_and_refused_with_the_field_when_unknown() {
+        let placed = place_address(&Gazetteer, "VN", "Hanoi", None, Some("Hoàn Kiếm"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(placed.province_code, "01");
+        assert!(placed.ward_code.is_some());
+        let at_province = place_address(&Gazetteer, "vn", "Ha Noi", None, Some("Ward 7"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(at_province.ward_code, None);
+        let by_region = place_address(&Gazetteer, "VN", "Thu Duc", Some("TP HCM"), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_region.province_code, "79");
+        let e = place_address(&Gazetteer, "VN", "Atlantis", None, None).unwrap_err();
+        assert_eq!(e.field, "city");
+        assert_eq!(
+            place_address(&Gazetteer, "FR", "Paris", None, None),
+            Ok(None)
+        );
     }
 }
