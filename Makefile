@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-.PHONY: help dev test fuzz lint package bench bench-checkout bench-webhooks bench-search load reindex provision emulator-start emulator-stop clean
+.PHONY: help dev test fuzz lint package bench bench-checkout bench-webhooks bench-search bench-ws load reindex provision emulator-start emulator-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -66,6 +66,16 @@ bench-search: ## Search p50/p99 through the API vs straight to the engine, 100 0
 	step "bench_search.py"; \
 	.venv/bin/python infra/local/bench_search.py --base-url "http://127.0.0.1:$$api_port" --search-url "$$search_url" \
 	  --stack "$$run_dir/stack.json" --server-bin target/release/dev-server --out .local/bench-search.json $(BENCH_SEARCH_ARGS)
+
+bench-ws: ## Live-tracking fan-out p50/p99: location POST → frame at 50 WebSocket subscribers (own stack, optimised build; BENCH_WS_ARGS=…)
+	@bash infra/local/venv.sh
+	@printf '\n\033[1m==> %s\033[0m\n' "Building the dev server and the bench client, bench profile (into target/release)"
+	@cargo build --profile bench -p dev-server -p e2e --bin dev-server --bin bench-ws
+	@set -euo pipefail; source infra/local/lib.sh; \
+	trap stop_local_stack EXIT; trap 'exit 130' INT TERM; \
+	DEV_SERVER_BIN=target/release/dev-server start_local_stack bench-ws --param WriteLimitPerIp=0 --param WriteLimitPerUser=0; \
+	source "$$run_dir/stack.env"; export E2E_BASE_URL="http://127.0.0.1:$$api_port"; \
+	step "bench-ws"; target/release/bench-ws --json .local/bench-ws.json $(BENCH_WS_ARGS)
 
 load: ## 60 s mixed workload (browse, cart, checkout, cancel) vs make dev, then no-oversell / ledger / voucher checks
 	@bash infra/local/venv.sh

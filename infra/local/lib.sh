@@ -44,7 +44,7 @@ start_search() {
 # A private copy of the system on free ports, as `make test` and `make fuzz` need it: the emulator,
 # its provisioning from template.yaml (stack "$1<emulator port>"; arguments after $1 up to `--` go
 # to provision.py, e.g. --param K=V), the payment sandbox and the dev server (arguments after `--`,
-# e.g. --seed). Files in .local/$1-<emulator port>/. Sets emulator_port, api_port, sandbox_port,
+# e.g. --seed; DEV_SERVER_BIN picks another build of it). Files in .local/$1-<emulator port>/. Sets emulator_port, api_port, sandbox_port,
 # search_port, search_url, run_dir, server_pid, sandbox_pid and search_pid; stop_local_stack stops what it started (call it from the
 # caller's EXIT trap).
 start_local_stack() {
@@ -74,7 +74,7 @@ start_local_stack() {
   start_sandbox "$sandbox_port" "$api_port" "$run_dir/stack.json" "$run_dir/payment-sandbox"
 
   step "Dev server on 127.0.0.1:$api_port${server_args[*]:+ (${server_args[*]})}"
-  target/debug/dev-server --stack "$run_dir/stack.json" --port "$api_port" "${server_args[@]}" >"$run_dir/dev-server.log" 2>&1 &
+  "${DEV_SERVER_BIN:-target/debug/dev-server}" --stack "$run_dir/stack.json" --port "$api_port" "${server_args[@]}" >"$run_dir/dev-server.log" 2>&1 &
   server_pid=$!
   wait_http "http://127.0.0.1:$api_port/health" 60 "$run_dir/dev-server.log"
 }

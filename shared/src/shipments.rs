@@ -231,13 +231,15 @@ pub fn tracking_number() -> String {
     format!("MX{body}{}", check_char(&body))
 }
 
-/// The check character of a tracking number's body (weighted sum mod 32).
+/// The check character of a tracking number's body: the sum of its Crockford base-32 values
+/// weighted 1, 3, 5, … mod 32. Odd weights are invertible mod 32, so every mistyped single
+/// character changes it.
 pub fn check_char(body: &str) -> char {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let sum: usize = body
         .bytes()
         .enumerate()
-        .map(|(i, b)| (i + 1) * ALPHABET.iter().position(|a| *a == b).unwrap_or(0))
+        .map(|(i, b)| (2 * i + 1) * ALPHABET.iter().position(|a| *a == b).unwrap_or(0))
         .sum();
     ALPHABET[sum % 32] as char
 }
@@ -513,12 +515,21 @@ mod tests {
 
     #[test]
     fn tracking_numbers_carry_a_check_character() {
-        for _ in 0..200 {
+        for _ in 0..50 {
             let n = tracking_number();
             assert!(is_tracking_number(&n), "{n}");
-            let mut typo = n.clone().into_bytes();
-            typo[5] = if typo[5] == b'0' { b'1' } else { b'0' };
-            assert!(!is_tracking_number(&String::from_utf8(typo).unwrap()));
+            // every single mistyped character of the body or the check is caught
+            for at in 2..13 {
+                for c in b"0123456789ABCDEFGHJKMNPQRSTVWXYZ" {
+                    let mut typo = n.clone().into_bytes();
+                    if typo[at] == *c {
+                        continue;
+                    }
+                    typo[at] = *c;
+                    let typo = String::from_utf8(typo).unwrap();
+                    assert!(!is_tracking_number(&typo), "{n} → {typo}");
+                }
+            }
         }
         assert!(!is_tracking_number("MX"));
         assert!(!is_tracking_number("mxabcdefghijk"));

@@ -38,6 +38,8 @@ options:
 environment:
   LOCAL_SCHEDULE_SECONDS=N   fire every schedule every N seconds instead of its rate(...)
                              (e.g. 5, to watch the order-expiry sweeper locally)
+  LOCAL_PUMP_SKIP=A,B        do not pump these functions' event sources (logical ids of
+                             template.yaml, e.g. DispatcherFunction)
   RUST_LOG                   log filter (default from the stack file's environment)";
 
 fn args() -> anyhow::Result<Args> {

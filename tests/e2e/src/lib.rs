@@ -321,6 +321,13 @@ pub fn fixture(name: &str, replacements: &[(&str, &str)]) -> String {
     text
 }
 
+/// A shipper of the fleet, approved and online (see [`Ctx::test_shipper`]).
+#[derive(Debug, Clone)]
+pub struct TestShipper {
+    pub id: String,
+    pub token: String,
+}
+
 /// A seller's shop ready to sell: the seller's token, organisation, shop and a category.
 #[derive(Debug, Clone)]
 pub struct TestShop {
@@ -354,6 +361,71 @@ impl Ctx {
         let (id, token, _) = self.user("admin").await;
         self.make_admin(&id).await;
         token
+    }
+
+    /// A shipper of the fleet in `province`: registered, approved by `admin` (which grants the
+    /// shipper role), at `at` (lat, lng) and online.
+    pub async fn test_shipper(
+        &self,
+        admin: &str,
+        province: &str,
+        at: (f64, f64),
+        capacity: u32,
+    ) -> TestShipper {
+        let (id, token, _) = self.user("shipper").await;
+        let r = self
+            .post(
+                "/api/v1/shipping/shippers/register",
+                Some(&token),
+                json!({"name": "Giao Hang", "phone": "+84912345678", "vehicle": "motorbike", "province": province, "capacity": capacity}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.body["approval"], "pending");
+        // not approved yet: cannot go online
+        let early = self
+            .put(
+                &format!("/api/v1/shipping/shippers/{id}/status"),
+                Some(&token),
+                json!({"status": "online"}),
+            )
+            .await;
+        assert_eq!(early.status, 409, "{}", early.text);
+        let r = self
+            .put(
+                &format!("/api/v1/shipping/shippers/{id}/approval"),
+                Some(admin),
+                json!({"decision": "approved"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let me = self.get("/api/v1/users/me", Some(&token)).await;
+        assert!(
+            me.body["roles"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("shipper")),
+            "approval grants the shipper role: {}",
+            me.text
+        );
+        let r = self
+            .post(
+                &format!("/api/v1/shipping/shippers/{id}/location"),
+                Some(&token),
+                json!({"lat": at.0, "lng": at.1}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = self
+            .put(
+                &format!("/api/v1/shipping/shippers/{id}/status"),
+                Some(&token),
+                json!({"status": "online"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["status"], "online");
+        TestShipper { id, token }
     }
 
     /// A new seller with an organisation, an active shop and a category to list products in.

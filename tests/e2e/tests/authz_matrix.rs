@@ -100,6 +100,13 @@ enum Access {
     /// Evidence for a payment's dispute: the disputed shop's finance roles and admins; 403 to
     /// its staff; 404 to anyone else.
     Dispute,
+    /// A shipper's profile: the shipper (the buyer, who applied) and admins; 404 to anyone else.
+    OwnShipper,
+    /// A shipment's moves: only the shipper it is offered to or held by — none of these callers
+    /// — so 404 to everyone (shipments do not exist for other shippers).
+    AssignedShipper,
+    /// Looking for free shippers: sellers and admins; 403 to buyers.
+    SellerOrAdmin,
 }
 use Access::*;
 
@@ -140,6 +147,9 @@ fn expect(access: Access, who: Who) -> Want {
         (OrderFinance, Buyer | Manager | Owner | Admin) => Reach,
         (Dispute, Manager | Owner | Admin) => Reach,
         (Dispute, Staff) => Deny(403),
+        (OwnShipper, Buyer | Admin) => Reach,
+        (SellerOrAdmin, OtherSeller | Staff | Manager | Owner | Admin) => Pass,
+        (SellerOrAdmin, Buyer | OtherBuyer) => Deny(403),
         // No relation to the resource: it does not exist for this caller.
         _ => Deny(404),
     }
@@ -272,6 +282,26 @@ const ROUTES: &[(&str, &str, Access, Body)] = &[
     ("POST", "/api/v1/shipping/validate-address", Public, Body::Json(|_| json!({"province": "Hà Nội", "ward": "Ba Đình"}))),
     ("POST", "/api/v1/shipping/geocode", Public, Body::Json(|_| json!({"addresses": [{"province": "TP HCM"}]}))),
     ("GET", "/api/v1/shipping/distance-matrix", Public, Body::None),
+    // ... the fleet: the buyer applied as a shipper (pending); the paid order's shipment waits
+    // for a shipper (nobody delivers in Hà Nội in the tests)
+    ("POST", "/api/v1/shipping/shippers/register", AnyUser, Body::Json(|_| json!({"name": "Matrix Rider", "phone": "+84912345678", "vehicle": "motorbike", "province": "Hà Nội", "capacity": 2}))),
+    ("GET", "/api/v1/shipping/shippers", AdminOnly, Body::None),
+    ("GET", "/api/v1/shipping/shippers/available", SellerOrAdmin, Body::None),
+    ("GET", "/api/v1/shipping/shippers/{id}", OwnShipper, Body::None),
+    ("PUT", "/api/v1/shipping/shippers/{id}/approval", AdminOnly, Body::Json(|_| json!({"decision": "approved"}))),
+    ("PUT", "/api/v1/shipping/shippers/{id}/status", OwnShipper, Body::Json(|_| json!({"status": "offline"}))),
+    ("POST", "/api/v1/shipping/shippers/{id}/location", Own, Body::Json(|_| json!({"lat": 21.02, "lng": 105.85}))),
+    ("GET", "/api/v1/shipping/shipper/{shipper_id}/location", OwnShipper, Body::None),
+    ("GET", "/api/v1/shipping/shippers/{id}/shipments", OwnShipper, Body::None),
+    ("GET", "/api/v1/shipping/{order_id}/tracking", Order, Body::None),
+    ("GET", "/api/v1/shipping/track/{tracking_number}", Public, Body::None),
+    ("POST", "/api/v1/shipping/{order_id}/accept", AssignedShipper, Body::None),
+    ("POST", "/api/v1/shipping/{order_id}/decline", AssignedShipper, Body::None),
+    ("PUT", "/api/v1/shipping/{order_id}/status", AssignedShipper, Body::Json(|_| json!({"status": "picked_up"}))),
+    ("POST", "/api/v1/shipping/{order_id}/proof-photos", AssignedShipper, Body::Json(image_upload)),
+    ("POST", "/api/v1/shipping/{order_id}/location", AssignedShipper, Body::Json(|_| json!({"lat": 21.02, "lng": 105.85}))),
+    ("POST", "/api/v1/shipping/assign/{order_id}", OrderShop, Body::Json(|_| json!({"shipper_id": "01NOSUCHSHIPPER"}))),
+    ("POST", "/api/v1/shipping/labels", Shop(FulfilOrders), Body::Json(|f| json!({"order_ids": [f.order]}))),
     // api-search
     ("GET", "/api/v1/search", Public, Body::None),
     ("POST", "/api/v1/search/advanced", Public, Body::Json(|_| json!({"q": "matrix"}))),
@@ -417,6 +447,10 @@ struct Fx {
     /// A product the buyer has a price alert on (the DELETE row's; the POST row uses `product`,
     /// so no other caller's alert is on it).
     alert_product: String,
+    /// The buyer's application as a shipper (its id is the buyer's user id).
+    shipper: String,
+    /// The tracking number of the paid order's shipment.
+    tracking: String,
     /// A recent search the DELETE row forgets.
     search: String,
     /// What a DELETE row deletes, per caller allowed to: a deletion is not repeatable, so each
@@ -474,6 +508,9 @@ fn fill(f: &Fx, who: Who, method: &str, template: &str) -> String {
             ("vouchers", "{code}") => &f.platform_voucher,
             ("searches", "{query}") => &f.search,
             ("price-alerts", "{id}") => &f.alert_product,
+            ("shippers", "{id}") | ("shipper", "{shipper_id}") => &f.shipper,
+            ("shipping" | "assign", "{order_id}") => &f.order,
+            ("track", "{tracking_number}") => &f.tracking,
             _ => panic!("no fixture for {seg} in {template}"),
         };
         out.push(value.clone());
@@ -646,6 +683,23 @@ async fn fixtures(ctx: &Ctx) -> Fx {
     })
     .await;
 
+    // The buyer applies to deliver; the paid order's shipment is created (and waits).
+    let applied = ctx
+        .post(
+            "/api/v1/shipping/shippers/register",
+            Some(&buyer),
+            json!({"name": "Matrix Rider", "phone": "+84912345678", "vehicle": "bicycle", "province": "Hà Nội", "capacity": 1}),
+        )
+        .await;
+    let shipper = created_id(&applied, "applying as a shipper");
+    let tracking = eventually("the paid order's shipment is created", || async {
+        let r = ctx
+            .get(&format!("/api/v1/shipping/{order}/tracking"), Some(&buyer))
+            .await;
+        (r.status == 200).then(|| r.body["tracking_number"].as_str().unwrap().to_owned())
+    })
+    .await;
+
     // The buyer's price alert on a product of its own.
     let (alert_product, _) = ctx.test_product(&shop, &[one("ALERT")]).await;
     let alert = ctx
@@ -714,6 +768,8 @@ async fn fixtures(ctx: &Ctx) -> Fx {
         platform_voucher,
         alert_product,
         search: "matrix-shoes".to_owned(),
+        shipper,
+        tracking,
         victims,
     }
 }

@@ -21,7 +21,7 @@ const AUDIENCE: &str = "commerce-api";
 
 /// The OpenAPI tags of the route groups, each served by one function (`users` and `admin`:
 /// api-users; `catalog`: api-products).
-const FUNCTIONS: [&str; 11] = [
+const FUNCTIONS: [&str; 12] = [
     "auth",
     "users",
     "admin",
@@ -33,6 +33,7 @@ const FUNCTIONS: [&str; 11] = [
     "orders",
     "payments",
     "discovery",
+    "shipping",
 ];
 
 struct Route {

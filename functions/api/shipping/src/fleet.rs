@@ -587,11 +587,11 @@ pub async fn shipper_location(
 #[into_params(parameter_in = Query)]
 pub struct NearQuery {
     /// Latitude of the pickup, -90 to 90.
-    #[param(minimum = -90, maximum = 90)]
-    pub lat: f64,
+    #[param(required = true, minimum = -90, maximum = 90)]
+    pub lat: Option<f64>,
     /// Longitude of the pickup, -180 to 180.
-    #[param(minimum = -180, maximum = 180)]
-    pub lng: f64,
+    #[param(required = true, minimum = -180, maximum = 180)]
+    pub lng: Option<f64>,
 }
 
 /// A shipper who could take a parcel now.
@@ -611,9 +611,9 @@ pub struct AvailableShipper {
     params(NearQuery),
     responses(
         (status = 200, description = "Free shippers, nearest first", body = ListResponse<AvailableShipper>),
-        (status = 400, description = "Malformed query string (a missing or non-numeric coordinate)", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed query string (a non-numeric coordinate)", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only sellers and admins look for shippers", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A coordinate out of range or outside the delivery area", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A coordinate missing, out of range or outside the delivery area", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
@@ -628,16 +628,25 @@ pub async fn available_shippers(
         ));
     }
     let mut e = Errors::default();
-    check_point(&mut e, ("lat", q.lat), ("lng", q.lng));
+    if q.lat.is_none() {
+        e.push("lat", "is required");
+    }
+    if q.lng.is_none() {
+        e.push("lng", "is required");
+    }
     e.finish().map_err(ApiError::Validation)?;
-    let ward = shared::geocode::Geocoder::ward_at(&shared::geocode::Gazetteer, q.lat, q.lng)
+    let (lat, lng) = (q.lat.unwrap_or_default(), q.lng.unwrap_or_default());
+    let mut e = Errors::default();
+    check_point(&mut e, ("lat", lat), ("lng", lng));
+    e.finish().map_err(ApiError::Validation)?;
+    let ward = shared::geocode::Geocoder::ward_at(&shared::geocode::Gazetteer, lat, lng)
         .ok_or_else(|| {
             ApiError::field(
                 "lat",
                 "is outside the delivery area (more than 60 km from every ward of Vietnam)",
             )
         })?;
-    let found = dispatch::candidates(&state.db, ward.province_code, (q.lat, q.lng), &[]).await?;
+    let found = dispatch::candidates(&state.db, ward.province_code, (lat, lng), &[]).await?;
     Ok(Json(ListResponse {
         items: found
             .into_iter()

@@ -285,6 +285,13 @@ impl Dispatcher {
         }
         let order = order.with_context(|| format!("order {order_id} not found"))?;
         let shop = shop.with_context(|| format!("shop {shop_id} not found"))?;
+        if !matches!(
+            order.status,
+            OrderStatus::Confirmed | OrderStatus::Processing
+        ) {
+            // Cancelled (or moved on) before the event arrived: nothing to ship.
+            return Ok(Outcome::NotShipped("an order no longer waiting to ship"));
+        }
         let number = shared::shipments::tracking_number();
         let otp = shared::auth::six_digit_code();
         let shipment = match new_shipment(&order, &shop, &number, &otp) {

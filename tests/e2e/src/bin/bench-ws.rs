@@ -1,0 +1,228 @@
+//! `make bench-ws`: live-tracking fan-out latency — from a shipper's location POST to each
+//! subscriber's WebSocket frame — with 50 subscribers of one order on the dev server (a release
+//! build, on its own stack).
+//!
+//! Setup (not timed): an admin, a shop in Hải Phòng, an approved online shipper beside it, a
+//! buyer's cash-on-delivery order, offered to the shipper by the dispatcher, accepted, picked
+//! up and in transit; `--subscribers` connections of the buyer subscribed to the order.
+//!
+//! Timed: `--updates` positions, one every 3.1 s (the API takes one per 3 s per shipper). For
+//! each, the time from just before the POST is sent to the arrival of its frame at every
+//! subscriber (matched by the position, which is unique per update). The path of a frame is
+//! the product's: outbox row → table stream → relay → EventBridge → SQS → push consumer →
+//! `POST /@connections/{id}` → socket, all through the emulator.
+//!
+//! Printed: p50 / p90 / p99 / max of every frame, of the first and of the last subscriber per
+//! update, of the POST itself, and the ratio of the fan-out (last ÷ first subscriber) at p50.
+//!
+//! Environment: as `make test` sets it (`E2E_BASE_URL`, `AWS_ENDPOINT_URL`, `TABLE_NAME`, …).
+//! Arguments: `--subscribers N` (50), `--updates N` (20), `--json FILE`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use e2e::{Ctx, NewVariant, eventually};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+struct Args {
+    subscribers: usize,
+    updates: usize,
+    json: Option<String>,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        subscribers: 50,
+        updates: 20,
+        json: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--subscribers" => a.subscribers = value().parse().expect("--subscribers N"),
+            "--updates" => a.updates = value().parse().expect("--updates N"),
+            "--json" => a.json = Some(value()),
+            other => panic!("unknown argument {other}; see the file's documentation"),
+        }
+    }
+    a
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let k = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[k.min(sorted.len() - 1)]
+}
+
+fn summary(mut samples: Vec<f64>) -> Value {
+    samples.sort_by(f64::total_cmp);
+    let round = |v: f64| (v * 100.0).round() / 100.0;
+    json!({
+        "count": samples.len(),
+        "p50_ms": round(percentile(&samples, 50.0)),
+        "p90_ms": round(percentile(&samples, 90.0)),
+        "p99_ms": round(percentile(&samples, 99.0)),
+        "max_ms": round(samples.last().copied().unwrap_or(f64::NAN)),
+    })
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let ctx = Ctx::new();
+    eprintln!(
+        "==> setting up: shop, shipper, order, {} subscribers",
+        args.subscribers
+    );
+    let admin = ctx.admin_token().await;
+    let shop = ctx
+        .test_shop_at("bench-ws", "Hải Phòng", (20.941, 106.344))
+        .await;
+    let rider = ctx
+        .test_shipper(&admin, "Hải Phòng", (20.95, 106.344), 2)
+        .await;
+    let (product, skus) = ctx
+        .test_product(
+            &shop,
+            &[NewVariant {
+                sku: "WS",
+                price: 100_000,
+                stock: 5,
+                weight_grams: 500,
+            }],
+        )
+        .await;
+    let (_, buyer, _) = ctx.user("bench-ws-buyer").await;
+    let address = ctx.test_address_at(&buyer, "Thành Đông", "Hải Phòng").await;
+    ctx.add_to_cart(&buyer, &product, &skus[0], 1).await;
+    let placed = ctx
+        .checkout(
+            &buyer,
+            &address,
+            "cod",
+            &format!("bench-ws-{}", ulid::Ulid::new()),
+        )
+        .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let order = placed.body["orders"][0]["id"].as_str().unwrap().to_owned();
+    eventually("the order is offered to the shipper", || async {
+        let t = ctx
+            .get(&format!("/api/v1/shipping/{order}/tracking"), Some(&admin))
+            .await;
+        (t.body["assignment"] == "offered").then_some(())
+    })
+    .await;
+    let r = ctx
+        .post(
+            &format!("/api/v1/shipping/{order}/accept"),
+            Some(&rider.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for status in ["picked_up", "in_transit"] {
+        let r = ctx
+            .put(
+                &format!("/api/v1/shipping/{order}/status"),
+                Some(&rider.token),
+                json!({"status": status}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+
+    // the subscribers: each records when it received which position
+    let received: Arc<Mutex<Vec<(usize, String, Instant)>>> = Arc::default();
+    let mut readers = Vec::new();
+    for n in 0..args.subscribers {
+        let mut client = e2e::ws::connect(&ctx.base, Some(&buyer))
+            .await
+            .expect("a subscriber connects");
+        let answer = client.subscribe(&order).await;
+        assert_eq!(answer["type"], "subscribed", "{answer}");
+        let received = received.clone();
+        let expected = args.updates;
+        readers.push(tokio::spawn(async move {
+            let mut seen = 0;
+            while seen < expected {
+                let Some(frame) = client.next_json(Duration::from_secs(60)).await else {
+                    break;
+                };
+                if frame["type"] == "location" {
+                    seen += 1;
+                    let key = format!("{}", frame["lat"]);
+                    received.lock().await.push((n, key, Instant::now()));
+                }
+            }
+        }));
+    }
+    // a quiet moment: the status frames of the setup are delivered before timing starts
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    received.lock().await.clear();
+
+    eprintln!("==> {} positions, one every 3.1 s", args.updates);
+    let mut sent: Vec<(String, Instant)> = Vec::new();
+    let mut post_ms = Vec::new();
+    for i in 0..args.updates {
+        let lat = 20.941 + 0.0005 * (i + 1) as f64;
+        let body = json!({"lat": lat, "lng": 106.344});
+        let key = format!("{}", body["lat"]);
+        let started = Instant::now();
+        let r = ctx
+            .post(
+                &format!("/api/v1/shipping/{order}/location"),
+                Some(&rider.token),
+                body,
+            )
+            .await;
+        post_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(r.status, 202, "{}", r.text);
+        sent.push((key, started));
+        tokio::time::sleep(Duration::from_millis(3_100)).await;
+    }
+    for reader in readers {
+        let _ = tokio::time::timeout(Duration::from_secs(60), reader).await;
+    }
+
+    let received = received.lock().await;
+    let mut all = Vec::new();
+    let (mut first, mut last) = (Vec::new(), Vec::new());
+    let mut missing = 0;
+    for (key, started) in &sent {
+        let mut latencies: Vec<f64> = received
+            .iter()
+            .filter(|(_, k, _)| k == key)
+            .map(|(_, _, at)| at.duration_since(*started).as_secs_f64() * 1000.0)
+            .collect();
+        missing += args.subscribers.saturating_sub(latencies.len());
+        latencies.sort_by(f64::total_cmp);
+        if let (Some(f), Some(l)) = (latencies.first(), latencies.last()) {
+            first.push(*f);
+            last.push(*l);
+        }
+        all.extend(latencies);
+    }
+    let (first_s, last_s) = (summary(first), summary(last));
+    let ratio = last_s["p50_ms"].as_f64().unwrap_or(f64::NAN)
+        / first_s["p50_ms"].as_f64().unwrap_or(f64::NAN);
+    let report = json!({
+        "subscribers": args.subscribers,
+        "updates": args.updates,
+        "frames_expected": args.subscribers * args.updates,
+        "frames_missing": missing,
+        "post_to_frame": summary(all),
+        "first_subscriber": first_s,
+        "last_subscriber": last_s,
+        "fan_out_ratio_p50_last_over_first": (ratio * 100.0).round() / 100.0,
+        "location_post": summary(post_ms),
+    });
+    println!("{}", serde_json::to_string_pretty(&report).unwrap());
+    if let Some(path) = args.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap()).unwrap();
+    }
+    assert_eq!(missing, 0, "every subscriber got every position");
+}
