@@ -437,7 +437,24 @@ async fn thirty_orders_and_five_shippers_of_capacity_two_never_overfill_a_shippe
         assert_eq!(load_of(&ctx, &admin, s).await, 2);
     }
 
-    // Phase 2: deliveries free slots; the waiting shipments are offered as they do.
+    // Phase 2: deliveries free slots; the waiting shipments are offered as they do. The five
+    // shippers work at once; the buyers' delivery codes are read once.
+    let codes: std::collections::HashMap<String, String> =
+        join_all(orders.iter().enumerate().map(|(i, o)| {
+            let (ctx, buyer) = (&ctx, &buyers[i / 5].0);
+            async move {
+                let t = ctx
+                    .get(&format!("/api/v1/shipping/{o}/tracking"), Some(buyer))
+                    .await;
+                (
+                    o.clone(),
+                    t.body["delivery_code"].as_str().unwrap().to_owned(),
+                )
+            }
+        }))
+        .await
+        .into_iter()
+        .collect();
     let mut delivered = std::collections::HashSet::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
     while delivered.len() < orders.len() {
@@ -446,37 +463,28 @@ async fn thirty_orders_and_five_shippers_of_capacity_two_never_overfill_a_shippe
             "only {} of 30 delivered",
             delivered.len()
         );
-        for s in &shippers {
-            let jobs = take_offers(&ctx, s, &orders).await;
-            assert!(jobs.len() <= 2, "a shipper over capacity: {jobs:?}");
-            for job in jobs {
-                if job["assignment"] != "accepted" {
-                    continue;
-                }
-                let id = job["order_id"].as_str().unwrap().to_owned();
-                for status in ["picked_up", "out_for_delivery"] {
-                    let r = move_to(&ctx, s, &id, json!({"status": status})).await;
+        let rounds = join_all(shippers.iter().map(|s| {
+            let (ctx, orders, codes) = (&ctx, &orders, &codes);
+            async move {
+                let jobs = take_offers(ctx, s, orders).await;
+                assert!(jobs.len() <= 2, "a shipper over capacity: {jobs:?}");
+                let mut done = Vec::new();
+                for job in jobs.iter().filter(|j| j["assignment"] == "accepted") {
+                    let id = job["order_id"].as_str().unwrap().to_owned();
+                    for status in ["picked_up", "out_for_delivery"] {
+                        let r = move_to(ctx, s, &id, json!({"status": status})).await;
+                        assert_eq!(r.status, 200, "{}", r.text);
+                    }
+                    let proof = json!({"status": "delivered", "proof": {"otp": codes[&id]}});
+                    let r = move_to(ctx, s, &id, proof).await;
                     assert_eq!(r.status, 200, "{}", r.text);
+                    done.push(id);
                 }
-                let buyer = &buyers[orders.iter().position(|o| *o == id).unwrap() / 5].0;
-                let code = ctx
-                    .get(&format!("/api/v1/shipping/{id}/tracking"), Some(buyer))
-                    .await
-                    .body["delivery_code"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned();
-                let r = move_to(
-                    &ctx,
-                    s,
-                    &id,
-                    json!({"status": "delivered", "proof": {"otp": code}}),
-                )
-                .await;
-                assert_eq!(r.status, 200, "{}", r.text);
-                delivered.insert(id);
+                done
             }
-        }
+        }))
+        .await;
+        delivered.extend(rounds.into_iter().flatten());
         tokio::time::sleep(Duration::from_millis(1_000)).await;
     }
     for s in &shippers {
