@@ -50,6 +50,12 @@ fn args() -> Args {
     a
 }
 
+/// An update's position as a key: to 6 decimals (~0.1 m), so the sent and the received
+/// number compare whatever path their decimal form took (JSON through Rust and Python).
+fn position_key(lat: f64) -> String {
+    format!("{lat:.6}")
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -154,7 +160,7 @@ async fn main() {
                 };
                 if frame["type"] == "location" {
                     seen += 1;
-                    let key = format!("{}", frame["lat"]);
+                    let key = position_key(frame["lat"].as_f64().unwrap_or(f64::NAN));
                     received.lock().await.push((n, key, Instant::now()));
                 }
             }
@@ -170,7 +176,7 @@ async fn main() {
     for i in 0..args.updates {
         let lat = 20.941 + 0.0005 * (i + 1) as f64;
         let body = json!({"lat": lat, "lng": 106.344});
-        let key = format!("{}", body["lat"]);
+        let key = position_key(lat);
         let started = Instant::now();
         let r = ctx
             .post(
