@@ -428,6 +428,51 @@ impl Ctx {
         TestShipper { id, token }
     }
 
+    /// One product of `shop` (250 000 VND, 800 g) with `stock` units: (product id, sku).
+    pub async fn parcel_product(&self, shop: &TestShop, stock: i64) -> (String, String) {
+        let (product, skus) = self
+            .test_product(
+                shop,
+                &[NewVariant {
+                    sku: "PARCEL",
+                    price: 250_000,
+                    stock,
+                    weight_grams: 800,
+                }],
+            )
+            .await;
+        (product, skus[0].clone())
+    }
+
+    /// A cash-on-delivery order of one unit of `product` (id, sku), placed by `buyer` to
+    /// `address`; its id.
+    pub async fn cod_order(
+        &self,
+        buyer: &str,
+        address: &str,
+        product: &(String, String),
+    ) -> String {
+        self.add_to_cart(buyer, &product.0, &product.1, 1).await;
+        let placed = self
+            .checkout(buyer, address, "cod", &format!("cod-{}", ulid::Ulid::new()))
+            .await;
+        assert_eq!(placed.status, 201, "{}", placed.text);
+        placed.body["orders"][0]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Waits until the shipment of `order` is offered to a shipper (as `admin` sees it) and
+    /// returns to whom.
+    pub async fn offered_to(&self, admin: &str, order: &str) -> String {
+        eventually("the shipment is offered", || async {
+            let r = self
+                .get(&format!("/api/v1/shipping/{order}/tracking"), Some(admin))
+                .await;
+            (r.status == 200 && r.body["assignment"] == "offered")
+                .then(|| r.body["shipper_id"].as_str().unwrap().to_owned())
+        })
+        .await
+    }
+
     /// A new seller with an organisation, an active shop and a category to list products in.
     pub async fn test_shop(&self, prefix: &str) -> TestShop {
         self.test_shop_at(prefix, "Hanoi", (21.02, 105.85)).await

@@ -9,9 +9,7 @@
 
 use std::time::Duration;
 
-use e2e::{
-    Ctx, NewVariant, PASSWORD, TestShipper as Shipper, TestShop, eventually, png, unique_email,
-};
+use e2e::{Ctx, PASSWORD, TestShipper as Shipper, TestShop, eventually, png, unique_email};
 use futures::future::join_all;
 use serde_json::{Value, json};
 
@@ -30,35 +28,14 @@ async fn buyer(ctx: &Ctx, prefix: &str) -> (String, String) {
     (email, t.body["access_token"].as_str().unwrap().to_owned())
 }
 
-/// One product of `shop` with plenty of stock: (product id, sku).
+/// One product of `shop` with `stock` units: (product id, sku).
 async fn product(ctx: &Ctx, shop: &TestShop, stock: i64) -> (String, String) {
-    let (product, skus) = ctx
-        .test_product(
-            shop,
-            &[NewVariant {
-                sku: "PARCEL",
-                price: 250_000,
-                stock,
-                weight_grams: 800,
-            }],
-        )
-        .await;
-    (product, skus[0].clone())
+    ctx.parcel_product(shop, stock).await
 }
 
 /// A cash-on-delivery order of one unit, placed by `buyer` to `address`; its id.
 async fn cod_order(ctx: &Ctx, buyer: &str, address: &str, product: &(String, String)) -> String {
-    ctx.add_to_cart(buyer, &product.0, &product.1, 1).await;
-    let placed = ctx
-        .checkout(
-            buyer,
-            address,
-            "cod",
-            &format!("fleet-{}", ulid::Ulid::new()),
-        )
-        .await;
-    assert_eq!(placed.status, 201, "{}", placed.text);
-    placed.body["orders"][0]["id"].as_str().unwrap().to_owned()
+    ctx.cod_order(buyer, address, product).await
 }
 
 /// The shipment as an admin sees it, once the dispatcher has created it.
@@ -74,14 +51,7 @@ async fn shipment(ctx: &Ctx, admin: &str, order: &str) -> Value {
 
 /// Waits until the shipment of `order` is offered to someone, and returns to whom.
 async fn offered_to(ctx: &Ctx, admin: &str, order: &str) -> String {
-    eventually("the shipment is offered", || async {
-        let r = ctx
-            .get(&format!("/api/v1/shipping/{order}/tracking"), Some(admin))
-            .await;
-        (r.status == 200 && r.body["assignment"] == "offered")
-            .then(|| r.body["shipper_id"].as_str().unwrap().to_owned())
-    })
-    .await
+    ctx.offered_to(admin, order).await
 }
 
 async fn move_to(ctx: &Ctx, who: &Shipper, order: &str, body: Value) -> e2e::Reply {

@@ -9,7 +9,7 @@
 //! the table: an order no event announces, which only this test assigns.
 
 use consumer_dispatcher::{Dispatcher, Outcome};
-use e2e::{Ctx, NewVariant, eventually};
+use e2e::Ctx;
 use serde_json::json;
 
 #[tokio::test]
@@ -23,41 +23,12 @@ async fn assigning_a_shipment_is_one_batched_read_one_query_and_one_transaction(
     let rider = ctx
         .test_shipper(&admin, "Quảng Ninh", (21.0, 107.13), 2)
         .await;
-    let (product, skus) = ctx
-        .test_product(
-            &shop,
-            &[NewVariant {
-                sku: "BUDGET",
-                price: 90_000,
-                stock: 5,
-                weight_grams: 500,
-            }],
-        )
-        .await;
+    let product = ctx.parcel_product(&shop, 5).await;
     let (_, buyer, _) = ctx.user("fleet-budget-buyer").await;
     let address = ctx.test_address_at(&buyer, "Hà Tu", "Quảng Ninh").await;
-    ctx.add_to_cart(&buyer, &product, &skus[0], 1).await;
-    let placed = ctx
-        .checkout(
-            &buyer,
-            &address,
-            "cod",
-            &format!("budget-{}", ulid::Ulid::new()),
-        )
-        .await;
-    assert_eq!(placed.status, 201, "{}", placed.text);
-    let placed_id = placed.body["orders"][0]["id"].as_str().unwrap().to_owned();
+    let placed_id = ctx.cod_order(&buyer, &address, &product).await;
     // the dev server's dispatcher offers the placed order to the rider (one of two slots)
-    eventually("the placed order is offered", || async {
-        let t = ctx
-            .get(
-                &format!("/api/v1/shipping/{placed_id}/tracking"),
-                Some(&admin),
-            )
-            .await;
-        (t.body["assignment"] == "offered").then_some(())
-    })
-    .await;
+    assert_eq!(ctx.offered_to(&admin, &placed_id).await, rider.id);
 
     let mut state = shared::AppState::from_env()
         .await

@@ -21,7 +21,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use e2e::{Ctx, NewVariant, eventually};
+use e2e::Ctx;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
@@ -91,37 +91,11 @@ async fn main() {
     let rider = ctx
         .test_shipper(&admin, "Hải Phòng", (20.95, 106.344), 2)
         .await;
-    let (product, skus) = ctx
-        .test_product(
-            &shop,
-            &[NewVariant {
-                sku: "WS",
-                price: 100_000,
-                stock: 5,
-                weight_grams: 500,
-            }],
-        )
-        .await;
+    let product = ctx.parcel_product(&shop, 5).await;
     let (_, buyer, _) = ctx.user("bench-ws-buyer").await;
     let address = ctx.test_address_at(&buyer, "Thành Đông", "Hải Phòng").await;
-    ctx.add_to_cart(&buyer, &product, &skus[0], 1).await;
-    let placed = ctx
-        .checkout(
-            &buyer,
-            &address,
-            "cod",
-            &format!("bench-ws-{}", ulid::Ulid::new()),
-        )
-        .await;
-    assert_eq!(placed.status, 201, "{}", placed.text);
-    let order = placed.body["orders"][0]["id"].as_str().unwrap().to_owned();
-    eventually("the order is offered to the shipper", || async {
-        let t = ctx
-            .get(&format!("/api/v1/shipping/{order}/tracking"), Some(&admin))
-            .await;
-        (t.body["assignment"] == "offered").then_some(())
-    })
-    .await;
+    let order = ctx.cod_order(&buyer, &address, &product).await;
+    assert_eq!(ctx.offered_to(&admin, &order).await, rider.id);
     let r = ctx
         .post(
             &format!("/api/v1/shipping/{order}/accept"),
