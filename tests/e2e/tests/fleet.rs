@@ -175,6 +175,11 @@ async fn a_cod_order_is_offered_to_the_nearest_shipper_and_delivered_to_the_door
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["assignment"], "accepted");
+    assert_eq!(
+        r.body["recipient"]["recipient_name"], "Bao Buyer",
+        "the shipper sees whom to deliver to: {}",
+        r.text
+    );
     let r = move_to(
         &ctx,
         &near,
@@ -739,6 +744,14 @@ async fn only_the_assigned_shipper_moves_a_parcel_and_public_tracking_shows_no_a
         r.body["delivery_code"].is_null(),
         "only the buyer sees the delivery code"
     );
+    assert_eq!(
+        r.body["recipient"]["phone"], "+84901234567",
+        "the shop sees whom it ships to"
+    );
+    let own = ctx
+        .get(&format!("/api/v1/shipping/{order}/tracking"), Some(&buyer))
+        .await;
+    assert!(own.body["recipient"].is_null(), "{}", own.text);
 
     // positions: one every three seconds
     let at = |lat: f64| json!({"lat": lat, "lng": 109.19});

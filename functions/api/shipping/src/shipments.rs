@@ -100,15 +100,19 @@ pub struct Tracking {
     pub proof: Option<Proof>,
     /// The code the buyer tells the shipper at the door (shown to the buyer only).
     pub delivery_code: Option<String>,
+    /// Who receives the parcel and where (the order's address): shown to the shipper holding
+    /// it, the shop's staff and admins.
+    pub recipient: Option<orders::ShippingAddress>,
     pub position: Option<Position>,
     pub timeline: Vec<TrackingStep>,
     pub created_at: String,
     pub updated_at: String,
 }
 
-fn tracking_view(s: ShipmentRecord, watcher: Watcher) -> Tracking {
+fn tracking_view(s: ShipmentRecord, watcher: Watcher, order: &OrderRecord) -> Tracking {
     Tracking {
         delivery_code: (watcher == Watcher::Buyer).then_some(s.otp),
+        recipient: (watcher != Watcher::Buyer).then(|| order.shipping_address.clone()),
         order_id: s.order_id,
         tracking_number: s.tracking_number,
         provider: s.provider,
@@ -148,12 +152,8 @@ pub async fn shipment_tracking(
     let watcher = may_watch(&state.db, caller.id(), &caller.user.roles, &order_id)
         .await?
         .ok_or_else(no_shipment)?;
-    let shipment: ShipmentRecord = state
-        .db
-        .get(keys::shipment(&order_id))
-        .await?
-        .ok_or_else(no_shipment)?;
-    Ok(Json(tracking_view(shipment, watcher)))
+    let (shipment, order) = load(&state, &order_id).await?;
+    Ok(Json(tracking_view(shipment, watcher, &order)))
 }
 
 /// What anyone holding the tracking number sees: no names, phones, streets or codes.
@@ -229,7 +229,7 @@ pub async fn accept_offer(
     caller: AuthUser,
     Path(order_id): Path<String>,
 ) -> Result<Json<Tracking>, ApiError> {
-    let (shipment, _) = load_for_shipper(&state, &caller, &order_id).await?;
+    let (shipment, order) = load_for_shipper(&state, &caller, &order_id).await?;
     let open = shipment.assignment == Assignment::Offered
         && shipment
             .offer_expires_at
@@ -249,7 +249,7 @@ pub async fn accept_offer(
         events::outbox_put(&state.db.table, &DomainEvent::ShipmentAssigned(event))?,
     ];
     match state.db.transact(actions).await {
-        Ok(()) => Ok(Json(tracking_view(next, Watcher::Shipper))),
+        Ok(()) => Ok(Json(tracking_view(next, Watcher::Shipper, &order))),
         Err(e) if e.failed_condition_index() == Some(0) => Err(changed_meanwhile()),
         Err(e) => Err(e.into()),
     }
@@ -350,7 +350,7 @@ pub async fn assign_shipper(
         };
     }
     match dispatch::offer(&state.db, &shipment, false, &req.shipper_id, Vec::new()).await {
-        Ok(offered) => Ok(Json(tracking_view(offered, Watcher::ShopStaff))),
+        Ok(offered) => Ok(Json(tracking_view(offered, Watcher::ShopStaff, &order))),
         Err(OfferError::ShipperFull) => Err(ApiError::Conflict(
             "this shipper cannot take it: no free slot, not approved, offline, or unknown".into(),
         )),
@@ -585,7 +585,7 @@ pub async fn move_shipment(
         )?);
     }
     match state.db.transact(actions).await {
-        Ok(()) => Ok(Json(tracking_view(next, Watcher::Shipper))),
+        Ok(()) => Ok(Json(tracking_view(next, Watcher::Shipper, &order))),
         Err(e) => match e.failed_condition_index() {
             Some(0) => Err(changed_meanwhile()),
             Some(1) if order_actions > 0 => Err(ApiError::Conflict(
