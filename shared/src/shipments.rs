@@ -463,6 +463,14 @@ pub enum Watcher {
     Admin,
 }
 
+/// An order someone may watch, as read to decide it.
+#[derive(Debug, Clone)]
+pub struct Watched {
+    pub watcher: Watcher,
+    pub order: OrderRecord,
+    pub shipment: Option<ShipmentRecord>,
+}
+
 /// Whether `user_id` (with `roles`) may watch `order_id`'s shipment: the order's buyer, staff
 /// of its shop who fulfil orders, the shipper holding it, or an admin. `None` for anyone else
 /// and for an order that does not exist (the two look the same to the caller). At most three
@@ -474,6 +482,18 @@ pub async fn may_watch(
     roles: &[Role],
     order_id: &str,
 ) -> Result<Option<Watcher>, StoreError> {
+    Ok(watched(db, user_id, roles, order_id)
+        .await?
+        .map(|w| w.watcher))
+}
+
+/// [`may_watch`], with the order and shipment it read (so a caller need not read them again).
+pub async fn watched(
+    db: &Db,
+    user_id: &str,
+    roles: &[Role],
+    order_id: &str,
+) -> Result<Option<Watched>, StoreError> {
     let items = db
         .batch_get(&[keys::order(order_id), keys::shipment(order_id)])
         .await?;
@@ -493,19 +513,26 @@ pub async fn may_watch(
     let Some(order) = order else {
         return Ok(None);
     };
-    if order.buyer_id == user_id {
-        return Ok(Some(Watcher::Buyer));
-    }
-    if shipment.is_some_and(|s| s.shipper_id.as_deref() == Some(user_id)) {
-        return Ok(Some(Watcher::Shipper));
-    }
-    if roles.contains(&Role::Admin) {
-        return Ok(Some(Watcher::Admin));
-    }
-    let member: Option<MemberRecord> = db.get(keys::org_member(&order.org_id, user_id)).await?;
-    Ok(member
-        .filter(|m| check_member(m, &order.shop_id, Capability::FulfilOrders).is_ok())
-        .map(|_| Watcher::ShopStaff))
+    let watcher = if order.buyer_id == user_id {
+        Some(Watcher::Buyer)
+    } else if shipment
+        .as_ref()
+        .is_some_and(|s| s.shipper_id.as_deref() == Some(user_id))
+    {
+        Some(Watcher::Shipper)
+    } else if roles.contains(&Role::Admin) {
+        Some(Watcher::Admin)
+    } else {
+        let member: Option<MemberRecord> = db.get(keys::org_member(&order.org_id, user_id)).await?;
+        member
+            .filter(|m| check_member(m, &order.shop_id, Capability::FulfilOrders).is_ok())
+            .map(|_| Watcher::ShopStaff)
+    };
+    Ok(watcher.map(|watcher| Watched {
+        watcher,
+        order,
+        shipment,
+    }))
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use shared::http::{AuthUser, ValidJson};
 use shared::orders::{self, Actor, OrderRecord, TransitionError};
 use shared::shipments::{
     Assignment, MAX_ATTEMPTS, Position, Proof, ShipmentRecord, ShipmentStatus, Stop,
-    TrackingRecord, TrackingStep, Watcher, may_watch,
+    TrackingRecord, TrackingStep, Watcher, watched,
 };
 use shared::store::{self, keys, n, s};
 use shared::uploads::{ImageUploadRequest, PhotoUpload};
@@ -149,11 +149,11 @@ pub async fn shipment_tracking(
     caller: AuthUser,
     Path(order_id): Path<String>,
 ) -> Result<Json<Tracking>, ApiError> {
-    let watcher = may_watch(&state.db, caller.id(), &caller.user.roles, &order_id)
+    let seen = watched(&state.db, caller.id(), &caller.user.roles, &order_id)
         .await?
         .ok_or_else(no_shipment)?;
-    let (shipment, order) = load(&state, &order_id).await?;
-    Ok(Json(tracking_view(shipment, watcher, &order)))
+    let shipment = seen.shipment.ok_or_else(no_shipment)?;
+    Ok(Json(tracking_view(shipment, seen.watcher, &seen.order)))
 }
 
 /// What anyone holding the tracking number sees: no names, phones, streets or codes.
