@@ -81,7 +81,7 @@ cat <<INFO
   OpenAPI    http://localhost:$PORT/openapi.json
   Emulator   $AWS_ENDPOINT_URL   (sent e-mail: $AWS_ENDPOINT_URL/moto-api/data.json → ses.Message)
   Search     $search_url   (OpenSearch REST; index alias "products")
-  Payments   sandbox http://127.0.0.1:$SANDBOX_PORT (hosted pages, /_control API); local webhook secrets:
+  Providers  sandbox http://127.0.0.1:$SANDBOX_PORT (payment pages, GHTK under /ghtk, /_control API); local secrets:
 $(.venv/bin/python infra/local/payment_secrets.py --stack .local/stack.json --out .local/payment-sandbox.json --print)
 
   Demo logins (password: demo-pass-2026)

@@ -17,7 +17,7 @@ payment_params() {
   local s="http://127.0.0.1:$1"
   echo --param "StripeApiUrl=$s/stripe" --param "StripeConfirmUrl=$s/stripe/pay" \
     --param "PaypalApiUrl=$s/paypal" --param "VnpayPayUrl=$s/vnpay/paymentv2/vpcpay.html" \
-    --param "VnpayApiUrl=$s/vnpay/merchant_webapi/api/transaction" --param "MomoApiUrl=$s/momo" \
+    --param "VnpayApiUrl=$s/vnpay/merchant_webapi/api/transaction" --param "MomoApiUrl=$s/momo" --param "GhtkApiUrl=$s/ghtk" \
     --param "PublicApiUrl=http://127.0.0.1:$2"
 }
 # Starts the payment sandbox on port $1 posting webhooks to the API on port $2, with the secrets

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Local payment sandbox: imitates Stripe, PayPal, VNPay and MoMo over HTTP on 127.0.0.1.
+"""Local payment sandbox: imitates Stripe, PayPal, VNPay and MoMo, and the carrier GHTK, over HTTP on 127.0.0.1.
 
-It serves the parts of the four providers' APIs that the adapters in `shared/payments` call and
-the hosted pages where the provider would show one, and it delivers webhooks / IPNs to the
-backend signed with each provider's real scheme and the local secrets, so the adapter code that
-runs in AWS is the code the local tests run. The wire protocol (paths, bodies, headers, control
+It serves the parts of the four payment providers' APIs that the adapters in `shared/payments` call
+and the hosted pages where the provider would show one, and the parts of GHTK's shipment API
+(fee, order, cancel, status) that the carrier adapter calls. It delivers webhooks / IPNs to the
+backend signed with each provider's real scheme and the local secrets, and GHTK's status updates
+the way GHTK sends them (no signature: a secret `hash` in the callback URL), so the adapter code
+that runs in AWS is the code the local tests run. The wire protocol (paths, bodies, headers, control
 API) is docs/payments-sandbox.md; the signature schemes and their test vectors are in
 ../shared/reference/payment-providers.md.
 
@@ -37,6 +39,7 @@ import sys
 import threading
 import time
 import traceback
+import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -64,9 +67,10 @@ ALL_MODES = {"duplicate", "replay", "bad_signature", "wrong_secret", "stale", "t
 # Secrets the backend cannot know (modes wrong_secret / rotated).
 WRONG = {"stripe": "whsec_sandbox_wrong_secret_000000000000", "stripe_old": "whsec_sandbox_unknown_old_secret_00000",
          "paypal": "WH-SANDBOX-OTHER-LISTENER", "vnpay": "SANDBOXWRONGSECRETSANDBOXWRONG00",
-         "momo": "SANDBOXWRONGSECRETKEYSANDBOX0000"}
+         "momo": "SANDBOXWRONGSECRETKEYSANDBOX0000", "ghtk": "SANDBOXWRONGGHTKHASHSANDBOX00000"}
 SECRET_KEYS = {"stripe": ("api_key", "webhook_secret"), "paypal": ("client_id", "client_secret", "webhook_id"),
-               "vnpay": ("tmn_code", "hash_secret"), "momo": ("partner_code", "access_key", "secret_key")}
+               "vnpay": ("tmn_code", "hash_secret"), "momo": ("partner_code", "access_key", "secret_key"),
+               "ghtk": ("token", "partner_code", "webhook_hash")}
 _LOG_LOCK = threading.Lock()
 
 
@@ -84,6 +88,10 @@ def now_ms() -> int:
 
 def vn_time(ts: float | None = None) -> str:
     return dt.datetime.fromtimestamp(time.time() if ts is None else ts, GMT7).strftime("%Y%m%d%H%M%S")
+
+
+def vn_clock(ts: float | None = None) -> str:
+    return dt.datetime.fromtimestamp(time.time() if ts is None else ts, GMT7).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def rfc3339(ts: float | None = None, ms: bool = False) -> str:
@@ -365,6 +373,19 @@ def self_test() -> int:
     check("paypal reference signature fails on another body", keys.verify(paypal_message(
         *ids, ST_PAYPAL.replace("10.00", "10.01").encode()), ST_PAYPAL_SIG, cert), False)
     check("paypal sandbox key sign/verify round trip", keys.verify(msg, keys.sign(msg)), True)
+    check("ghtk province names compared without diacritics and Thành phố/Tỉnh/TP.",
+          [province_key(n) for n in ("Thành phố Hồ Chí Minh", "TP. Hồ Chí Minh", "Tp.HCM", "Tỉnh Đắk Lắk", "ha noi")],
+          ["ho chi minh", "ho chi minh", "hcm", "dak lak", "ha noi"])
+    check("ghtk tariff same province: 3,000 g / 3,001 g / 3,500 g / 3,501 g",
+          [ghtk_tariff("Hà Nội", "TP. Hà Nội", g)["fee"] for g in (3000, 3001, 3500, 3501)],
+          [22000, 24500, 24500, 27000])
+    check("ghtk tariff other province: 500 g / 501 g / 1,000 g / 1,001 g",
+          [ghtk_tariff("Hà Nội", "Hồ Chí Minh", g)["fee"] for g in (500, 501, 1000, 1001)], [30000, 35000, 35000, 40000])
+    check("ghtk tariff by air: x 1.3 to the nearest 100, half up (30,000 → 39,000; 24,500 → 31,850 → 31,900)",
+          [ghtk_tariff("Hà Nội", p, g, 0, "fly")["fee"] for p, g in (("Huế", 500), ("Hà Nội", 3001))], [39000, 31900])
+    check("ghtk insurance: 0 up to 1,000,000 VND, then 0.5 % of the value",
+          [ghtk_tariff("A", "A", 100, v)["insurance_fee"] for v in (0, 1_000_000, 1_000_001, 3_000_000)],
+          [0, 0, 5000, 15000])
     print("self-test:", f"{failures} FAILED" if failures else "OK")
     return 1 if failures else 0
 
@@ -1366,6 +1387,228 @@ class MoMo(Provider):
                              [("succeed", "Pay"), ("decline", "Decline")])
 
 
+# ============================================================================ GHTK (carrier)
+
+# Status ids as integrations quote GHTK's public documentation (not re-checked first-party here).
+GHTK_STATUS = {-1: "Hủy đơn hàng", 1: "Chưa tiếp nhận", 2: "Đã tiếp nhận", 3: "Đã lấy hàng/Đã nhập kho",
+               4: "Đã điều phối giao hàng/Đang giao hàng", 5: "Đã giao hàng/Chưa đối soát", 6: "Đã đối soát",
+               7: "Không lấy được hàng", 8: "Hoãn lấy hàng", 9: "Không giao được hàng", 10: "Delay giao hàng",
+               11: "Đã đối soát công nợ trả hàng", 12: "Đã điều phối lấy hàng/Đang lấy hàng", 13: "Đơn hàng bồi hoàn",
+               20: "Đang trả hàng (COD cầm hàng đi trả)", 21: "Đã trả hàng (COD đã trả xong hàng)",
+               123: "Shipper báo đã lấy hàng", 127: "Shipper báo không lấy được hàng",
+               128: "Shipper báo delay lấy hàng", 45: "Shipper báo đã giao hàng",
+               49: "Shipper báo không giao được giao hàng", 410: "Shipper báo delay giao hàng"}
+GHTK_CANCELLABLE = {1, 2, 7, 8, 12}  # not picked up yet
+
+
+def province_key(name) -> str:
+    """A province as the sandbox tariff compares it: no diacritics, case-folded, without Thành phố / Tỉnh / TP."""
+    s = unicodedata.normalize("NFD", str(name or "").replace("đ", "d").replace("Đ", "D"))
+    s = " ".join("".join(c for c in s if not unicodedata.combining(c)).casefold().split())
+    return re.sub(r"^(?:thanh pho|tinh|tp)(?:[.\s]+|$)", "", s)
+
+
+def ghtk_tariff(pick_province, province, grams: int, value: int = 0, transport: str = "road") -> dict:
+    """The sandbox's own tariff (not GHTK's), in VND: {"area": 1 same province | 2, "fee", "insurance_fee"}."""
+    local = province_key(pick_province) == province_key(province)
+    base, included, step = (22_000, 3_000, 2_500) if local else (30_000, 500, 5_000)
+    fee = base + step * max(0, -(-(grams - included) // 500))  # + step per started 500 g over `included`
+    if transport == "fly":
+        fee = (fee * 13 + 500) // 1000 * 100  # x 1.3, to the nearest 100 (half up)
+    return {"area": 1 if local else 2, "fee": fee, "insurance_fee": value * 5 // 1000 if value > 1_000_000 else 0}
+
+
+class Ghtk(Provider):
+    """The carrier: fee, order, cancel, status; status updates POSTed to a callback URL that carries `hash`."""
+    name, title = "ghtk", "GHTK"
+    MODES = {"duplicate", "replay", "bad_signature", "wrong_secret", "truncate"}  # /_control/ghtk/status: + original
+    REQUIRED = ("id", "pick_name", "pick_address", "pick_province", "pick_tel", "tel", "name", "address", "province",
+                "pick_money", "value")
+    CHOICES = {"transport": ("road", "fly"), "deliver_option": ("none", "xteam"), "pick_option": ("cod", "post"),
+               "is_freeship": ("0", "1")}  # the first is the default
+
+    def __init__(self, sb):
+        super().__init__(sb)
+        self.orders: dict = {}  # label → order
+        self.shop, self.next_no = str(100_000 + rnd.randbelow(900_000)), 100_000_000 + rnd.randbelow(800_000_000)
+
+    def state(self):
+        return {"orders": {k: self.view(o) for k, o in self.orders.items()}}
+
+    @staticmethod
+    def view(o):
+        """A stored order with what the adapter sent: `request` (parsed) and `request_raw` (the body verbatim)."""
+        return {**public(o), "request_raw": o["_request"]}
+
+    @staticmethod
+    def no(message, status=200, **extra):
+        """GHTK's error answer: mostly HTTP 200 with success false."""
+        fail(status, {"success": False, "message": message, **extra}, False)
+
+    def hook_url(self):
+        return f"{self.sb.webhook_base}/api/v1/shipping/carriers/ghtk/updates"
+
+    # --- HTTP
+    def handle(self, req: Req, sub: str) -> Resp:
+        with self.sb.lock:
+            sec = self.sb.secrets("ghtk")
+            if not same(req.headers.get("Token"), sec["token"]):
+                self.no("Token không hợp lệ / invalid token", 401)
+            if not same(req.headers.get("X-Client-Source"), sec["partner_code"]):
+                self.no("X-Client-Source không hợp lệ / invalid partner code", 401)
+            if req.method == "GET" and sub == "services/shipment/fee":
+                return self.fee(req)
+            if req.method == "POST" and sub == "services/shipment/order":
+                return self.create(req)
+            m = re.fullmatch(r"services/shipment/(cancel|v2)/([^/]+)", sub)
+            if m and req.method == ("POST" if m.group(1) == "cancel" else "GET"):
+                o = self.find(urllib.parse.unquote(m.group(2)))
+                if o is None:
+                    self.no("Không tìm thấy đơn hàng")
+                return self.cancel(o) if m.group(1) == "cancel" else self.status(o)
+            self.no(f"no ghtk route {req.method} /{sub}", 404)
+
+    def find(self, ref: str):
+        """An order by label, or by `partner_id:<id>`."""
+        if ref.startswith("partner_id:"):
+            return next((o for o in self.orders.values() if str(o["partner_id"]) == ref[11:]), None)
+        return self.orders.get(ref)
+
+    def check(self, d, required, prefix=""):
+        missing = [k for k in required if d.get(k) in (None, "")] + [
+            f"{end}district or {prefix}{end}ward" for end in ("pick_", "") if "province" in required
+            and d.get(f"{end}district") in (None, "") and d.get(f"{end}ward") in (None, "")]
+        if missing:
+            self.no(f"Thiếu thông tin / missing {prefix}{missing[0]}")
+
+    def integer(self, d, k, least, prefix=""):
+        if d.get(k) in (None, ""):
+            return 0
+        n = as_int(d[k])
+        if n is None or n < least:
+            self.no(f"Sai định dạng / invalid {prefix}{k} (an integer, at least {least})")
+        return n
+
+    def choice(self, d, k, prefix=""):
+        v = "" if d.get(k) is None else str(d[k])
+        if v and v not in self.CHOICES[k]:
+            self.no(f"Sai định dạng / invalid {prefix}{k} (one of {', '.join(self.CHOICES[k])})")
+        return v or self.CHOICES[k][0]
+
+    def fee(self, req: Req) -> Resp:
+        q = {k: req.q(k) for k in ("pick_province", "pick_district", "pick_ward", "province", "district", "ward",
+                                   "weight", "value", "transport", "deliver_option")}
+        self.check(q, ("pick_province", "province", "weight"))
+        grams, value, transport = self.integer(q, "weight", 1), self.integer(q, "value", 0), self.choice(q, "transport")
+        self.choice(q, "deliver_option")
+        t = ghtk_tariff(q["pick_province"], q["province"], grams, value, transport)
+        return Resp.json(200, {"success": True, "message": "", "fee": {
+            "name": f"area{t['area']}", "fee": t["fee"], "insurance_fee": t["insurance_fee"], "include_vat": 0,
+            "cost_id": 0, "delivery_type": "", "delivery": True, "extFees": []}})
+
+    def create(self, req: Req) -> Resp:
+        b = req.json({"success": False, "message": "Dữ liệu không hợp lệ / the body must be a JSON object"})
+        o, products = b.get("order"), b.get("products")
+        if not isinstance(o, dict):
+            self.no("Thiếu thông tin / missing order")
+        self.check(o, self.REQUIRED, "order.")
+        pick_money, value = self.integer(o, "pick_money", 0, "order."), self.integer(o, "value", 0, "order.")
+        opt = {k: self.choice(o, k, "order.") for k in self.CHOICES}
+        if not isinstance(products, list) or not products:
+            self.no("Thiếu thông tin / missing products (at least one)")
+        kg = 0.0
+        for i, p in enumerate(products):
+            if not isinstance(p, dict):
+                self.no(f"Sai định dạng / invalid products[{i}] (an object)")
+            self.check(p, ("name", "weight", "quantity"), f"products[{i}].")
+            w, n = p["weight"], as_int(p["quantity"])
+            if not isinstance(w, (int, float)) or isinstance(w, bool) or w <= 0:
+                self.no(f"Sai định dạng / invalid products[{i}].weight (a number of kg)")
+            if n is None or n < 1:
+                self.no(f"Sai định dạng / invalid products[{i}].quantity (an integer, at least 1)")
+            kg += w * n
+        pid = o["id"]
+        old = next((x for x in self.orders.values() if str(x["partner_id"]) == str(pid)), None)
+        if old:
+            self.no("Mã đơn hàng đã tồn tại / order id exists", error={
+                "code": "ORDER_ID_EXIST", "partner_id": pid, "ghtk_label": old["label"], "created": old["created"],
+                "status": old["status_id"]})
+        grams = round(kg * 1000)
+        t = ghtk_tariff(o["pick_province"], o["province"], grams, value, opt["transport"])
+        self.next_no += 1
+        mid = rid(rnd.choice(string.ascii_uppercase), 1 + rnd.randbelow(2), UPPER)
+        label, t0 = f"S{self.shop}.{mid}.{self.next_no}", dt.datetime.now(GMT7)
+        pick = t0 + dt.timedelta(days=0 if t0.hour < 12 else 1)
+        deliver = pick + dt.timedelta(days=1 if t["area"] == 1 else 3)
+        answer = {"partner_id": pid, "label": label, "area": str(t["area"]), "fee": str(t["fee"]),
+                  "insurance_fee": str(t["insurance_fee"]),
+                  "estimated_pick_time": f"{'Chiều' if t0.hour < 12 else 'Sáng'} {pick:%Y-%m-%d}",
+                  "estimated_deliver_time": f"Chiều {deliver:%Y-%m-%d}", "products": [], "status_id": 2,
+                  "tracking_id": self.next_no, "sorting_code": f"{mid}.{rid(n=2, alphabet=UPPER)}"}
+        self.orders[label] = {
+            **answer, "area": t["area"], "fee": t["fee"], "insurance_fee": t["insurance_fee"], "weight": grams,
+            "value": value, "pick_money": pick_money, "is_freeship": int(opt["is_freeship"]),
+            "transport": opt["transport"], "customer_fullname": o["name"], "customer_tel": o["tel"],
+            "address": ", ".join(str(o[k]) for k in ("address", "ward", "district", "province") if o.get(k)),
+            "created": vn_clock(), "modified": vn_clock(), "pick_date": f"{pick:%Y-%m-%d}",
+            "deliver_date": f"{deliver:%Y-%m-%d}", "request": b, "_request": req.body.decode("utf-8", "replace")}
+        return Resp.json(200, {"success": True, "message": "Các đơn hàng đã được add thành công", "order": answer})
+
+    def cancel(self, o) -> Resp:
+        if o["status_id"] == -1:
+            self.no("Đơn hàng đã ở trạng thái hủy")
+        if o["status_id"] not in GHTK_CANCELLABLE:
+            self.no("Đơn hàng đã lấy, không thể hủy")
+        o.update(status_id=-1, modified=vn_clock())
+        return Resp.json(200, {"success": True, "message": "", "log_id": rid(n=24, alphabet="0123456789abcdef")})
+
+    def status(self, o) -> Resp:
+        return Resp.json(200, {"success": True, "message": "", "order": {
+            "label_id": o["label"], "partner_id": o["partner_id"], "status": str(o["status_id"]),
+            "status_text": GHTK_STATUS.get(o["status_id"], ""), "created": o["created"], "modified": o["modified"],
+            "message": "", "pick_date": o["pick_date"], "deliver_date": o["deliver_date"],
+            "customer_fullname": o["customer_fullname"], "customer_tel": o["customer_tel"], "address": o["address"],
+            "storage_day": 0, "ship_money": o["fee"], "insurance": o["insurance_fee"], "value": o["value"],
+            "weight": o["weight"], "pick_money": o["pick_money"], "is_freeship": o["is_freeship"]}})
+
+    # --- control
+    def orders_list(self, partner_id: str) -> list:
+        return [self.view(o) for o in self.orders.values() if not partner_id or str(o["partner_id"]) == partner_id]
+
+    def set_status(self, b, delay) -> dict:
+        """POST /_control/ghtk/status: the order's status changes, and GHTK's update is delivered."""
+        mode, sid = b.get("mode") or "original", b.get("status_id")
+        if mode != "original" and mode not in self.MODES:
+            fail(400, {"error": f"mode {mode!r} does not apply to ghtk", "modes": ["original", *sorted(self.MODES)]})
+        if isinstance(sid, bool) or not re.fullmatch(r"-?\d+", str(sid)):
+            fail(400, {"error": "status_id must be an integer (a GHTK status id)"})
+        with self.sb.lock:
+            o = self.get(self.orders, b.get("label"), "label")
+            o.update(status_id=int(sid), modified=vn_clock())
+            ev = job(o["label"], "status", {
+                "partner_id": o["partner_id"], "label_id": o["label"], "status_id": int(sid),
+                "action_time": dt.datetime.now(GMT7).replace(microsecond=0).isoformat(),
+                "reason_code": str(b.get("reason_code") or ""), "reason": str(b.get("reason") or ""),
+                "weight": o["weight"] / 1000, "fee": o["fee"], "pick_money": o["pick_money"],
+                "return_part_package": 0}, rid("ghtk_evt_", 16), self.hook_url())
+        return {"event_id": ev["event_id"], **self.sb.deliver(self.name, ev, mode=mode, delay_ms=delay)}
+
+    def craft(self, *_):
+        fail(400, {"error": "ghtk is a carrier: change an order's status with POST /_control/ghtk/status"})
+
+    pay = craft
+
+    # --- delivering (no signature: the secret is the callback URL's `hash`)
+    def bump(self, payload, amount=None):
+        return {**payload, "pick_money": as_int(amount) or payload["pick_money"] * 2}
+
+    def sign(self, payload, sent, mode, url, opts):
+        h = (rnd.token_hex(16) if mode == "bad_signature" else WRONG["ghtk"] if mode == "wrong_secret"
+             else self.sb.secrets("ghtk")["webhook_hash"])
+        return "POST", add_query(url or self.hook_url(), {"hash": h}), {
+            "Content-Type": "application/json", "User-Agent": "GHTK-Webhook/1.0"}, cjson(sent).encode()
+
+
 # ============================================================================ sandbox core + control API
 
 class Sandbox:
@@ -1375,7 +1618,7 @@ class Sandbox:
         self.lock = threading.RLock()
         self.deliveries: list[dict] = []
         self.seq = itertools.count(1)
-        self.providers = {p.name: p(self) for p in (Stripe, PayPal, VNPay, MoMo)}
+        self.providers = {p.name: p(self) for p in (Stripe, PayPal, VNPay, MoMo, Ghtk)}
 
     def secrets(self, provider: str) -> dict:
         try:
@@ -1461,6 +1704,9 @@ class Sandbox:
             with self.lock:
                 return Resp.json(200, {**{n: p.state() for n, p in self.providers.items()},
                                        "deliveries": len(self.deliveries)})
+        if req.method == "GET" and sub == "ghtk/orders":
+            with self.lock:
+                return Resp.json(200, self.providers["ghtk"].orders_list(req.q("partner_id")))
         if req.method != "POST":
             fail(405, {"error": f"{req.method} /_control/{sub} is not a control call"})
         b = req.json(allow_empty=True)
@@ -1497,6 +1743,8 @@ class Sandbox:
                 dispute, ev = prov.close_dispute(prov.disputes[m.group(2)], b["outcome"])
             return Resp.json(200, {"dispute_id": m.group(2), "dispute": dispute,
                                    **self.deliver(prov.name, ev, delay_ms=delay)})
+        if sub == "ghtk/status":
+            return Resp.json(200, self.providers["ghtk"].set_status(b, delay))
         if sub == "paypal/fail-next-capture":
             with self.lock:
                 self.providers["paypal"].fail_next = True
@@ -1563,8 +1811,9 @@ class Handler(BaseHTTPRequestHandler):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free port)")
-    ap.add_argument("--webhook-base", default="http://127.0.0.1:3000", help="backend base URL for webhooks / IPNs")
-    ap.add_argument("--secrets", help="JSON file {stripe:{…}, paypal:{…}, vnpay:{…}, momo:{…}}")
+    ap.add_argument("--webhook-base", default="http://127.0.0.1:3000",
+                    help="backend base URL for webhooks / IPNs / GHTK updates")
+    ap.add_argument("--secrets", help="JSON file {stripe:{…}, paypal:{…}, vnpay:{…}, momo:{…}, ghtk:{…}}")
     ap.add_argument("--self-test", action="store_true", help="check the reference test vectors and exit")
     args = ap.parse_args(argv)
     if args.self_test:

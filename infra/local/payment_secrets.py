@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Writes the local payment providers' secrets (the Secrets Manager values the provisioner
-generated from template.yaml) to one JSON file for the payment sandbox, so the sandbox signs
-webhooks with exactly the secrets the adapters verify with. Also prints the webhook secrets
-(`--print`), as `make dev` shows them for signing webhooks by hand.
+"""Writes the local payment providers' and the GHTK carrier's secrets (the Secrets Manager values
+the provisioner generated from template.yaml) to one JSON file for the payment sandbox, so the
+sandbox signs webhooks (and puts GHTK's callback `hash`) with exactly the secrets the adapters
+verify with. Also prints the webhook secrets (`--print`), as `make dev` shows them for signing
+webhooks by hand.
 
 usage: payment_secrets.py --stack .local/stack.json --out .local/payment-secrets.json [--print]
 """
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import boto3
 
-SECRETS = {"stripe": "StripeSecret", "paypal": "PaypalSecret", "vnpay": "VnpaySecret", "momo": "MomoSecret"}
+SECRETS = {"stripe": "StripeSecret", "paypal": "PaypalSecret", "vnpay": "VnpaySecret", "momo": "MomoSecret",
+           "ghtk": "GhtkSecret"}
 
 
 def main():
@@ -41,6 +43,7 @@ def main():
         print(f"    vnpay  hash_secret     {values['vnpay']['hash_secret']}  (tmn_code {values['vnpay']['tmn_code']})")
         print(f"    momo   secret_key      {values['momo']['secret_key']}  (access_key {values['momo']['access_key']})")
         print(f"    paypal webhook_id      {values['paypal']['webhook_id']}  (verified by the sandbox's postback)")
+        print(f"    ghtk   webhook_hash    {values['ghtk']['webhook_hash']}  (the callback URL's ?hash=)")
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ pub enum DomainEvent {
     ShipmentOffered(ShipmentOffer),
     ShipmentOfferDeclined(ShipmentOffer),
     ShipmentAssigned(ShipmentOffer),
+    ShipmentHandedOver(ShipmentHandedOver),
     ShipmentPickedUp(ShipmentStatusChanged),
     ShipmentInTransit(ShipmentStatusChanged),
     ShipmentOutForDelivery(ShipmentStatusChanged),
@@ -94,6 +95,18 @@ pub struct ShipmentOffer {
     pub expires_at: i64,
     /// `declined`, `expired`, `withdrawn` for a declined offer; `accepted` or `manual`.
     pub reason: String,
+    pub province_code: String,
+}
+
+/// A shipment was handed to an outside carrier, which booked it under its own `label`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShipmentHandedOver {
+    pub order_id: String,
+    pub tracking_number: String,
+    pub buyer_id: String,
+    pub shop_id: String,
+    pub carrier: String,
+    pub label: String,
     pub province_code: String,
 }
 
@@ -423,6 +436,7 @@ impl DomainEvent {
             Self::ShipmentOffered(_) => "ShipmentOffered",
             Self::ShipmentOfferDeclined(_) => "ShipmentOfferDeclined",
             Self::ShipmentAssigned(_) => "ShipmentAssigned",
+            Self::ShipmentHandedOver(_) => "ShipmentHandedOver",
             Self::ShipmentPickedUp(_) => "ShipmentPickedUp",
             Self::ShipmentInTransit(_) => "ShipmentInTransit",
             Self::ShipmentOutForDelivery(_) => "ShipmentOutForDelivery",
@@ -500,6 +514,7 @@ impl DomainEvent {
             | Self::ShipmentOffered(_)
             | Self::ShipmentOfferDeclined(_)
             | Self::ShipmentAssigned(_)
+            | Self::ShipmentHandedOver(_)
             | Self::ShipmentPickedUp(_)
             | Self::ShipmentInTransit(_)
             | Self::ShipmentOutForDelivery(_)
@@ -553,6 +568,7 @@ impl DomainEvent {
             Self::ShipmentOffered(d)
             | Self::ShipmentOfferDeclined(d)
             | Self::ShipmentAssigned(d) => serde_json::to_value(d),
+            Self::ShipmentHandedOver(d) => serde_json::to_value(d),
             Self::ShipmentPickedUp(d)
             | Self::ShipmentInTransit(d)
             | Self::ShipmentOutForDelivery(d)

@@ -19,6 +19,9 @@ pub const TRACKING_ENTITY: &str = "tracking_number";
 pub const WS_CONNECTION_ENTITY: &str = "ws_connection";
 pub const WS_SUBSCRIPTION_ENTITY: &str = "ws_subscription";
 
+/// The `provider` of shipments the marketplace's own shippers carry.
+pub const OWN_FLEET: &str = "own_fleet";
+
 /// How long WebSocket connection and subscription items live: API Gateway closes a
 /// connection after two hours whatever happens.
 pub const WS_TTL_SECS: i64 = 2 * 3600;
@@ -110,6 +113,8 @@ pub enum Assignment {
     Offered,
     /// `shipper_id` took it.
     Accepted,
+    /// Handed to the outside carrier named by `provider`, which posts its progress.
+    Carrier,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -274,6 +279,8 @@ pub enum Proof {
     Photo { photo_id: String },
     /// The buyer told the shipper the shipment's one-time code.
     Otp,
+    /// The outside carrier reported the delivery.
+    Carrier,
 }
 
 /// One step of a shipment's tracking timeline (no personal data).
@@ -309,8 +316,14 @@ pub struct ShipmentRecord {
     pub buyer_id: String,
     pub shop_id: String,
     pub org_id: String,
-    /// `own_fleet`, or an outside carrier's id.
+    /// [`OWN_FLEET`], or an outside carrier's id.
     pub provider: String,
+    /// The outside carrier's own tracking number, once handed to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier_label: Option<String>,
+    /// What the carrier charges the marketplace for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier_fee: Option<Money>,
     pub status: ShipmentStatus,
     pub assignment: Assignment,
     #[serde(default, skip_serializing_if = "Option::is_none")]

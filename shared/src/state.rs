@@ -114,6 +114,29 @@ pub async fn load_jwt_secret(
     Ok(secret.as_bytes().to_vec())
 }
 
+/// The string value of the Secrets Manager secret whose ARN is in the environment variable
+/// `var`; `None` when the variable is unset or empty (what it configures is off). Errors name
+/// the variable and the ARN, never the value.
+pub async fn secret_from_env(
+    sdk: &aws_config::SdkConfig,
+    var: &str,
+) -> anyhow::Result<Option<String>> {
+    let Some(arn) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let out = aws_sdk_secretsmanager::Client::new(sdk)
+        .get_secret_value()
+        .secret_id(&arn)
+        .send()
+        .await
+        .with_context(|| format!("reading the secret {var}={arn}"))?;
+    Ok(Some(
+        out.secret_string()
+            .with_context(|| format!("{var} has no string value"))?
+            .to_owned(),
+    ))
+}
+
 impl AppState {
     pub fn new(config: Config, sdk: &aws_config::SdkConfig, jwt_secret: &[u8]) -> Self {
         let db = Db::new(

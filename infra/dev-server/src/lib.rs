@@ -34,13 +34,14 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(api_shipping::api())
 }
 
-/// What some route groups need besides the state: the payment provider adapters (pointed at
-/// the payment sandbox locally) and the search engine client (the local OpenSearch-compatible
-/// server).
+/// What some route groups need besides the state: the payment provider and carrier adapters
+/// (pointed at the provider sandbox locally) and the search engine client (the local
+/// OpenSearch-compatible server).
 #[derive(Clone)]
 pub struct Services {
     pub providers: payment_providers::registry::Providers,
     pub search: Arc<product_search::Engine>,
+    pub carriers: shipping_carriers::Carriers,
 }
 
 impl Services {
@@ -48,6 +49,7 @@ impl Services {
         Ok(Self {
             providers: payment_providers::registry::Providers::from_env(sdk).await?,
             search: Arc::new(product_search::Engine::from_env(sdk)?),
+            carriers: shipping_carriers::Carriers::from_env(sdk).await?,
         })
     }
 }
@@ -65,6 +67,7 @@ impl Default for Services {
         Self {
             providers: Default::default(),
             search: Arc::new(nowhere),
+            carriers: Default::default(),
         }
     }
 }
@@ -102,6 +105,7 @@ pub fn app(state: AppState, public_url: Option<&str>, services: Services) -> axu
             api_payments::Settings::from_env().expect("payment settings have defaults"),
         ))
         .layer(api_webhooks::extension(services.providers))
-        .layer(api_search::extension(services.search));
+        .layer(api_search::extension(services.search))
+        .layer(api_shipping::handover::extension(services.carriers));
     shared::http::finish(routes, state)
 }

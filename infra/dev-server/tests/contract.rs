@@ -86,7 +86,8 @@ async fn serves(router: &axum::Router, method: &str, path: &str) -> bool {
         .replace("{user_id}", "01JCONTRACTUSER000000000000")
         .replace("{sku}", "SKU-1")
         .replace("{media_id}", "01JCONTRACTMEDIA00000000000")
-        .replace("{code}", "CONTRACT10");
+        .replace("{code}", "CONTRACT10")
+        .replace("{carrier}", "ghtk");
     let response = router
         .clone()
         .oneshot(
@@ -165,7 +166,7 @@ fn function_routers() -> Vec<(&'static str, axum::Router, Routes)> {
         ),
         (
             "api-shipping",
-            api_shipping::router(state.clone()),
+            api_shipping::router(state.clone(), Default::default()),
             openapi_routes(&api_shipping::api().split_for_parts().1),
         ),
         (

@@ -7,8 +7,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
-
 use crate::{
     Momo, MomoConfig, PaymentProvider, Paypal, PaypalConfig, ProviderKind, Stripe, StripeConfig,
     Vnpay, VnpayConfig,
@@ -31,32 +29,12 @@ fn url(name: &str, default: &str) -> String {
         .to_owned()
 }
 
-async fn secret(
-    client: &aws_sdk_secretsmanager::Client,
-    var: &str,
-) -> anyhow::Result<Option<String>> {
-    let Some(arn) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) else {
-        return Ok(None);
-    };
-    let out = client
-        .get_secret_value()
-        .secret_id(&arn)
-        .send()
-        .await
-        .with_context(|| format!("reading the payment secret {var}={arn}"))?;
-    Ok(Some(
-        out.secret_string()
-            .with_context(|| format!("{var} has no string value"))?
-            .to_owned(),
-    ))
-}
-
 impl Providers {
     pub async fn from_env(sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        let client = aws_sdk_secretsmanager::Client::new(sdk);
+        let secret = |var| shared::state::secret_from_env(sdk, var);
         let http = crate::http_client();
         let mut providers = Self::default();
-        if let Some(s) = secret(&client, "STRIPE_SECRET_ARN").await? {
+        if let Some(s) = secret("STRIPE_SECRET_ARN").await? {
             let config = StripeConfig::from_secret_json(
                 &s,
                 &url("STRIPE_API_URL", "https://api.stripe.com"),
@@ -67,14 +45,14 @@ impl Providers {
             )?;
             providers.stripe = Some(Arc::new(Stripe::new(config, http.clone())));
         }
-        if let Some(s) = secret(&client, "PAYPAL_SECRET_ARN").await? {
+        if let Some(s) = secret("PAYPAL_SECRET_ARN").await? {
             let config = PaypalConfig::from_secret_json(
                 &s,
                 &url("PAYPAL_API_URL", "https://api-m.paypal.com"),
             )?;
             providers.paypal = Some(Arc::new(Paypal::new(config, http.clone())));
         }
-        if let Some(s) = secret(&client, "VNPAY_SECRET_ARN").await? {
+        if let Some(s) = secret("VNPAY_SECRET_ARN").await? {
             let config = VnpayConfig::from_secret_json(
                 &s,
                 &url(
@@ -88,7 +66,7 @@ impl Providers {
             )?;
             providers.vnpay = Some(Arc::new(Vnpay::new(config, http.clone())));
         }
-        if let Some(s) = secret(&client, "MOMO_SECRET_ARN").await? {
+        if let Some(s) = secret("MOMO_SECRET_ARN").await? {
             let config =
                 MomoConfig::from_secret_json(&s, &url("MOMO_API_URL", "https://payment.momo.vn"))?;
             providers.momo = Some(Arc::new(Momo::new(config, http)));

@@ -621,6 +621,19 @@ impl Ctx {
         Self::read(req.send().await.unwrap()).await
     }
 
+    /// A read of the provider sandbox's control API (`GET /_control/{path}`), e.g. the GHTK
+    /// bookings it received.
+    pub async fn sandbox_get(&self, path: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("{}/_control/{path}", env("PAYMENT_SANDBOX_URL")))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "sandbox {path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
     /// A call to the payment sandbox's control API (`PAYMENT_SANDBOX_URL`, started by
     /// `make test`): what the backend answered to the delivery it caused.
     pub async fn sandbox(&self, path: &str, body: Value) -> Value {

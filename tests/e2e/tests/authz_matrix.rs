@@ -301,7 +301,9 @@ const ROUTES: &[(&str, &str, Access, Body)] = &[
     ("POST", "/api/v1/shipping/{order_id}/proof-photos", AssignedShipper, Body::Json(image_upload)),
     ("POST", "/api/v1/shipping/{order_id}/location", AssignedShipper, Body::Json(|_| json!({"lat": 21.02, "lng": 105.85}))),
     ("POST", "/api/v1/shipping/assign/{order_id}", OrderShop, Body::Json(|_| json!({"shipper_id": "01NOSUCHSHIPPER"}))),
+    ("POST", "/api/v1/shipping/{order_id}/hand-over", OrderShop, Body::Json(|_| json!({"carrier": "nosuchcarrier", "pickup_phone": "+84912345678"}))),
     ("POST", "/api/v1/shipping/labels", Shop(FulfilOrders), Body::Json(|f| json!({"order_ids": [f.order]}))),
+    ("POST", "/api/v1/shipping/carriers/{carrier}/updates", Webhook, Body::Json(|f| json!({"partner_id": f.order, "label_id": "S1", "status_id": 5}))),
     // api-search
     ("GET", "/api/v1/search", Public, Body::None),
     ("POST", "/api/v1/search/advanced", Public, Body::Json(|_| json!({"q": "matrix"}))),
@@ -477,6 +479,7 @@ fn deleters(kind: &str) -> Vec<Who> {
 fn fill(f: &Fx, who: Who, method: &str, template: &str) -> String {
     let segments: Vec<&str> = template.split('/').collect();
     let last = segments.len() - 1;
+    let carrier = String::from("ghtk");
     let mut out = Vec::new();
     for (i, seg) in segments.iter().enumerate() {
         if !seg.starts_with('{') {
@@ -511,6 +514,7 @@ fn fill(f: &Fx, who: Who, method: &str, template: &str) -> String {
             ("shippers", "{id}") | ("shipper", "{shipper_id}") => &f.shipper,
             ("shipping" | "assign", "{order_id}") => &f.order,
             ("track", "{tracking_number}") => &f.tracking,
+            ("carriers", "{carrier}") => &carrier,
             _ => panic!("no fixture for {seg} in {template}"),
         };
         out.push(value.clone());

@@ -10,10 +10,11 @@
 
 use shared::geocode;
 pub mod fleet;
+pub mod handover;
 pub mod model;
 pub mod shipments;
 
-use axum::Json;
+use axum::{Extension, Json};
 use shared::domain::Currency;
 use shared::domain::shipping::{
     self, DIMENSIONAL_DIVISOR, DISTANCE_STEP_KM, INCLUDED_KM, Leg, MAX_GRAMS, Method, Parcel,
@@ -59,11 +60,13 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(shipments::delivery_photo))
         .routes(routes!(shipments::report_shipment_location))
         .routes(routes!(shipments::print_labels))
+        .routes(routes!(handover::hand_over_parcel))
+        .routes(routes!(handover::carrier_update))
 }
 
-pub fn router(state: AppState) -> axum::Router {
+pub fn router(state: AppState, carriers: shipping_carriers::Carriers) -> axum::Router {
     let (routes, _) = api().split_for_parts();
-    shared::http::finish(routes, state)
+    shared::http::finish(routes.layer(handover::extension(carriers)), state)
 }
 
 const fn method_text(m: Method) -> (&'static str, &'static str) {
@@ -109,29 +112,27 @@ async fn methods() -> Json<Methods> {
     Json(Methods { items })
 }
 
-/// Who delivers: the marketplace's own fleet, and the outside carriers behind the carrier
-/// adapter (locally a sandbox carrier).
+/// Who delivers: the marketplace's own fleet (every method, live tracking), and the outside
+/// carriers configured for this deployment (each behind its adapter; locally the provider
+/// sandbox stands in for GHTK). Shop staff hand a parcel to one with `shipping/assign`.
 #[utoipa::path(get, path = "/api/v1/shipping/providers", tag = TAG,
     responses((status = 200, description = "Every provider", body = Providers)))]
-async fn providers() -> Json<Providers> {
-    Json(Providers {
-        items: vec![
-            Provider {
-                id: "own_fleet",
-                name: "Marketplace Express",
-                kind: ProviderKind::OwnFleet,
-                methods: Method::ALL.to_vec(),
-                live_tracking: true,
-            },
-            Provider {
-                id: "sandbox",
-                name: "Sandbox carrier",
-                kind: ProviderKind::Carrier,
-                methods: vec![Method::Standard, Method::Express],
-                live_tracking: false,
-            },
-        ],
-    })
+async fn providers(Extension(carriers): handover::CarrierSet) -> Json<Providers> {
+    let mut items = vec![Provider {
+        id: shared::shipments::OWN_FLEET,
+        name: "Marketplace Express",
+        kind: ProviderKind::OwnFleet,
+        methods: Method::ALL.to_vec(),
+        live_tracking: true,
+    }];
+    items.extend(carriers.all().iter().map(|c| Provider {
+        id: c.id(),
+        name: c.name(),
+        kind: ProviderKind::Carrier,
+        methods: c.methods().to_vec(),
+        live_tracking: false,
+    }));
+    Json(Providers { items })
 }
 
 /// The leg between two points, or a 422 naming the end outside the delivery area.

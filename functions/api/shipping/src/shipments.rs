@@ -31,12 +31,15 @@ use utoipa::ToSchema;
 use crate::TAG;
 use crate::fleet::{LocationReport, position_update, too_soon};
 
-fn no_shipment() -> ApiError {
+pub(crate) fn no_shipment() -> ApiError {
     ApiError::NotFound("no shipment for this order".into())
 }
 
 /// The shipment and its order, in one batched read.
-async fn load(state: &AppState, order_id: &str) -> Result<(ShipmentRecord, OrderRecord), ApiError> {
+pub(crate) async fn load(
+    state: &AppState,
+    order_id: &str,
+) -> Result<(ShipmentRecord, OrderRecord), ApiError> {
     let mut shipment = None;
     let mut order = None;
     for item in state
@@ -76,8 +79,10 @@ async fn load_for_shipper(
     Ok((shipment, order))
 }
 
-fn changed_meanwhile() -> ApiError {
-    ApiError::Conflict("the shipment changed meanwhile; reload it".into())
+pub(crate) const CHANGED_MEANWHILE: &str = "the shipment changed meanwhile; reload it";
+
+pub(crate) fn changed_meanwhile() -> ApiError {
+    ApiError::Conflict(CHANGED_MEANWHILE.into())
 }
 
 /// A shipment as its parties see it (the buyer, the shop's staff, the shipper, admins).
@@ -85,7 +90,12 @@ fn changed_meanwhile() -> ApiError {
 pub struct Tracking {
     pub order_id: String,
     pub tracking_number: String,
+    /// `own_fleet`, or the outside carrier it was handed to.
     pub provider: String,
+    /// The carrier's own tracking number, once handed to a carrier.
+    pub carrier_label: Option<String>,
+    /// What the carrier charges the marketplace (not shown to the buyer).
+    pub carrier_fee: Option<Money>,
     pub status: ShipmentStatus,
     pub assignment: Assignment,
     pub shipper_id: Option<String>,
@@ -109,13 +119,15 @@ pub struct Tracking {
     pub updated_at: String,
 }
 
-fn tracking_view(s: ShipmentRecord, watcher: Watcher, order: &OrderRecord) -> Tracking {
+pub(crate) fn tracking_view(s: ShipmentRecord, watcher: Watcher, order: &OrderRecord) -> Tracking {
     Tracking {
         delivery_code: (watcher == Watcher::Buyer).then_some(s.otp),
         recipient: (watcher != Watcher::Buyer).then(|| order.shipping_address.clone()),
         order_id: s.order_id,
         tracking_number: s.tracking_number,
         provider: s.provider,
+        carrier_label: s.carrier_label,
+        carrier_fee: s.carrier_fee.filter(|_| watcher != Watcher::Buyer),
         status: s.status,
         assignment: s.assignment,
         shipper_id: s.shipper_id,
@@ -300,9 +312,44 @@ impl Validate for AssignRequest {
     }
 }
 
+/// The shipment and its order for the order's shop staff (who fulfil orders) or an admin, while
+/// it awaits pickup and neither a shipper nor a carrier holds it: 403 to the buyer, 404 to
+/// outsiders, 409 once held.
+pub(crate) async fn load_unheld_for_shop(
+    state: &AppState,
+    caller: &AuthUser,
+    order_id: &str,
+) -> Result<(ShipmentRecord, OrderRecord), ApiError> {
+    let (shipment, order) = load(state, order_id).await?;
+    if order.buyer_id == caller.id() {
+        return Err(ApiError::Forbidden(
+            "the shop or an admin assigns a shipment, not the buyer".into(),
+        ));
+    }
+    if !caller.user.has_role(Role::Admin) {
+        authorize_shop(&state.db, caller, &order.shop_id, Capability::FulfilOrders)
+            .await
+            .map_err(|e| match e {
+                ApiError::NotFound(_) => no_shipment(),
+                other => other,
+            })?;
+    }
+    if shipment.status != ShipmentStatus::AwaitingPickup
+        || matches!(
+            shipment.assignment,
+            Assignment::Accepted | Assignment::Carrier
+        )
+    {
+        return Err(ApiError::Conflict(
+            "a shipper or a carrier holds this shipment already".into(),
+        ));
+    }
+    Ok((shipment, order))
+}
+
 /// An admin, or staff of the order's shop: offer a shipment that awaits pickup to a chosen
 /// shipper (an open offer to someone else is withdrawn first, freeing their slot). The
-/// shipper still accepts it.
+/// shipper still accepts it. (`shipping/{order_id}/hand-over` gives it to a carrier instead.)
 #[utoipa::path(post, path = "/api/v1/shipping/assign/{order_id}", tag = TAG, security(("bearer" = [])),
     params(("order_id" = String, Path, description = "Order id")),
     request_body = AssignRequest,
@@ -310,7 +357,7 @@ impl Validate for AssignRequest {
         (status = 200, description = "The shipment, offered to the shipper", body = Tracking),
         (status = 403, description = "The order's buyer, or a member whose role does not fulfil orders", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No shipment for this order in the caller's shops", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The shipment is held by a shipper already, or the shipper has no free slot, is not approved or is offline", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The shipment is held by a shipper or a carrier already, or the shipper has no free slot, is not approved or is offline", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
         shared::openapi::AuthErrors,
     ))]
@@ -321,27 +368,7 @@ pub async fn assign_shipper(
     Path(order_id): Path<String>,
     ValidJson(req): ValidJson<AssignRequest>,
 ) -> Result<Json<Tracking>, ApiError> {
-    let (mut shipment, order) = load(&state, &order_id).await?;
-    if order.buyer_id == caller.id() {
-        return Err(ApiError::Forbidden(
-            "the shop or an admin assigns a shipper, not the buyer".into(),
-        ));
-    }
-    if !caller.user.has_role(Role::Admin) {
-        authorize_shop(&state.db, &caller, &order.shop_id, Capability::FulfilOrders)
-            .await
-            .map_err(|e| match e {
-                ApiError::NotFound(_) => no_shipment(),
-                other => other,
-            })?;
-    }
-    if shipment.status != ShipmentStatus::AwaitingPickup
-        || shipment.assignment == Assignment::Accepted
-    {
-        return Err(ApiError::Conflict(
-            "a shipper holds this shipment already".into(),
-        ));
-    }
+    let (mut shipment, order) = load_unheld_for_shop(&state, &caller, &order_id).await?;
     if shipment.assignment == Assignment::Offered {
         shipment = match dispatch::end_offer(&state.db, &shipment, "withdrawn").await {
             Ok(s) => s,
@@ -492,17 +519,50 @@ pub async fn move_shipment(
             req.status
         )));
     }
+    let proof = match req.status {
+        ShipmentStatus::Delivered => {
+            Some(check_proof(&state, &shipment, req.proof.as_ref()).await?)
+        }
+        _ => None,
+    };
+    let next = apply_move(&state, &shipment, &order, req.status, req.note, proof).await?;
+    Ok(Json(tracking_view(next, Watcher::Shipper, &order)))
+}
+
+/// Who carries a shipment, as the order's timeline says it.
+fn carried_by(shipment: &ShipmentRecord) -> String {
+    if shipment.provider == shared::shipments::OWN_FLEET {
+        "the marketplace fleet".into()
+    } else {
+        shipment.provider.to_uppercase()
+    }
+}
+
+/// Moves a shipment (as read, with its order as read) to `to`, which the caller checked is a
+/// legal move: the timeline, attempts (the third failed one returns the parcel), the cash
+/// collected on delivery, and for pickup, delivery and the return the order's own move, with
+/// the events, in one transaction conditional on both being as read; a final move frees the
+/// shipper's slot. Returns the shipment as written.
+pub(crate) async fn apply_move(
+    state: &AppState,
+    shipment: &ShipmentRecord,
+    order: &OrderRecord,
+    to: ShipmentStatus,
+    note: Option<String>,
+    proof: Option<Proof>,
+) -> Result<ShipmentRecord, ApiError> {
+    let from = shipment.status;
     let now = shared::now_rfc3339();
-    let mut next = dispatch::next_version(&shipment);
-    next.status = req.status;
+    let mut next = dispatch::next_version(shipment);
+    next.status = to;
     next.timeline.push(TrackingStep {
-        status: req.status,
+        status: to,
         at: now.clone(),
-        city: step_city(&shipment, req.status),
-        note: req.note.clone(),
+        city: step_city(shipment, to),
+        note: note.clone(),
     });
-    let mut moves = vec![(from, req.status)];
-    if req.status == ShipmentStatus::FailedAttempt {
+    let mut moves = vec![(from, to)];
+    if to == ShipmentStatus::FailedAttempt {
         next.attempts += 1;
         if next.attempts >= MAX_ATTEMPTS {
             next.status = ShipmentStatus::ReturnedToShop;
@@ -518,33 +578,34 @@ pub async fn move_shipment(
             ));
         }
     }
-    if req.status == ShipmentStatus::Delivered {
-        next.proof = Some(check_proof(&state, &shipment, req.proof.as_ref()).await?);
+    if to == ShipmentStatus::Delivered {
+        next.proof = proof;
         next.cod_collected = shipment.cod_amount;
     }
     if next.status.is_final() {
         (next.gsi1pk, next.gsi1sk) = (None, None);
     }
     let table = &state.db.table;
+    let who = carried_by(shipment);
     let order_move = match next.status {
         ShipmentStatus::PickedUp => Some((
             OrderStatus::Shipped,
-            Some(format!(
-                "picked up by the marketplace fleet ({})",
-                shipment.tracking_number
-            )),
+            Some(format!("picked up by {who} ({})", shipment.tracking_number)),
             vec![(
                 "shipment",
                 store::value(&orders::Shipment {
                     carrier: shipment.provider.clone(),
-                    tracking_number: shipment.tracking_number.clone(),
+                    tracking_number: shipment
+                        .carrier_label
+                        .clone()
+                        .unwrap_or_else(|| shipment.tracking_number.clone()),
                     shipped_at: now.clone(),
                 })?,
             )],
         )),
         ShipmentStatus::Delivered => Some((
             OrderStatus::Delivered,
-            Some("delivered by the marketplace fleet".into()),
+            Some(format!("delivered by {who}")),
             vec![("delivered_at", n(shared::now_epoch()))],
         )),
         ShipmentStatus::ReturnedToShop => Some((
@@ -563,7 +624,7 @@ pub async fn move_shipment(
     let order_actions = match order_move {
         None => 0,
         Some((to, note, extra)) => {
-            let planned = orders::plan_transition(table, &order, to, Actor::System, note, extra)
+            let planned = orders::plan_transition(table, order, to, Actor::System, note, extra)
                 .map_err(|e| match e {
                     TransitionError::Illegal { from, .. } => ApiError::Conflict(format!(
                         "the order is {from}; the parcel cannot move on"
@@ -575,17 +636,20 @@ pub async fn move_shipment(
             count
         }
     };
-    if next.status.is_final() {
-        actions.push(dispatch::free_slot(table, caller.id())?);
+    if next.status.is_final()
+        && shipment.assignment == Assignment::Accepted
+        && let Some(shipper) = &shipment.shipper_id
+    {
+        actions.push(dispatch::free_slot(table, shipper)?);
     }
     for (a, b) in moves {
         actions.push(events::outbox_put(
             table,
-            &status_event(&next, a, b, &now, req.note.clone()),
+            &status_event(&next, a, b, &now, note.clone()),
         )?);
     }
     match state.db.transact(actions).await {
-        Ok(()) => Ok(Json(tracking_view(next, Watcher::Shipper, &order))),
+        Ok(()) => Ok(next),
         Err(e) => match e.failed_condition_index() {
             Some(0) => Err(changed_meanwhile()),
             Some(1) if order_actions > 0 => Err(ApiError::Conflict(

@@ -36,7 +36,7 @@ use shared::events::{self, BusEvent, DomainEvent, ShipmentCreated};
 use shared::geocode::Geocoder;
 use shared::orders::{ORDER_ENTITY, OrderRecord, PaymentMethod};
 use shared::shipments::{
-    Assignment, SHIPMENT_ENTITY, ShipmentRecord, ShipmentStatus, Stop, TRACKING_ENTITY,
+    Assignment, OWN_FLEET, SHIPMENT_ENTITY, ShipmentRecord, ShipmentStatus, Stop, TRACKING_ENTITY,
     TrackingRecord, TrackingStep,
 };
 use shared::store::{Db, StoreError, from_item, keys, s, tx};
@@ -53,6 +53,10 @@ pub struct Dispatcher {
     pub sqs: aws_sdk_sqs::Client,
     /// This consumer's own queue (delayed time-outs go there); `None` leaves them to the tick.
     pub queue_url: Option<String>,
+    /// The outside carriers, to cancel a booking when its order is cancelled before pickup.
+    pub carriers: shipping_carriers::Carriers,
+    /// A street-level geocoder for drop-off points (off unless `GEOCODER_URL` is set).
+    pub geocoder: Option<std::sync::Arc<dyn street_geocoder::StreetGeocoder>>,
 }
 
 /// What handling a message did.
@@ -178,7 +182,9 @@ pub fn new_shipment(
         buyer_id: order.buyer_id.clone(),
         shop_id: order.shop_id.clone(),
         org_id: order.org_id.clone(),
-        provider: "own_fleet".into(),
+        provider: OWN_FLEET.into(),
+        carrier_label: None,
+        carrier_fee: None,
         status: ShipmentStatus::AwaitingPickup,
         assignment: Assignment::Waiting,
         shipper_id: None,
@@ -220,19 +226,29 @@ pub fn new_shipment(
 
 impl Dispatcher {
     pub fn new(db: Db, sqs: aws_sdk_sqs::Client, queue_url: Option<String>) -> Self {
-        Self { db, sqs, queue_url }
+        Self {
+            db,
+            sqs,
+            queue_url,
+            carriers: Default::default(),
+            geocoder: None,
+        }
     }
 
     pub async fn from_env() -> anyhow::Result<Self> {
         let config = shared::config::Config::from_env()?;
         let sdk = shared::state::aws_config().await;
-        Ok(Self::new(
-            Db::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name),
-            aws_sdk_sqs::Client::new(&sdk),
-            std::env::var("DISPATCH_QUEUE_URL")
-                .ok()
-                .filter(|u| !u.is_empty()),
-        ))
+        Ok(Self {
+            carriers: shipping_carriers::Carriers::from_env(&sdk).await?,
+            geocoder: street_geocoder::GoogleGeocoder::from_env(&sdk).await?,
+            ..Self::new(
+                Db::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name),
+                aws_sdk_sqs::Client::new(&sdk),
+                std::env::var("DISPATCH_QUEUE_URL")
+                    .ok()
+                    .filter(|u| !u.is_empty()),
+            )
+        })
     }
 
     /// Handles the batch's messages concurrently and reports the failed ones.
@@ -294,7 +310,7 @@ impl Dispatcher {
         }
         let number = shared::shipments::tracking_number();
         let otp = shared::auth::six_digit_code();
-        let shipment = match new_shipment(&order, &shop, &number, &otp) {
+        let mut shipment = match new_shipment(&order, &shop, &number, &otp) {
             Ok(s) => s,
             Err(why) => {
                 tracing::error!(
@@ -306,6 +322,7 @@ impl Dispatcher {
                 return Ok(Outcome::NotShipped(why));
             }
         };
+        self.refine_dropoff(&order, &mut shipment).await;
         let table = &self.db.table;
         let (pk, sk) = keys::tracking_number(&number);
         let guard = TrackingRecord {
@@ -411,7 +428,9 @@ impl Dispatcher {
     }
 
     /// The order was cancelled before pickup: so is its shipment, and a shipper holding it
-    /// gets the slot back (one transaction; a concurrent change is read again).
+    /// gets the slot back (one transaction; a concurrent change is read again). A booking at
+    /// an outside carrier is cancelled there first, so a carrier that cannot be reached makes
+    /// the message retry.
     pub async fn order_cancelled(&self, order_id: &str) -> anyhow::Result<Outcome> {
         for _ in 0..3 {
             let Some(shipment) = self.shipment(order_id).await? else {
@@ -419,6 +438,9 @@ impl Dispatcher {
             };
             if shipment.status != ShipmentStatus::AwaitingPickup {
                 return Ok(Outcome::Duplicate);
+            }
+            if shipment.assignment == Assignment::Carrier {
+                self.cancel_booking(&shipment).await?;
             }
             let now = shared::now_rfc3339();
             let mut next = dispatch::next_version(&shipment);
@@ -462,6 +484,60 @@ impl Dispatcher {
             }
         }
         anyhow::bail!("the shipment of {order_id} kept changing; retrying later")
+    }
+
+    /// With a street geocoder configured: the drop-off at the street instead of the ward's
+    /// centroid, if the provider finds it where the address was placed. Prices are not
+    /// touched (the order keeps the quote its preview showed); a slow or failing provider
+    /// leaves the centroid.
+    async fn refine_dropoff(&self, order: &OrderRecord, shipment: &mut ShipmentRecord) {
+        let (Some(geocoder), Some(place)) = (&self.geocoder, &order.shipping_address.place) else {
+            return;
+        };
+        let a = &order.shipping_address;
+        let query = street_geocoder::StreetQuery {
+            line: a.line1.clone(),
+            ward: place
+                .ward_code
+                .as_deref()
+                .and_then(|code| vn_gazetteer::wards().iter().find(|w| w.code == code))
+                .map(|w| w.name.to_owned())
+                .or_else(|| a.ward.clone()),
+            province: vn_gazetteer::province_by_code(&place.province_code)
+                .map(|p| p.name.to_owned())
+                .unwrap_or_else(|| a.city.clone()),
+        };
+        match geocoder.street_point(&query).await {
+            Ok(Some(p)) if street_geocoder::fits(place, (p.lat, p.lng)) => {
+                (shipment.dropoff.lat, shipment.dropoff.lng) = (p.lat, p.lng);
+            }
+            Ok(Some(p)) => tracing::warn!(order_id = %order.id, lat = p.lat, lng = p.lng,
+                "the geocoder placed the address outside its ward; keeping the ward's centre"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(order_id = %order.id, geocoder = geocoder.name(), error = %e,
+                "street geocoding failed; keeping the ward's centre"),
+        }
+    }
+
+    /// Cancels a shipment's booking at its carrier. A refusal (cancelled there already, or
+    /// picked up meanwhile) is logged and the shipment is cancelled anyway; an unreachable
+    /// carrier is an error, so the message is retried.
+    async fn cancel_booking(&self, shipment: &ShipmentRecord) -> anyhow::Result<()> {
+        let label = shipment.carrier_label.as_deref().unwrap_or_default();
+        let Some(carrier) = self.carriers.get(&shipment.provider) else {
+            tracing::error!(order_id = %shipment.order_id, carrier = %shipment.provider, %label,
+                "the shipment's carrier is not configured here; cancel its booking at the carrier");
+            return Ok(());
+        };
+        match carrier.cancel(label).await {
+            Ok(()) => Ok(()),
+            Err(shipping_carriers::CarrierError::Refused(why)) => {
+                tracing::error!(order_id = %shipment.order_id, carrier = %shipment.provider, %label,
+                    reason = %why, "the carrier refused to cancel the booking of a cancelled order; check it there");
+                Ok(())
+            }
+            Err(e) => Err(anyhow::anyhow!("cancelling the booking {label}: {e}")),
+        }
     }
 
     /// Ends an open offer past its limit (`offer`: only that one).
