@@ -18,6 +18,17 @@ async fn waiting_cod_order(ctx: &Ctx, prefix: &str) -> (TestShop, String, String
     (shop, buyer, order)
 }
 
+/// Waits until the dispatcher made the order's shipment and it waits for a shipper.
+async fn waiting_for_a_shipper(ctx: &Ctx, admin: &str, order: &str) -> Value {
+    eventually("the shipment waits for a shipper", || async {
+        let r = ctx
+            .get(&format!("/api/v1/shipping/{order}/tracking"), Some(admin))
+            .await;
+        (r.status == 200 && r.body["assignment"] == "waiting").then_some(r.body)
+    })
+    .await
+}
+
 async fn tracking(ctx: &Ctx, who: &str, order: &str) -> Value {
     let r = ctx
         .get(&format!("/api/v1/shipping/{order}/tracking"), Some(who))
@@ -69,13 +80,7 @@ async fn a_parcel_handed_to_ghtk_moves_its_order_with_the_carriers_callbacks() {
         providers.text
     );
     let (shop, buyer, order) = waiting_cod_order(&ctx, "carrier-flow").await;
-    let waiting = eventually("the shipment waits for a shipper", || async {
-        let r = ctx
-            .get(&format!("/api/v1/shipping/{order}/tracking"), Some(&admin))
-            .await;
-        (r.status == 200 && r.body["assignment"] == "waiting").then_some(r.body)
-    })
-    .await;
+    let waiting = waiting_for_a_shipper(&ctx, &admin, &order).await;
     assert_eq!(waiting["provider"], "own_fleet");
 
     // the buyer cannot hand it over; the body must say who and how to call the shop
@@ -224,13 +229,7 @@ async fn a_cancelled_order_cancels_its_booking_and_a_booking_ghtk_drops_waits_ag
     let ctx = Ctx::new();
     let admin = ctx.admin_token().await;
     let (shop, buyer, order) = waiting_cod_order(&ctx, "carrier-cancel").await;
-    eventually("the shipment waits for a shipper", || async {
-        let r = ctx
-            .get(&format!("/api/v1/shipping/{order}/tracking"), Some(&admin))
-            .await;
-        (r.status == 200 && r.body["assignment"] == "waiting").then_some(())
-    })
-    .await;
+    waiting_for_a_shipper(&ctx, &admin, &order).await;
     let r = hand_to_ghtk(&ctx, &admin, &order).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = ctx
@@ -250,13 +249,7 @@ async fn a_cancelled_order_cancels_its_booking_and_a_booking_ghtk_drops_waits_ag
 
     // GHTK drops a booking before pickup: the shipment waits for a shipper or a carrier again
     let (_, _, second) = waiting_cod_order(&ctx, "carrier-drop").await;
-    eventually("the shipment waits for a shipper", || async {
-        let r = ctx
-            .get(&format!("/api/v1/shipping/{second}/tracking"), Some(&admin))
-            .await;
-        (r.status == 200 && r.body["assignment"] == "waiting").then_some(())
-    })
-    .await;
+    waiting_for_a_shipper(&ctx, &admin, &second).await;
     let r = hand_to_ghtk(&ctx, &admin, &second).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let label = r.body["carrier_label"].as_str().unwrap().to_owned();
