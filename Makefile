@@ -43,8 +43,8 @@ bench-webhooks: ## Stripe webhook latency vs the emulator's raw transaction rate
 # longer on broad matches of 100 000 documents; the bench measures the API's overhead, not that.
 bench-search: ## Search p50/p99 through the API vs straight to the engine, 100 000 generated Vietnamese products (own stack, optimised build; BENCH_SEARCH_ARGS=…)
 	@bash infra/local/venv.sh
-	@printf '\n\033[1m==> %s\033[0m\n' "Building the dev server, bench profile (opt-level 3, no LTO; into target/release; the first build takes a while)"
-	@cargo build --profile bench -p dev-server
+	@printf '\n\033[1m==> %s\033[0m\n' "Building the dev server and the compiled replay client, bench profile (opt-level 3, no LTO; into target/release; the first build takes a while)"
+	@cargo build --profile bench -p dev-server -p e2e --bin dev-server --bin bench-search-replay
 	@set -euo pipefail; source infra/local/lib.sh; \
 	trap stop_local_stack EXIT; trap 'exit 130' INT TERM; \
 	export AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-test} AWS_REGION=$${AWS_REGION:-us-east-1}; \
@@ -65,7 +65,8 @@ bench-search: ## Search p50/p99 through the API vs straight to the engine, 100 0
 	wait_http "http://127.0.0.1:$$api_port/health" 60 "$$run_dir/dev-server.log"; \
 	step "bench_search.py"; \
 	.venv/bin/python infra/local/bench_search.py --base-url "http://127.0.0.1:$$api_port" --search-url "$$search_url" \
-	  --stack "$$run_dir/stack.json" --server-bin target/release/dev-server --out .local/bench-search.json $(BENCH_SEARCH_ARGS)
+	  --stack "$$run_dir/stack.json" --server-bin target/release/dev-server --replay-bin target/release/bench-search-replay \
+	  --out .local/bench-search.json $(BENCH_SEARCH_ARGS)
 
 bench-ws: ## Live-tracking fan-out p50/p99: location POST → frame at 50 WebSocket subscribers (own stack, optimised build; BENCH_WS_ARGS=…)
 	@bash infra/local/venv.sh

@@ -883,6 +883,9 @@ PASS_TITLES = {
                     "the API sent, timed by a proxy)",
     "paired": "paired pass (query i through the API and straight to the engine, back to back)",
     "block": "block passes (every query through the API, then every query straight to the engine)",
+    "compiled": "the same queries replayed by a compiled client (tests/e2e bench-search-replay, one keep-alive "
+                "connection); engine = the route's engine wait (`engine;dur=`); API = that client's time, "
+                "request sent → whole body read",
 }
 
 
@@ -904,7 +907,7 @@ def report_text(r):
                  f"sequential, one keep-alive client, after {r['warmup']} warm-up queries per path")
     head = (f"{'':20} {'n':>4} | {'API p50':>8} {'p90':>8} {'p99':>8} | {'engine p50':>10} {'p90':>8} {'p99':>8} | "
             f"{'overhead/query p50':>18} {'p99':>7} | {'Δp50':>7} {'Δp99':>7}")
-    for key in ("server_timing", "in_server", "same_request", "paired", "block"):
+    for key in ("compiled", "server_timing", "in_server", "same_request", "paired", "block"):
         if key not in r["passes"]:
             continue
         lines.append("")
@@ -947,6 +950,26 @@ def report_text(r):
     return "\n".join(lines)
 
 
+def replayed(args, queries):
+    """The queries through the API again, by the compiled client (`--replay-bin`): its time per
+    query against the engine wait the route itself reports."""
+    work = os.path.dirname(os.path.abspath(args.out))
+    os.makedirs(work, exist_ok=True)
+    qpath, tpath = os.path.join(work, "bench-search-queries.jsonl"), os.path.join(work, "bench-search-replay.json")
+    with open(qpath, "w") as f:
+        for q in queries:
+            f.write(json.dumps({"kind": q["kind"], "method": q["method"], "path": q["path"],
+                                "body": q.get("body")}, ensure_ascii=False) + "\n")
+    print(f"compiled client: {len(queries)} queries through the API ({args.replay_bin})", file=sys.stderr, flush=True)
+    subprocess.run([args.replay_bin, "--base-url", args.base_url, "--queries", qpath, "--out", tpath,
+                    "--warmup", str(args.warmup)], check=True)
+    with open(tpath) as f:
+        samples = json.load(f)
+    if len(samples) != len(queries) or any(s["engine_ms"] is None for s in samples):
+        sys.exit("bench_search.py: the compiled client's samples do not match the queries (or lack Server-Timing)")
+    return summarise([s["client_ms"] for s in samples], [s["engine_ms"] for s in samples], queries, paired=True)
+
+
 def summarise(api_ms, engine_ms, queries, paired):
     """Per kind and overall: API and engine percentiles, and with paired samples the per-query
     overhead (API − engine)."""
@@ -980,6 +1003,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=WARMUP, help="untimed queries through each path first")
     ap.add_argument("--count-sample", type=int, default=20, help="API calls per route for the request counts")
     ap.add_argument("--engine-name", default="osmem-server", help="what the engine is, for the report")
+    ap.add_argument("--replay-bin", help="the compiled replay client (bench-search-replay): a pass judged on it")
     ap.add_argument("--out", default=".local/bench-search.json")
     args = ap.parse_args()
     passes = [p.strip() for p in args.passes.split(",") if p.strip()]
@@ -1068,9 +1092,12 @@ def main():
             if "same_request" in passes:
                 timed["same_request"] = summarise(got["api_ms"], got["engine_ms"], queries, paired=True)
 
-    judged = next((k for k in ("in_server", "server_timing", "same_request", "paired") if k in timed), None)
+    if args.replay_bin:
+        timed["compiled"] = replayed(args, queries)
+    judged = next((k for k in ("compiled", "in_server", "server_timing", "same_request", "paired") if k in timed),
+                  None)
     others = []
-    for key in ("server_timing", "in_server", "same_request", "paired"):
+    for key in ("compiled", "server_timing", "in_server", "same_request", "paired"):
         if key in timed and key != judged:
             o = timed[key]["all"]["overhead"]
             others.append(f"{key.replace('_', '-')} pass: overhead p50 {o['p50_ms']} ms, p99 {o['p99_ms']} ms")

@@ -60,6 +60,9 @@ if [ "${FUZZ:-1}" != 0 ]; then
   bash infra/local/fuzz.sh --base-url "http://127.0.0.1:$api_port" --seed "${FUZZ_SEED:-20261201}" --out "$run_dir/fuzz"
 fi
 
+step "The provider sandbox's reference vectors and GHTK tariff (payment_sandbox.py --self-test)"
+.venv/bin/python infra/local/payment_sandbox.py --self-test
+
 step "The dev server's log of the whole run holds no secret (infra/local/scan_logs.py)"
 .venv/bin/python infra/local/scan_logs.py --self-test
 .venv/bin/python infra/local/scan_logs.py "$run_dir/dev-server.log" --secrets-json "$run_dir/payment-sandbox.json"

@@ -324,6 +324,9 @@ pub struct ShipmentRecord {
     /// What the carrier charges the marketplace for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrier_fee: Option<Money>,
+    /// Hand-overs to a carrier so far (each booking's reference carries its number).
+    #[serde(default)]
+    pub carrier_bookings: u32,
     pub status: ShipmentStatus,
     pub assignment: Assignment,
     #[serde(default, skip_serializing_if = "Option::is_none")]

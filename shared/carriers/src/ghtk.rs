@@ -381,14 +381,20 @@ impl Carrier for Ghtk {
         // JSON, or a form (GHTK's older callbacks).
         let fields: serde_json::Map<String, Value> = match serde_json::from_slice(body) {
             Ok(Value::Object(map)) => map,
-            _ => form_urlencoded::parse(body)
+            Ok(_) => {
+                return Err(UpdateError::Malformed(
+                    "the update is JSON but not an object".into(),
+                ));
+            }
+            Err(_) => form_urlencoded::parse(body)
                 .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
                 .collect(),
         };
-        let missing = |name: &str| UpdateError::Malformed(format!("the update has no {name}"));
-        let order_id = text(fields.get("partner_id")).ok_or_else(|| missing("partner_id"))?;
-        let label = text(fields.get("label_id")).ok_or_else(|| missing("label_id"))?;
-        let status_id = int(fields.get("status_id")).ok_or_else(|| missing("status_id"))?;
+        let order_id = text(fields.get("partner_id"))
+            .and_then(|r| crate::order_of(&r).map(str::to_owned))
+            .ok_or(UpdateError::Missing("partner_id"))?;
+        let label = text(fields.get("label_id")).ok_or(UpdateError::Missing("label_id"))?;
+        let status_id = int(fields.get("status_id")).ok_or(UpdateError::Missing("status_id"))?;
         Ok(CarrierUpdate {
             order_id,
             label,
@@ -421,7 +427,7 @@ mod tests {
             province: province.into(),
         };
         Consignment {
-            reference: "01ORDER".into(),
+            reference: crate::reference("01ORDER", 1),
             from: party("Shop A", "Thành phố Hồ Chí Minh"),
             to: party("Buyer B", "Thành phố Hà Nội"),
             items: vec![Item {
@@ -458,7 +464,7 @@ mod tests {
         let c = consignment();
         let body = order_body(&c);
         let order = &body["order"];
-        assert_eq!(order["id"], "01ORDER");
+        assert_eq!(order["id"], "01ORDER-1");
         assert_eq!(order["province"], "Thành phố Hà Nội");
         assert_eq!(order["pick_province"], "Thành phố Hồ Chí Minh");
         assert_eq!(order["ward"], "Phường Sài Gòn");
@@ -504,7 +510,7 @@ mod tests {
     #[test]
     fn callbacks_need_our_hash_and_read_json_or_forms() {
         let g = ghtk();
-        let body = br#"{"partner_id":"01ORDER","label_id":"S1.A1.2","status_id":5,"reason":""}"#;
+        let body = br#"{"partner_id":"01ORDER-2","label_id":"S1.A1.2","status_id":5,"reason":""}"#;
         let u = g
             .read_update(Some("hash=0123456789abcdef0123"), body)
             .unwrap();
@@ -513,7 +519,7 @@ mod tests {
         assert_eq!(u.progress, Progress::Moved(ShipmentStatus::Delivered));
         assert_eq!(u.reason, None);
         let form =
-            b"partner_id=01ORDER&label_id=S1.A1.2&status_id=9&reason=Kh%C3%B4ng+nghe+m%C3%A1y";
+            b"partner_id=01ORDER-1&label_id=S1.A1.2&status_id=9&reason=Kh%C3%B4ng+nghe+m%C3%A1y";
         let u = g
             .read_update(Some("x=1&hash=0123456789abcdef0123"), form)
             .unwrap();
@@ -534,10 +540,29 @@ mod tests {
         let e = g
             .read_update(Some("hash=0123456789abcdef0123"), br#"{"label_id":"S1"}"#)
             .unwrap_err();
-        assert_eq!(
-            e,
-            UpdateError::Malformed("the update has no partner_id".into())
-        );
+        assert_eq!(e, UpdateError::Missing("partner_id"));
+        let e = g
+            .read_update(
+                Some("hash=0123456789abcdef0123"),
+                br#"{"partner_id":"01ORDER-1","label_id":"S1","status_id":"five"}"#,
+            )
+            .unwrap_err();
+        assert_eq!(e, UpdateError::Missing("status_id"));
+        assert!(matches!(
+            g.read_update(Some("hash=0123456789abcdef0123"), b"[1]"),
+            Err(UpdateError::Malformed(_))
+        ));
+        // a partner id that is not one of our references
+        let e = g
+            .read_update(
+                Some("hash=0123456789abcdef0123"),
+                br#"{"partner_id":"01ORDER","label_id":"S1","status_id":5}"#,
+            )
+            .unwrap_err();
+        assert_eq!(e, UpdateError::Missing("partner_id"));
+        assert_eq!(crate::order_of("01ORDER-12"), Some("01ORDER"));
+        assert_eq!(crate::order_of("-1"), None);
+        assert_eq!(crate::order_of("01ORDER-x"), None);
     }
 
     #[tokio::test]

@@ -42,7 +42,9 @@ pub struct Item {
 /// A parcel to book: from the shop to the buyer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Consignment {
-    /// Our order id: the carrier's idempotency key (a retried booking finds the first one).
+    /// The carrier's idempotency key (a retry finds the first booking): the order id and the
+    /// hand-over's number, [`reference`], so the order can be booked again after a carrier
+    /// dropped it.
     pub reference: String,
     pub from: Party,
     pub to: Party,
@@ -88,7 +90,7 @@ pub enum CarrierError {
 /// What a status callback says, verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CarrierUpdate {
-    /// Our order id (the reference given at booking).
+    /// Our order id (from the reference given at booking).
     pub order_id: String,
     pub label: String,
     pub progress: Progress,
@@ -138,6 +140,17 @@ pub trait Carrier: Send + Sync + std::fmt::Debug {
     async fn cancel(&self, label: &str) -> Result<(), CarrierError>;
     /// Verifies a status callback by the carrier's own scheme and reads it.
     fn read_update(&self, query: Option<&str>, body: &[u8]) -> Result<CarrierUpdate, UpdateError>;
+}
+
+/// The reference of an order's `n`-th booking with a carrier: `<order id>-<n>`.
+pub fn reference(order_id: &str, n: u32) -> String {
+    format!("{order_id}-{n}")
+}
+
+/// The order id of a booking's reference (`None` if it is not one of ours).
+pub fn order_of(reference: &str) -> Option<&str> {
+    let (order, n) = reference.rsplit_once('-')?;
+    (!order.is_empty() && n.parse::<u32>().is_ok()).then_some(order)
 }
 
 /// The ids of the carriers there is an adapter for (configured or not).

@@ -46,10 +46,10 @@ async fn hand_to_ghtk(ctx: &Ctx, who: &str, order: &str) -> e2e::Reply {
     .await
 }
 
-/// What the sandbox received from the adapter for `order`.
-async fn booking(ctx: &Ctx, order: &str) -> Value {
+/// What the sandbox received from the adapter for the `n`-th hand-over of `order`.
+async fn booking(ctx: &Ctx, order: &str, n: u32) -> Value {
     let orders = ctx
-        .sandbox_get(&format!("ghtk/orders?partner_id={order}"))
+        .sandbox_get(&format!("ghtk/orders?partner_id={order}-{n}"))
         .await;
     assert_eq!(orders.as_array().map(Vec::len), Some(1), "{orders}");
     orders[0].clone()
@@ -122,7 +122,7 @@ async fn a_parcel_handed_to_ghtk_moves_its_order_with_the_carriers_callbacks() {
     );
 
     // what GHTK was asked: names from the gazetteer, the cash to collect, the weights
-    let sent = booking(&ctx, &order).await;
+    let sent = booking(&ctx, &order, 1).await;
     let req = &sent["request"]["order"];
     assert_eq!(req["pick_province"], "Tỉnh Nghệ An");
     assert_eq!(req["pick_ward"], "Phường Thành Vinh");
@@ -228,7 +228,7 @@ async fn a_parcel_handed_to_ghtk_moves_its_order_with_the_carriers_callbacks() {
 async fn a_cancelled_order_cancels_its_booking_and_a_booking_ghtk_drops_waits_again() {
     let ctx = Ctx::new();
     let admin = ctx.admin_token().await;
-    let (shop, buyer, order) = waiting_cod_order(&ctx, "carrier-cancel").await;
+    let (_, buyer, order) = waiting_cod_order(&ctx, "carrier-cancel").await;
     waiting_for_a_shipper(&ctx, &admin, &order).await;
     let r = hand_to_ghtk(&ctx, &admin, &order).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -241,7 +241,7 @@ async fn a_cancelled_order_cancels_its_booking_and_a_booking_ghtk_drops_waits_ag
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     eventually("the booking is cancelled at GHTK", || async {
-        let sent = booking(&ctx, &order).await;
+        let sent = booking(&ctx, &order, 1).await;
         (sent["status_id"] == -1).then_some(())
     })
     .await;
@@ -263,5 +263,21 @@ async fn a_cancelled_order_cancels_its_booking_and_a_booking_ghtk_drops_waits_ag
     // a callback for a label the shipment no longer has is not ours
     let stale = ghtk_says(&ctx, &label, 3, "original").await;
     assert_eq!(stale["status"], 404, "{stale}");
-    drop(shop);
+
+    // handed over again, it is a new booking; GHTK sets out, then returns it to the shop
+    let r = hand_to_ghtk(&ctx, &admin, &second).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let again = r.body["carrier_label"].as_str().unwrap().to_owned();
+    assert_ne!(again, label);
+    assert_eq!(booking(&ctx, &second, 2).await["label"], again.as_str());
+    let out = ghtk_says(&ctx, &again, 4, "original").await;
+    assert_eq!(out["body"]["status"], "out_for_delivery", "{out}");
+    let back = ghtk_says(&ctx, &again, 21, "original").await;
+    assert_eq!(back["status"], 200, "{back}");
+    assert_eq!(back["body"]["status"], "returned_to_shop");
+    let o = ctx
+        .get(&format!("/api/v1/orders/{second}"), Some(&admin))
+        .await;
+    assert_eq!(o.body["status"], "cancelled", "{}", o.text);
+    assert!(o.text.contains("GHTK could not deliver it"), "{}", o.text);
 }

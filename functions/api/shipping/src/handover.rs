@@ -116,7 +116,7 @@ pub fn consignment(
         None => 0,
     };
     Ok(Consignment {
-        reference: order.id.clone(),
+        reference: shipping_carriers::reference(&order.id, shipment.carrier_bookings + 1),
         from,
         to,
         items,
@@ -142,6 +142,7 @@ fn handed_over(
     next.shipper_id = None;
     next.offer_expires_at = None;
     next.carrier_label = Some(label.to_owned());
+    next.carrier_bookings += 1;
     next.carrier_fee = fee.map(|f| Money::new(f, shared::domain::Currency::VND));
     (next.gsi1pk, next.gsi1sk, next.gsi3pk, next.gsi3sk) = (None, None, None, None);
     next.timeline.push(TrackingStep {
@@ -296,6 +297,13 @@ pub async fn hand_over(
     match state.db.transact(actions).await {
         Ok(()) => Ok(next),
         Err(e) => {
+            // A concurrent hand-over of the same order found this same booking (the order id
+            // is the carrier's idempotency key) and recorded it: it stands.
+            if let Ok((now, _)) = load(state, &order.id).await
+                && now.carrier_label.as_deref() == Some(booking.label.as_str())
+            {
+                return Ok(now);
+            }
             // Not written: the booking must not stay behind at the carrier.
             if let Err(cancel) = carrier.cancel(&booking.label).await {
                 tracing::error!(order_id = %order.id, label = %booking.label, error = %cancel,
@@ -328,11 +336,38 @@ fn next_step(from: ShipmentStatus, target: ShipmentStatus) -> Option<ShipmentSta
     }
     let step = match (from, target) {
         (AwaitingPickup, _) => PickedUp,
-        (PickedUp | InTransit, Delivered | FailedAttempt | ReturnedToShop) => OutForDelivery,
+        // the carrier decides a return itself, after its own attempts
+        (_, ReturnedToShop) => ReturnedToShop,
+        (PickedUp | InTransit, Delivered | FailedAttempt) => OutForDelivery,
         (FailedAttempt, Delivered) => OutForDelivery,
         (_, t) => t,
     };
-    from.can_become(step).then_some(step)
+    (step == ReturnedToShop || from.can_become(step)).then_some(step)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_step;
+    use shared::shipments::ShipmentStatus::*;
+
+    #[test]
+    fn skipped_statuses_are_filled_in_and_older_ones_ignored() {
+        assert_eq!(next_step(AwaitingPickup, Delivered), Some(PickedUp));
+        assert_eq!(next_step(PickedUp, Delivered), Some(OutForDelivery));
+        assert_eq!(next_step(OutForDelivery, Delivered), Some(Delivered));
+        assert_eq!(next_step(FailedAttempt, Delivered), Some(OutForDelivery));
+        assert_eq!(next_step(PickedUp, FailedAttempt), Some(OutForDelivery));
+        assert_eq!(
+            next_step(OutForDelivery, ReturnedToShop),
+            Some(ReturnedToShop)
+        );
+        assert_eq!(next_step(AwaitingPickup, ReturnedToShop), Some(PickedUp));
+        assert_eq!(next_step(OutForDelivery, InTransit), None, "older");
+        assert_eq!(next_step(OutForDelivery, PickedUp), None, "older");
+        assert_eq!(next_step(Delivered, OutForDelivery), None, "after the end");
+        assert_eq!(next_step(Delivered, Delivered), None, "a repeat");
+        assert_eq!(next_step(Cancelled, PickedUp), None);
+    }
 }
 
 /// A carrier posts a parcel's status (GHTK: to the callback URL registered with it, whose

@@ -608,16 +608,18 @@ pub(crate) async fn apply_move(
             Some(format!("delivered by {who}")),
             vec![("delivered_at", n(shared::now_epoch()))],
         )),
-        ShipmentStatus::ReturnedToShop => Some((
-            OrderStatus::Cancelled,
-            Some(format!(
-                "delivery failed {MAX_ATTEMPTS} times; the parcel went back to the shop"
-            )),
-            vec![(
-                "cancel_reason",
-                s(format!("delivery failed {MAX_ATTEMPTS} times")),
-            )],
-        )),
+        ShipmentStatus::ReturnedToShop => {
+            let why = if next.attempts >= MAX_ATTEMPTS {
+                format!("delivery failed {MAX_ATTEMPTS} times")
+            } else {
+                format!("{who} could not deliver it")
+            };
+            Some((
+                OrderStatus::Cancelled,
+                Some(format!("{why}; the parcel went back to the shop")),
+                vec![("cancel_reason", s(why))],
+            ))
+        }
         _ => None,
     };
     let mut actions = vec![dispatch::put_shipment(table, &next)?];

@@ -185,6 +185,7 @@ pub fn new_shipment(
         provider: OWN_FLEET.into(),
         carrier_label: None,
         carrier_fee: None,
+        carrier_bookings: 0,
         status: ShipmentStatus::AwaitingPickup,
         assignment: Assignment::Waiting,
         shipper_id: None,
