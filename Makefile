@@ -51,7 +51,11 @@ bench-search: ## Search p50/p99 through the API vs straight to the engine, 100 0
 	emulator_port=$$(bash infra/local/emulator.sh free-port); run_dir=.local/bench-search-$$emulator_port; mkdir -p "$$run_dir"; \
 	step "Emulator on 127.0.0.1:$$emulator_port"; bash infra/local/emulator.sh start "$$emulator_port"; \
 	search_port=$$(bash infra/local/emulator.sh free-port); api_port=$$(bash infra/local/emulator.sh free-port); \
-	step "Search server (osmem) on 127.0.0.1:$$search_port"; start_search "$$search_port" "$$run_dir/search.log"; \
+	cpus=$$(nproc); api_cpus=""; \
+	if [ "$${BENCH_PIN:-1}" = 1 ] && [ "$$cpus" -ge 2 ] && command -v taskset >/dev/null; then \
+	  export SEARCH_CPUS=$$((cpus - 1)); api_cpus="taskset -c 0-$$((cpus - 2))"; fi; \
+	step "Search server (osmem) on 127.0.0.1:$$search_port$${SEARCH_CPUS:+, CPU $$SEARCH_CPUS (the API and the clients on the others; BENCH_PIN=0 shares them)}"; \
+	start_search "$$search_port" "$$run_dir/search.log"; \
 	step "Provisioning from template.yaml"; \
 	.venv/bin/python infra/local/provision.py --endpoint "http://127.0.0.1:$$emulator_port" --stack "bench-search$$emulator_port" \
 	  --out "$$run_dir/stack.json" --param "SearchEndpoint=$$search_url" --param WriteLimitPerIp=0 --param WriteLimitPerUser=0 >"$$run_dir/provision.log"; \
@@ -61,12 +65,12 @@ bench-search: ## Search p50/p99 through the API vs straight to the engine, 100 0
 	target/release/dev-server --stack "$$run_dir/stack.json" --reindex-only >"$$run_dir/reindex.json" 2>"$$run_dir/reindex.log" \
 	  || { tail -n 30 "$$run_dir/reindex.log" >&2; exit 1; }; \
 	step "Dev server (bench build, no pump) on 127.0.0.1:$$api_port"; \
-	target/release/dev-server --stack "$$run_dir/stack.json" --port "$$api_port" --no-pump >"$$run_dir/dev-server.log" 2>&1 & server_pid=$$!; \
+	$$api_cpus target/release/dev-server --stack "$$run_dir/stack.json" --port "$$api_port" --no-pump >"$$run_dir/dev-server.log" 2>&1 & server_pid=$$!; \
 	wait_http "http://127.0.0.1:$$api_port/health" 60 "$$run_dir/dev-server.log"; \
 	step "bench_search.py"; \
-	.venv/bin/python infra/local/bench_search.py --base-url "http://127.0.0.1:$$api_port" --search-url "$$search_url" \
+	$$api_cpus .venv/bin/python infra/local/bench_search.py --base-url "http://127.0.0.1:$$api_port" --search-url "$$search_url" \
 	  --stack "$$run_dir/stack.json" --server-bin target/release/dev-server --replay-bin target/release/bench-search-replay \
-	  --out .local/bench-search.json $(BENCH_SEARCH_ARGS)
+	  --out .local/bench-search.json --passes $${BENCH_SEARCH_PASSES:-paired,compiled} $(BENCH_SEARCH_ARGS)
 
 bench-ws: ## Live-tracking fan-out p50/p99: location POST → frame at 50 WebSocket subscribers (own stack, optimised build; BENCH_WS_ARGS=…)
 	@bash infra/local/venv.sh

@@ -37,6 +37,9 @@ What it does, in order:
        client's hop to it and this client's own work on the answer;
      - in-server: the route's whole time (`app;dur=`) − its engine wait, both from the same
        header: the API's own work alone;
+   - compiled (with --replay-bin): the same queries replayed by a compiled client
+     (tests/e2e bench-search-replay): its time per query, request sent → whole body read, less
+     the engine wait the route reports for that call. The budget is judged on it when it runs;
    - block: every query through the API, then every query straight to the engine;
    - same-request: every query through a second dev server (same build, no pump) started on a
      copy of the stack whose engine and emulator endpoints are counting proxies in this process;
@@ -872,7 +875,7 @@ def free_port():
 
 
 # ---------------------------------------------------------------- report
-CHOOSABLE_PASSES = ("paired", "block", "same_request")
+CHOOSABLE_PASSES = ("paired", "block", "same_request", "compiled")
 PASS_TITLES = {
     "server_timing": "the API calls of the paired pass; engine = the API's own time on its engine request, as "
                      "it answers it (`Server-Timing: engine;dur=`); API = this client's time",
@@ -999,7 +1002,8 @@ def main():
     ap.add_argument("--shops", type=int, default=200)
     ap.add_argument("--passes", default="paired",
                     help="which timed passes to run, comma-separated: paired (with the Server-Timing figures), "
-                         "block, same_request; the request counts run whenever --server-bin and --stack are given")
+                         "block, same_request, compiled (needs --replay-bin); the request counts run whenever "
+                         "--server-bin and --stack are given")
     ap.add_argument("--warmup", type=int, default=WARMUP, help="untimed queries through each path first")
     ap.add_argument("--count-sample", type=int, default=20, help="API calls per route for the request counts")
     ap.add_argument("--engine-name", default="osmem-server", help="what the engine is, for the report")
@@ -1092,7 +1096,7 @@ def main():
             if "same_request" in passes:
                 timed["same_request"] = summarise(got["api_ms"], got["engine_ms"], queries, paired=True)
 
-    if args.replay_bin:
+    if args.replay_bin and "compiled" in passes:
         timed["compiled"] = replayed(args, queries)
     judged = next((k for k in ("compiled", "in_server", "server_timing", "same_request", "paired") if k in timed),
                   None)

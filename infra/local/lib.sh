@@ -32,11 +32,13 @@ start_sandbox() {
 }
 # Starts the local OpenSearch-compatible server (osmem-server, pinned in the venv; in memory,
 # nothing kept between runs) on 127.0.0.1:$1, logging to $2; it exits with this shell. Sets
-# search_pid and search_url.
+# search_pid and search_url. SEARCH_CPUS (a taskset CPU list) keeps it on those CPUs.
 start_search() {
   local port=$1 log=$2 bin
+  local -a wrap=()
   bin=$(.venv/bin/python -c 'import osmem_server; print(osmem_server.resolve_binary())')
-  "$bin" -addr "127.0.0.1:$port" -no-stdin-watch -parent-pid $$ >"$log" 2>&1 &
+  [ -n "${SEARCH_CPUS:-}" ] && wrap=(taskset -c "$SEARCH_CPUS")
+  "${wrap[@]}" "$bin" -addr "127.0.0.1:$port" -no-stdin-watch -parent-pid $$ >"$log" 2>&1 &
   search_pid=$!
   search_url="http://127.0.0.1:$port"
   wait_http "$search_url/" 30 "$log"

@@ -204,6 +204,47 @@ pub async fn read_window(
     Ok(rows)
 }
 
+/// How long a co-occurrence counter is kept after its last increment.
+pub const COOCCURRENCE_TTL_SECS: i64 = 90 * 24 * 3600;
+
+/// `ADD n :one` on the co-occurrence counters of `pairs` (`COOC#<a>/<kind>#<b>`), both
+/// directions: bought in one order (the recommender), put in one cart (the cart), viewed in a
+/// row (discovery).
+pub async fn add_cooccurrences(
+    db: &Db,
+    kind: &str,
+    pairs: &[(String, String)],
+) -> Result<(), StoreError> {
+    let expires = crate::now_epoch() + COOCCURRENCE_TTL_SECS;
+    let keys: Vec<(String, String)> = pairs
+        .iter()
+        .flat_map(|(a, b)| {
+            [
+                keys::cooccurrence(a, kind, b),
+                keys::cooccurrence(b, kind, a),
+            ]
+        })
+        .collect();
+    let results: Vec<Result<(), StoreError>> = futures::stream::iter(keys)
+        .map(|k| {
+            db.update(UpdateSpec {
+                key: k,
+                update: "ADD n :one SET expires_at = :expires, entity_type = :entity",
+                condition: None,
+                names: &[],
+                values: vec![
+                    (":one", n(1)),
+                    (":expires", n(expires)),
+                    (":entity", s("cooccurrence")),
+                ],
+            })
+        })
+        .buffer_unordered(WRITE_CONCURRENCY)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

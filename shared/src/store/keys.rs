@@ -462,10 +462,12 @@ pub fn recent_list(owner: &str, list: &str) -> (String, String) {
 pub const RECENT_SEARCHES: &str = "SEARCHES";
 pub const RECENT_PRODUCTS: &str = "PRODUCTS";
 pub const RECENT_PURCHASES: &str = "PURCHASES";
-/// How often two products went together: `kind` is `B` (bought in one order) or `V` (viewed by
-/// one caller in a row). One item per ordered pair; a seed's partition lists its neighbours.
+/// How often two products went together: `kind` is `B` (bought in one order), `C` (put in one
+/// cart) or `V` (viewed by one caller in a row). One item per ordered pair; a seed's partition
+/// lists its neighbours.
 pub const COOC_BOUGHT: &str = "B";
 pub const COOC_VIEWED: &str = "V";
+pub const COOC_CARTED: &str = "C";
 pub fn cooccurrence_pk(product_id: &str) -> String {
     format!("COOC#{product_id}")
 }

@@ -460,6 +460,16 @@ impl Ctx {
         placed.body["orders"][0]["id"].as_str().unwrap().to_owned()
     }
 
+    /// The buyer cancels `order` ("changed my mind").
+    pub async fn cancel_order(&self, buyer: &str, order: &str) -> Reply {
+        self.post(
+            &format!("/api/v1/orders/{order}/cancel"),
+            Some(buyer),
+            json!({"reason": "changed my mind"}),
+        )
+        .await
+    }
+
     /// Waits until the shipment of `order` is offered to a shipper (as `admin` sees it) and
     /// returns to whom.
     pub async fn offered_to(&self, admin: &str, order: &str) -> String {

@@ -232,13 +232,7 @@ async fn a_cancelled_order_cancels_its_booking_and_a_booking_ghtk_drops_waits_ag
     waiting_for_a_shipper(&ctx, &admin, &order).await;
     let r = hand_to_ghtk(&ctx, &admin, &order).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = ctx
-        .post(
-            &format!("/api/v1/orders/{order}/cancel"),
-            Some(&buyer),
-            json!({"reason": "changed my mind"}),
-        )
-        .await;
+    let r = ctx.cancel_order(&buyer, &order).await;
     assert_eq!(r.status, 200, "{}", r.text);
     eventually("the booking is cancelled at GHTK", || async {
         let sent = booking(&ctx, &order, 1).await;

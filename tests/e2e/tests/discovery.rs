@@ -151,6 +151,68 @@ async fn for_you_puts_products_bought_together_with_mine_first_and_leaves_out_wh
     assert!(theirs.contains(&c), "viewed together with A: {theirs:?}");
 }
 
+/// A co-occurrence counter as the table holds it (0 when absent).
+async fn cooccurrences(product: &str, kind: &str, other: &str) -> i64 {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let (pk, sk) = shared::store::keys::cooccurrence(product, kind, other);
+    let item = aws_sdk_dynamodb::Client::new(&sdk)
+        .get_item()
+        .table_name(std::env::var("TABLE_NAME").expect("make test exports TABLE_NAME"))
+        .key("PK", A::S(pk))
+        .key("SK", A::S(sk))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("reading a counter")
+        .item;
+    item.and_then(|i| i.get("n")?.as_n().ok()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn products_put_in_one_cart_are_recommended_together_and_counted_once() {
+    let ctx = Ctx::new();
+    let shop = ctx.test_shop("disco-cart").await;
+    let (x, sku_x) = product(&ctx, &shop, 210_000).await;
+    let (y, sku_y) = product(&ctx, &shop, 420_000).await;
+    let (z, _) = product(&ctx, &shop, 840_000).await;
+
+    // GIVEN another buyer put X, then Y in their cart (and more of Y later), and never ordered ...
+    let (_, shopper, _) = ctx.user("disco-carter").await;
+    ctx.add_to_cart(&shopper, &x, &sku_x, 1).await;
+    ctx.add_to_cart(&shopper, &y, &sku_y, 1).await;
+    ctx.add_to_cart(&shopper, &y, &sku_y, 2).await;
+    assert_eq!(cooccurrences(&x, "C", &y).await, 1, "both directions, once");
+    assert_eq!(
+        cooccurrences(&y, "C", &x).await,
+        1,
+        "more units pair nothing again"
+    );
+    // ... and someone on a phone looked at X, then Z.
+    views(&ctx, None, Some(&device()), &[&x, &z]).await;
+
+    // WHEN I look at X, THEN Y (in one cart with X: 2) comes before Z (viewed with X: 1)
+    let (_, me, _) = ctx.user("disco-cart-me").await;
+    views(&ctx, Some(&me), None, &[&x]).await;
+    let r = ctx
+        .get("/api/v1/recommendations/products?limit=10", Some(&me))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let order = ids(&r.body, "product");
+    let pos = |id: &str| order.iter().position(|o| o == id);
+    assert_eq!(pos(&y), Some(0), "{order:?}");
+    assert!(pos(&z).unwrap() > 0, "{order:?}");
+    assert!(
+        r.body["items"][0]["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("carted_together")),
+        "{}",
+        r.text
+    );
+}
+
 /// A trend counter of a product in an old bucket, written as the API would have written it then.
 async fn old_views(product: &str, grain: shared::discovery::Grain, age_secs: i64, views: i64) {
     use aws_sdk_dynamodb::types::AttributeValue as A;

@@ -648,13 +648,7 @@ async fn three_failed_attempts_return_the_parcel_and_release_the_stock_once() {
     // nothing moves it again, and nothing releases the stock twice
     let r = move_to(&ctx, &rider, &order, json!({"status": "out_for_delivery"})).await;
     assert_eq!(r.status, 409, "{}", r.text);
-    let r = ctx
-        .post(
-            &format!("/api/v1/orders/{order}/cancel"),
-            Some(&buyer),
-            json!({"reason": "changed my mind"}),
-        )
-        .await;
+    let r = ctx.cancel_order(&buyer, &order).await;
     assert_eq!(r.status, 409, "{}", r.text);
     let stock = ctx.stock_of(&shop, &product_id, &sku).await;
     assert_eq!(

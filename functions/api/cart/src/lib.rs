@@ -254,7 +254,40 @@ async fn add_item(
         added_at: shared::now_rfc3339(),
     };
     add_line(&state.db, caller.id(), &req.product_id, &req.sku, line).await?;
+    carted_together(&state, &cart, &req.product_id).await;
     current(&state, &caller).await
+}
+
+/// Other products in one cart a new product pairs with ("carted together"), at most.
+const CART_PAIRS: usize = 5;
+
+/// A product new to the cart is paired with the other products in it (the most recent
+/// [`CART_PAIRS`]) in the co-occurrence counters "for you" reads. More units of a product
+/// already in the cart pair nothing again. Best effort: the line is added whatever happens here.
+async fn carted_together(state: &AppState, before: &shared::cart::Cart, product_id: &str) {
+    if before.lines.iter().any(|l| l.product_id == product_id) {
+        return;
+    }
+    let mut lines: Vec<&shared::cart::CartLine> = before.lines.iter().collect();
+    lines.sort_by(|a, b| b.line.added_at.cmp(&a.line.added_at));
+    let mut others: Vec<&str> = Vec::new();
+    for l in lines {
+        if !others.contains(&l.product_id.as_str()) && others.len() < CART_PAIRS {
+            others.push(&l.product_id);
+        }
+    }
+    let pairs: Vec<(String, String)> = others
+        .into_iter()
+        .map(|o| (product_id.to_owned(), o.to_owned()))
+        .collect();
+    if pairs.is_empty() {
+        return;
+    }
+    if let Err(e) =
+        shared::discovery::counters::add_cooccurrences(&state.db, keys::COOC_CARTED, &pairs).await
+    {
+        tracing::warn!(error = %e, "carted-together counters were not updated");
+    }
 }
 
 /// Sets a line's quantity.

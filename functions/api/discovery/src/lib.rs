@@ -20,7 +20,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
 use shared::discovery::alerts::{self, PriceAlertRecord};
 use shared::discovery::cards::{self, CategoryCard, ShopCard};
 use shared::discovery::counters::{self, CATEGORY, PRODUCT, QUERY, SHOP, Tally};
@@ -28,8 +27,7 @@ use shared::discovery::recent::{self, Entry};
 use shared::discovery::scoring::{self, Counts, Window};
 use shared::http::{AuthUser, ListResponse, MaybeAuthUser, PageQuery, Query, ValidJson};
 use shared::products::{ProductCard, ProductStatus};
-use shared::store::tx::UpdateSpec;
-use shared::store::{QuerySpec, StoreError, classify, key, keys, n, s};
+use shared::store::{QuerySpec, StoreError, classify, key, keys};
 use shared::{ApiError, AppState};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -42,8 +40,6 @@ pub const TAG: &str = "discovery";
 const MAX_VIEW_PAIRS: usize = 10;
 /// How many of the caller's earlier views pair with the new ones.
 const EARLIER_VIEWS_PAIRED: usize = 3;
-/// How long a co-occurrence counter is kept after its last increment.
-pub const COOCCURRENCE_TTL_SECS: i64 = 90 * 24 * 3600;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(shared::openapi::base())
@@ -197,42 +193,6 @@ fn accepted(accepted: u32, ignored: u32) -> Response {
         .into_response()
 }
 
-/// `ADD n :one` on the co-occurrence counters of `pairs`, both directions.
-pub async fn add_cooccurrences(
-    state: &AppState,
-    kind: &str,
-    pairs: &[(String, String)],
-) -> Result<(), StoreError> {
-    let expires = shared::now_epoch() + COOCCURRENCE_TTL_SECS;
-    let keys: Vec<(String, String)> = pairs
-        .iter()
-        .flat_map(|(a, b)| {
-            [
-                keys::cooccurrence(a, kind, b),
-                keys::cooccurrence(b, kind, a),
-            ]
-        })
-        .collect();
-    let results: Vec<Result<(), StoreError>> = futures::stream::iter(keys)
-        .map(|k| {
-            state.db.update(UpdateSpec {
-                key: k,
-                update: "ADD n :one SET expires_at = :expires, entity_type = :entity",
-                condition: None,
-                names: &[],
-                values: vec![
-                    (":one", n(1)),
-                    (":expires", n(expires)),
-                    (":entity", s("cooccurrence")),
-                ],
-            })
-        })
-        .buffer_unordered(8)
-        .collect()
-        .await;
-    results.into_iter().collect()
-}
-
 // ------------------------------------------------------------------ behaviour
 
 /// Record products the caller viewed: counted per product, shop and category in the trend
@@ -298,7 +258,7 @@ async fn view_products(
         .filter(|(a, b)| fresh.contains(a) || fresh.contains(b))
         .take(MAX_VIEW_PAIRS)
         .collect();
-    add_cooccurrences(&state, keys::COOC_VIEWED, &pairs).await?;
+    counters::add_cooccurrences(&state.db, keys::COOC_VIEWED, &pairs).await?;
     tracing::info!(
         accepted = count,
         ignored,

@@ -296,6 +296,8 @@ pub struct Trending<T: ToSchema> {
 pub enum RecommendationReason {
     /// Bought in the same orders as something the caller bought or viewed.
     BoughtTogether,
+    /// Put in the same carts as something the caller bought or viewed.
+    CartedTogether,
     /// Viewed by the same people as something the caller viewed.
     ViewedTogether,
     /// Same category, similar price as something the caller viewed or bought.

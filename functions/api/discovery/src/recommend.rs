@@ -2,8 +2,8 @@
 //!
 //! Seeds are the caller's recent purchases (`RECENT#U#<user>/PURCHASES`, kept by the
 //! recommender from `OrderPlaced`) and recent views (`…/PRODUCTS`). For each seed its
-//! co-occurrence partition `COOC#<seed>` is read (`B#<other>`: bought in one order, `V#<other>`:
-//! viewed in a row by one caller), and for the two newest seeds the seed's category listing
+//! co-occurrence partition `COOC#<seed>` is read (`B#<other>`: bought in one order, `C#<other>`:
+//! put in one cart, `V#<other>`: viewed in a row by one caller), and for the two newest seeds the seed's category listing
 //! partition is read over a price band around the seed's price (`LIST#CAT#<c>`, `P#` sort keys,
 //! one Query). [`blend`] scores the candidates; what the caller bought and the seeds themselves
 //! are left out; cards are loaded for the best, and trending products fill what is left. A
@@ -34,9 +34,11 @@ const SIMILAR: i32 = 20;
 /// The price band around a seed: 70 % to 140 % of its price.
 const BAND: (i64, i64) = (70, 140);
 
-/// One bought-together count weighs this much; one viewed-together count 1; a similar product
-/// at most [`SIMILAR_WEIGHT`] (less than any co-occurrence, so evidence of behaviour wins).
+/// One bought-together count weighs this much; one carted-together count 2; one
+/// viewed-together count 1; a similar product at most [`SIMILAR_WEIGHT`] (less than any
+/// co-occurrence, so evidence of behaviour wins).
 const BOUGHT_WEIGHT: f64 = 3.0;
+const CARTED_WEIGHT: f64 = 2.0;
 const VIEWED_WEIGHT: f64 = 1.0;
 const SIMILAR_WEIGHT: f64 = 0.5;
 
@@ -44,6 +46,9 @@ const SIMILAR_WEIGHT: f64 = 0.5;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Evidence {
     Bought {
+        count: i64,
+    },
+    Carted {
         count: i64,
     },
     Viewed {
@@ -70,6 +75,10 @@ pub fn blend(
             Evidence::Bought { count } => (
                 BOUGHT_WEIGHT * *count as f64,
                 RecommendationReason::BoughtTogether,
+            ),
+            Evidence::Carted { count } => (
+                CARTED_WEIGHT * *count as f64,
+                RecommendationReason::CartedTogether,
             ),
             Evidence::Viewed { count } => (
                 VIEWED_WEIGHT * *count as f64,
@@ -153,6 +162,7 @@ async fn neighbours(state: &AppState, seed: &str) -> Result<Vec<(String, Evidenc
         let count = row.n;
         match kind {
             keys::COOC_BOUGHT => found.push((other.to_owned(), Evidence::Bought { count })),
+            keys::COOC_CARTED => found.push((other.to_owned(), Evidence::Carted { count })),
             keys::COOC_VIEWED => found.push((other.to_owned(), Evidence::Viewed { count })),
             _ => {}
         }

@@ -429,9 +429,10 @@ pub async fn carrier_update(
     };
     let mut applied = false;
     for _ in 0..8 {
-        let (shipment, order) = load(&state, &update.order_id)
-            .await
-            .map_err(|_| not_ours())?;
+        let (shipment, order) = load(&state, &update.order_id).await.map_err(|e| match e {
+            ApiError::NotFound(_) => not_ours(),
+            other => other,
+        })?;
         if shipment.provider != carrier.id()
             || shipment.carrier_label.as_deref() != Some(update.label.as_str())
         {

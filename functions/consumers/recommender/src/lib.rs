@@ -47,7 +47,6 @@ pub const MAX_PAIRS: usize = 10;
 /// How long an order's dedupe marker is kept (beyond any redelivery: SQS keeps 14 days).
 const DEDUPE_TTL_SECS: i64 = 30 * 24 * 3600;
 /// How long a co-occurrence counter is kept after its last increment.
-const COOCCURRENCE_TTL_SECS: i64 = 90 * 24 * 3600;
 /// In-process attempts of a transaction that conflicts with a concurrent one on a hot counter.
 const ATTEMPTS: u32 = 4;
 
@@ -201,7 +200,7 @@ impl Recommender {
             "PK": pk, "SK": sk, "entity_type": "processed_event",
             "expires_at": shared::now_epoch() + DEDUPE_TTL_SECS,
         });
-        let cooc_expires = shared::now_epoch() + COOCCURRENCE_TTL_SECS;
+        let cooc_expires = shared::now_epoch() + shared::discovery::counters::COOCCURRENCE_TTL_SECS;
         let mut actions = vec![tx::put_new(table, &marker)?];
         for add in &plan.counters {
             actions.push(add.action(table)?);
