@@ -31,7 +31,7 @@ async fn operations(ctx: &Ctx) -> (Value, Vec<Op>) {
     let mut ops = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
-            // Provider webhooks speak the providers' protocols, not ours: any body that is not
+            // Provider webhooks (payments, carriers) speak the providers' protocols, not ours: any body that is not
             // the provider's signed bytes is refused by its signature check with the provider's
             // answer (tests/payments.rs), so the JSON-API expectations below do not apply.
             if op["tags"]

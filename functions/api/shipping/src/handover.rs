@@ -374,7 +374,7 @@ mod tests {
 /// `hash` query parameter is the marketplace's secret). Verified by the carrier's scheme;
 /// the shipment and its order move as a shipper's move would (through the statuses the
 /// carrier skipped). A repeat or an older status is acknowledged and changes nothing.
-#[utoipa::path(post, path = "/api/v1/shipping/carriers/{carrier}/updates", tag = TAG,
+#[utoipa::path(post, path = "/api/v1/shipping/carriers/{carrier}/updates", tags = [TAG, "webhooks"],
     params(
         ("carrier" = String, Path, description = "The carrier (`ghtk`)"),
         ("hash" = String, Query, description = "The secret registered with the carrier in the callback URL"),
