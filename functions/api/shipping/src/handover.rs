@@ -86,7 +86,7 @@ pub fn consignment(
     let place = a.place.as_ref();
     let placed_ward = place
         .and_then(|p| p.ward_code.as_deref())
-        .and_then(|code| vn_gazetteer::wards().iter().find(|w| w.code == code))
+        .and_then(vn_gazetteer::ward_by_code)
         .map(|w| w.name.to_owned());
     let to = Party {
         name: a.recipient_name.clone(),

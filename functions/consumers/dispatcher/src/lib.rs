@@ -501,7 +501,7 @@ impl Dispatcher {
             ward: place
                 .ward_code
                 .as_deref()
-                .and_then(|code| vn_gazetteer::wards().iter().find(|w| w.code == code))
+                .and_then(vn_gazetteer::ward_by_code)
                 .map(|w| w.name.to_owned())
                 .or_else(|| a.ward.clone()),
             province: vn_gazetteer::province_by_code(&place.province_code)
