@@ -814,12 +814,21 @@ pub fn png(width: u32, height: u32) -> Vec<u8> {
 
 /// Polls `check` (every 300 ms, up to 60 s) until it returns Some; `what` names it in the
 /// failure. For effects of the event pipeline (invoices, media, e-mail).
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    eventually_within(Duration::from_secs(60), what, check).await
+}
+
+/// [`eventually`] with its own deadline, for outcomes that may wait for a scheduled tick.
+pub async fn eventually_within<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
     loop {
         if let Some(v) = check().await {
             return v;
