@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-.PHONY: help dev test fuzz lint package bench bench-checkout bench-webhooks bench-search bench-ws load reindex provision emulator-start emulator-stop clean
+.PHONY: help dev test fuzz lint package bench bench-checkout bench-webhooks bench-search bench-ws bench-notify load reindex provision emulator-start emulator-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -82,6 +82,16 @@ bench-ws: ## Live-tracking fan-out p50/p99: location POST → frame at 50 WebSoc
 	source "$$run_dir/stack.env"; export E2E_BASE_URL="http://127.0.0.1:$$api_port"; \
 	step "bench-ws"; target/release/bench-ws --json .local/bench-ws.json $(BENCH_WS_ARGS)
 
+bench-notify: ## Notification latency p50/p99: event on the notifier's queue → in-app item, → live WebSocket frame (own stack, optimised build; BENCH_NOTIFY_ARGS=…)
+	@bash infra/local/venv.sh
+	@printf '\n\033[1m==> %s\033[0m\n' "Building the dev server and the bench client, bench profile (into target/release)"
+	@cargo build --profile bench -p dev-server -p e2e --bin dev-server --bin bench-notify
+	@set -euo pipefail; source infra/local/lib.sh; \
+	trap stop_local_stack EXIT; trap 'exit 130' INT TERM; \
+	DEV_SERVER_BIN=target/release/dev-server start_local_stack bench-notify --param WriteLimitPerIp=0 --param WriteLimitPerUser=0; \
+	source "$$run_dir/stack.env"; export E2E_BASE_URL="http://127.0.0.1:$$api_port"; \
+	step "bench-notify"; target/release/bench-notify --json .local/bench-notify.json $(BENCH_NOTIFY_ARGS)
+
 load: ## 60 s mixed workload (browse, cart, checkout, cancel) vs make dev, then no-oversell / ledger / voucher checks
 	@bash infra/local/venv.sh
 	@.venv/bin/python infra/local/load.py --base-url $${BASE_URL:-http://localhost:3000} $(LOAD_ARGS)
@@ -92,7 +102,8 @@ reindex: ## Rebuild the search index of `make dev` from the table (new generatio
 
 provision: ## Create the local resources of template.yaml in the emulator (idempotent)
 	@bash infra/local/venv.sh
-	@.venv/bin/python infra/local/provision.py --endpoint $${AWS_ENDPOINT_URL:-http://127.0.0.1:4566} --stack commerce-local --out .local/stack.json --param SearchEndpoint=$${OPENSEARCH_ENDPOINT:-http://127.0.0.1:9200}
+	@.venv/bin/python infra/local/provision.py --endpoint $${AWS_ENDPOINT_URL:-http://127.0.0.1:4566} --stack commerce-local --out .local/stack.json --param SearchEndpoint=$${OPENSEARCH_ENDPOINT:-http://127.0.0.1:9200} \
+	  $$(.venv/bin/python infra/local/push_apps.py --endpoint $${AWS_ENDPOINT_URL:-http://127.0.0.1:4566} --stack commerce-local)
 
 emulator-start: ## Start the moto emulator on 127.0.0.1:4566
 	@bash infra/local/venv.sh

@@ -55,6 +55,7 @@ step "Provisioning from template.yaml (payment adapters → the sandbox on :$SAN
 # shellcheck disable=SC2046
 .venv/bin/python infra/local/provision.py --endpoint "$AWS_ENDPOINT_URL" --stack commerce-local --out .local/stack.json \
   $(payment_params "$SANDBOX_PORT" "$PORT") --param "SearchEndpoint=$search_url" \
+  $(push_params "$AWS_ENDPOINT_URL" commerce-local) \
   --param WriteLimitPerIp=100000  # every local client is 127.0.0.1; the per-user limit stays 120/min
 
 step "Payment sandbox on http://127.0.0.1:$SANDBOX_PORT (logs: .local/payment-sandbox.log)"

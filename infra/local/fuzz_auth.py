@@ -39,6 +39,7 @@ IDENTITY_RULES = [
     (None, r"^/api/v1/payments/(bank-transfers|chargebacks|transactions)$", "admin"),
     (None, r"^/api/v1/payments/\{id\}/refund$", "admin"),
     (None, r"^/api/v1/shops/\{id\}/status$", "admin"),
+    (None, r"^/api/v1/notifications/(email/send|sms/send|templates)", "admin"),
     (None, r"^/api/v1/organizations", "seller"),
     (None, r"^/api/v1/shops/\{id\}/", "seller"),
     ({"PUT"}, r"^/api/v1/shops/\{id\}$", "seller"),

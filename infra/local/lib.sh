@@ -20,6 +20,12 @@ payment_params() {
     --param "VnpayApiUrl=$s/vnpay/merchant_webapi/api/transaction" --param "MomoApiUrl=$s/momo" --param "GhtkApiUrl=$s/ghtk" \
     --param "PublicApiUrl=http://127.0.0.1:$2"
 }
+# Template parameters naming the SNS platform applications of push (iOS, Android, web) in the
+# emulator at $1, created there first if missing, named after stack $2 (infra/local/push_apps.py:
+# CloudFormation cannot create them, so in AWS ops pass their ARNs the same way).
+push_params() {
+  .venv/bin/python infra/local/push_apps.py --endpoint "$1" --stack "$2"
+}
 # Starts the payment sandbox on port $1 posting webhooks to the API on port $2, with the secrets
 # of stack file $3 (written to $4.json), logging to $4.log; sets sandbox_pid.
 start_sandbox() {
@@ -70,7 +76,8 @@ start_local_stack() {
   step "Provisioning from template.yaml"
   # shellcheck disable=SC2046
   .venv/bin/python infra/local/provision.py --endpoint "http://127.0.0.1:$emulator_port" --stack "$prefix$emulator_port" \
-    --out "$run_dir/stack.json" $(payment_params "$sandbox_port" "$api_port") --param "SearchEndpoint=$search_url" "${provision_args[@]}"
+    --out "$run_dir/stack.json" $(payment_params "$sandbox_port" "$api_port") --param "SearchEndpoint=$search_url" \
+    $(push_params "http://127.0.0.1:$emulator_port" "$prefix$emulator_port") "${provision_args[@]}"
 
   step "Payment sandbox on 127.0.0.1:$sandbox_port"
   start_sandbox "$sandbox_port" "$api_port" "$run_dir/stack.json" "$run_dir/payment-sandbox"

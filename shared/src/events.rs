@@ -22,6 +22,8 @@ pub mod source {
     pub const DISCOVERY: &str = "commerce.discovery";
     /// The own delivery fleet: shippers, shipments, live positions.
     pub const SHIPPING: &str = "commerce.shipping";
+    /// The notification centre: phone verification and admin broadcasts.
+    pub const NOTIFICATIONS: &str = "commerce.notifications";
 }
 
 /// Every event of the system. The variant name is the EventBridge `detail-type`.
@@ -30,6 +32,7 @@ pub mod source {
 pub enum DomainEvent {
     UserRegistered(UserRegistered),
     PasswordResetRequested(PasswordResetRequested),
+    PasswordChanged(PasswordChanged),
     ProductUpserted(ProductUpserted),
     ProductDeleted(ProductDeleted),
     StockChanged(StockChanged),
@@ -70,6 +73,8 @@ pub enum DomainEvent {
     ShipmentCancelled(ShipmentStatusChanged),
     ShipmentLocationUpdated(ShipmentLocation),
     ShipperAvailable(ShipperAvailable),
+    PhoneVerificationRequested(PhoneVerificationRequested),
+    BroadcastRequested(BroadcastRequested),
 }
 
 /// The own fleet took an order: a shipment with a tracking number waits for a shipper.
@@ -401,11 +406,58 @@ pub struct PasswordResetRequested {
     pub expires_in_minutes: u32,
 }
 
+/// A user's password was changed (by them, or with an e-mailed reset code): every session
+/// ended; the user is told, in case it was not them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PasswordChanged {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    /// With a reset code (else: changed while signed in).
+    pub reset: bool,
+}
+
+/// A user set a phone number for SMS: the code to text to it (the notifier sends it, and only
+/// it reads this event).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PhoneVerificationRequested {
+    pub user_id: String,
+    pub phone: String,
+    pub code: String,
+    pub expires_in_minutes: u32,
+}
+
+/// Who an admin's broadcast goes to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Segment {
+    /// Every user.
+    Everyone,
+    /// Users holding a role (`buyer`, `seller`, `shipper`, `admin`).
+    Role(crate::auth::Role),
+    /// These users (at most 500).
+    Users(Vec<String>),
+}
+
+/// An admin's broadcast (a promotion): normal priority, so each recipient gets it in their
+/// next digest on the channels they allow for promotions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BroadcastRequested {
+    pub broadcast_id: String,
+    pub segment: Segment,
+    /// `email` or `sms` (the route it came from); in-app and push always go along.
+    pub channel: crate::notifications::Channel,
+    pub title: String,
+    pub message: String,
+    pub requested_by: String,
+}
+
 impl DomainEvent {
     pub fn detail_type(&self) -> &'static str {
         match self {
             Self::UserRegistered(_) => "UserRegistered",
             Self::PasswordResetRequested(_) => "PasswordResetRequested",
+            Self::PasswordChanged(_) => "PasswordChanged",
             Self::ProductUpserted(_) => "ProductUpserted",
             Self::ProductDeleted(_) => "ProductDeleted",
             Self::StockChanged(_) => "StockChanged",
@@ -446,6 +498,8 @@ impl DomainEvent {
             Self::ShipmentCancelled(_) => "ShipmentCancelled",
             Self::ShipmentLocationUpdated(_) => "ShipmentLocationUpdated",
             Self::ShipperAvailable(_) => "ShipperAvailable",
+            Self::PhoneVerificationRequested(_) => "PhoneVerificationRequested",
+            Self::BroadcastRequested(_) => "BroadcastRequested",
         }
     }
 
@@ -483,7 +537,9 @@ impl DomainEvent {
 
     pub fn source(&self) -> &'static str {
         match self {
-            Self::UserRegistered(_) | Self::PasswordResetRequested(_) => source::IDENTITY,
+            Self::UserRegistered(_)
+            | Self::PasswordResetRequested(_)
+            | Self::PasswordChanged(_) => source::IDENTITY,
             Self::ProductUpserted(_)
             | Self::ProductDeleted(_)
             | Self::StockChanged(_)
@@ -524,6 +580,9 @@ impl DomainEvent {
             | Self::ShipmentCancelled(_)
             | Self::ShipmentLocationUpdated(_)
             | Self::ShipperAvailable(_) => source::SHIPPING,
+            Self::PhoneVerificationRequested(_) | Self::BroadcastRequested(_) => {
+                source::NOTIFICATIONS
+            }
         }
     }
 
@@ -539,6 +598,7 @@ impl DomainEvent {
         match self {
             Self::UserRegistered(d) => serde_json::to_value(d),
             Self::PasswordResetRequested(d) => serde_json::to_value(d),
+            Self::PasswordChanged(d) => serde_json::to_value(d),
             Self::ProductUpserted(d) => serde_json::to_value(d),
             Self::ProductDeleted(d) => serde_json::to_value(d),
             Self::StockChanged(d) => serde_json::to_value(d),
@@ -578,6 +638,8 @@ impl DomainEvent {
             | Self::ShipmentCancelled(d) => serde_json::to_value(d),
             Self::ShipmentLocationUpdated(d) => serde_json::to_value(d),
             Self::ShipperAvailable(d) => serde_json::to_value(d),
+            Self::PhoneVerificationRequested(d) => serde_json::to_value(d),
+            Self::BroadcastRequested(d) => serde_json::to_value(d),
         }
         .expect("event data serialises")
     }

@@ -17,6 +17,7 @@ pub mod geocode;
 pub mod http;
 pub mod idempotency;
 pub mod identity;
+pub mod notifications;
 pub mod openapi;
 pub mod orders;
 pub mod payments;

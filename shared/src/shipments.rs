@@ -388,6 +388,9 @@ pub struct ConnectionRecord {
     /// Orders this connection watches (so `$disconnect` removes their subscriptions).
     #[serde(default)]
     pub orders: Vec<String>,
+    /// Whether it receives the user's notifications live (so `$disconnect` removes that too).
+    #[serde(default)]
+    pub live: bool,
     pub connected_at: String,
     /// TTL (Unix seconds).
     pub expires_at: i64,

@@ -32,16 +32,19 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(api_search::api())
         .merge(api_discovery::api())
         .merge(api_shipping::api())
+        .merge(api_notifications::api())
 }
 
 /// What some route groups need besides the state: the payment provider and carrier adapters
-/// (pointed at the provider sandbox locally) and the search engine client (the local
-/// OpenSearch-compatible server).
+/// (pointed at the provider sandbox locally), the search engine client (the local
+/// OpenSearch-compatible server) and the push client (SNS with the emulator's platform
+/// applications).
 #[derive(Clone)]
 pub struct Services {
     pub providers: payment_providers::registry::Providers,
     pub search: Arc<product_search::Engine>,
     pub carriers: shipping_carriers::Carriers,
+    pub push: api_notifications::Push,
 }
 
 impl Services {
@@ -50,11 +53,13 @@ impl Services {
             providers: payment_providers::registry::Providers::from_env(sdk).await?,
             search: Arc::new(product_search::Engine::from_env(sdk)?),
             carriers: shipping_carriers::Carriers::from_env(sdk).await?,
+            push: api_notifications::Push::from_env(sdk),
         })
     }
 }
 
-/// No provider configured, and a search engine that is never there (search answers 503).
+/// No provider configured, a search engine that is never there (search answers 503) and no
+/// push platform (registering a device answers 503).
 impl Default for Services {
     fn default() -> Self {
         let nowhere = product_search::Engine::new(
@@ -68,6 +73,7 @@ impl Default for Services {
             providers: Default::default(),
             search: Arc::new(nowhere),
             carriers: Default::default(),
+            push: Default::default(),
         }
     }
 }
@@ -106,6 +112,7 @@ pub fn app(state: AppState, public_url: Option<&str>, services: Services) -> axu
         ))
         .layer(api_webhooks::extension(services.providers))
         .layer(api_search::extension(services.search))
-        .layer(api_shipping::handover::extension(services.carriers));
+        .layer(api_shipping::handover::extension(services.carriers))
+        .layer(api_notifications::push::extension(services.push));
     shared::http::finish(routes, state)
 }

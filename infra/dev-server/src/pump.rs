@@ -109,6 +109,10 @@ impl Consumer {
                 notifier.ses = aws_sdk_sesv2::Client::from_conf(
                     ses.interceptor(faults.calls("notifier", false)).build(),
                 );
+                let sns = notifier.sns.config().to_builder();
+                notifier.sns = aws_sdk_sns::Client::from_conf(
+                    sns.interceptor(faults.calls("notifier", false)).build(),
+                );
                 Self::Notifier(notifier)
             }
             other => other,

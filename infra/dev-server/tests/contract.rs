@@ -170,6 +170,11 @@ fn function_routers() -> Vec<(&'static str, axum::Router, Routes)> {
             openapi_routes(&api_shipping::api().split_for_parts().1),
         ),
         (
+            "api-notifications",
+            api_notifications::router(state.clone(), Default::default()),
+            openapi_routes(&api_notifications::api().split_for_parts().1),
+        ),
+        (
             "api-search",
             api_search::router(state, dev_server::Services::default().search),
             openapi_routes(&api_search::api().split_for_parts().1),
@@ -267,6 +272,8 @@ fn every_operation_declares_its_error_statuses_and_request_schemas_with_required
                     "UpdateProfileRequest",
                     "CalculateTotalRequest",
                     "AdvancedSearchRequest",
+                    // a partial update: what is given changes
+                    "NotificationPreferencesUpdate",
                 ];
                 assert!(
                     optional_only.contains(&name)
@@ -316,6 +323,10 @@ fn a_schema_name_means_one_schema_in_every_function() {
         ("api-search", api_search::api().split_for_parts().1),
         ("api-discovery", api_discovery::api().split_for_parts().1),
         ("api-shipping", api_shipping::api().split_for_parts().1),
+        (
+            "api-notifications",
+            api_notifications::api().split_for_parts().1,
+        ),
     ];
     let mut seen: BTreeMap<String, (&str, serde_json::Value)> = BTreeMap::new();
     let mut clashes = Vec::new();

@@ -240,3 +240,57 @@ impl Db {
         Ok(())
     }
 }
+
+impl Db {
+    /// Records the parts done so far while the attempt still holds the claim (its lease
+    /// unchanged): a part recorded here is never done again, even if the attempt dies next.
+    /// `ConditionFailed` means the claim is no longer this attempt's (its lease ran out and
+    /// another took it over): stop.
+    pub async fn record_claim_parts(
+        &self,
+        k: (String, String),
+        owner: &str,
+        done_parts: &[String],
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(k)))
+            .update_expression("SET #parts = :parts")
+            .condition_expression("#state = :pending AND #owner = :owner")
+            .expression_attribute_names("#parts", PARTS)
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#owner", OWNER)
+            .expression_attribute_values(
+                ":parts",
+                AttributeValue::L(done_parts.iter().map(s).collect()),
+            )
+            .expression_attribute_values(":pending", s(PENDING))
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
+
+/// [`Db::finish_claim`] as one action of a transaction, so the effects recorded in the table
+/// and the claim's end commit together.
+pub fn finish_claim_action(
+    table: &str,
+    k: (String, String),
+    expires_at: i64,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    let mut item = key(k);
+    item.insert("entity_type".into(), s("processed_event"));
+    item.insert(STATE.into(), s(DONE));
+    item.insert("expires_at".into(), n(expires_at));
+    let put = aws_sdk_dynamodb::types::Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .build()
+        .map_err(|e| StoreError::Other(e.into()))?;
+    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+        .put(put)
+        .build())
+}

@@ -550,3 +550,64 @@ pub fn ws_subscribers_pk(order_id: &str) -> String {
 pub fn ws_subscription(order_id: &str, connection_id: &str) -> (String, String) {
     (ws_subscribers_pk(order_id), format!("CONN#{connection_id}"))
 }
+
+// ---------------------------------------------------------------- notification centre
+/// A user's in-app notification, newest first by id (ids start with the event's ULID).
+pub const NOTIFICATION_PREFIX: &str = "NOTIF#";
+pub fn notification(user_id: &str, notification_id: &str) -> (String, String) {
+    (
+        user_pk(user_id),
+        format!("{NOTIFICATION_PREFIX}{notification_id}"),
+    )
+}
+/// A user's inbox counters (unread notifications, registered devices).
+pub fn inbox(user_id: &str) -> (String, String) {
+    (user_pk(user_id), "INBOX".to_owned())
+}
+/// What the notifier needs to reach a user, all under one sort-key prefix so one Query reads
+/// it: the preferences, the push devices and the live WebSocket connections (`NOTIFY#` sorts
+/// after every `NOTIF#` id, so the inbox is not read with it).
+pub const NOTIFY_PREFIX: &str = "NOTIFY#";
+/// A user's notification preferences (channels per category, quiet hours, phone, language).
+pub fn notification_preferences(user_id: &str) -> (String, String) {
+    (user_pk(user_id), format!("{NOTIFY_PREFIX}PREFS"))
+}
+/// A device registered for push, by the hash of its token.
+pub const DEVICE_PREFIX: &str = "NOTIFY#DEVICE#";
+pub fn device(user_id: &str, device_id: &str) -> (String, String) {
+    (user_pk(user_id), format!("{DEVICE_PREFIX}{device_id}"))
+}
+/// A WebSocket connection receiving its user's in-app notifications as they are created.
+pub const LIVE_PREFIX: &str = "NOTIFY#LIVE#";
+pub fn ws_live(user_id: &str, connection_id: &str) -> (String, String) {
+    (user_pk(user_id), format!("{LIVE_PREFIX}{connection_id}"))
+}
+/// Templates an admin changed (the built-in ones live in code), one partition: a few dozen.
+pub const NOTIFICATION_TEMPLATES: &str = "NOTIFTEMPLATES";
+pub fn notification_template(kind: &str, channel: &str, language: &str) -> (String, String) {
+    (
+        NOTIFICATION_TEMPLATES.to_owned(),
+        format!("{kind}#{channel}#{language}"),
+    )
+}
+/// The digest buffer: normal-priority messages (and ones held by quiet hours) waiting for the
+/// minute tick, spread over shards by user, sorted by when they are due.
+pub fn notification_digest_pk(shard: u32) -> String {
+    format!("NOTIFDIGEST#{shard}")
+}
+pub fn notification_digest(
+    shard: u32,
+    due_at: i64,
+    user_id: &str,
+    channel: &str,
+    notification_id: &str,
+) -> (String, String) {
+    (
+        notification_digest_pk(shard),
+        format!("{due_at:011}#{user_id}#{channel}#{notification_id}"),
+    )
+}
+/// The sort-key bound of digest entries due by `now` (`SK < bound`).
+pub fn notification_digest_due(now: i64) -> String {
+    format!("{:011}#", now + 1)
+}

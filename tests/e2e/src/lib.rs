@@ -3,6 +3,7 @@
 //! reading sent e-mail and arranging state that has no API (granting the first admin).
 
 pub mod calls;
+pub mod stats;
 pub mod ws;
 
 use std::time::Duration;
@@ -285,12 +286,53 @@ pub async fn mails_to(to: &str) -> Vec<Value> {
         .unwrap_or_default()
         .into_iter()
         .filter(|m| m["destinations"].to_string().contains(&format!("\"{to}\"")))
+        .map(|mut m| {
+            // moto keeps the HTML body of a message that has one: tests read its text
+            let html = m["body"]
+                .as_str()
+                .filter(|b| b.starts_with("<!DOCTYPE") || b.starts_with("<html"))
+                .map(str::to_owned);
+            if let Some(html) = html {
+                m["body"] = Value::String(text_of_html(&html));
+                m["html"] = Value::String(html);
+            }
+            m
+        })
         .collect()
 }
 
-/// Waits up to 90 s for an e-mail to `to` whose subject contains `subject`; returns its body.
+/// The text an HTML e-mail shows: tags dropped (paragraphs and line breaks as new lines),
+/// entities decoded.
+pub fn text_of_html(html: &str) -> String {
+    let body = html.split_once("<body").map_or(html, |(_, rest)| {
+        rest.split_once('>').map_or(rest, |(_, b)| b)
+    });
+    let mut text = String::new();
+    let mut rest = body;
+    while let Some(open) = rest.find('<') {
+        text.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('>') else {
+            break;
+        };
+        let tag = &rest[open + 1..open + close];
+        if tag.starts_with("br") || tag.starts_with("/p") {
+            text.push('\n');
+        }
+        rest = &rest[open + close + 1..];
+    }
+    text.push_str(rest);
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Waits up to 150 s for an e-mail to `to` whose subject contains `subject`; returns its body
+/// (a normal-priority message waits for the end of its minute and the next minute tick).
 pub async fn wait_for_mail(to: &str, subject: &str) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
     loop {
         let found = mails_to(to)
             .await
@@ -302,7 +344,7 @@ pub async fn wait_for_mail(to: &str, subject: &str) -> String {
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "no e-mail '{subject}' to {to} arrived within 90 s"
+            "no e-mail '{subject}' to {to} arrived within 150 s"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -836,4 +878,65 @@ where
         assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// The emulator's recorded state (`/moto-api/data.json`): sent e-mail, SMS, push messages.
+pub async fn emulator_data() -> Value {
+    let url = format!(
+        "{}/moto-api/data.json",
+        env("AWS_ENDPOINT_URL").trim_end_matches('/')
+    );
+    reqwest::get(url)
+        .await
+        .expect("the emulator answers")
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Every SMS the emulator's SNS recorded to `phone` (oldest first).
+pub async fn sms_to(phone: &str) -> Vec<String> {
+    emulator_data().await["sns"]["SMS"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m["phone_number"] == phone)
+        .filter_map(|m| m["message"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Every push message the emulator's SNS recorded for the device `token` (the JSON message
+/// with its APNs / FCM payloads).
+pub async fn pushes_to(token: &str) -> Vec<String> {
+    emulator_data().await["sns"]["PlatformEndpoint"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e["token"] == token)
+        .flat_map(|e| {
+            e["messages"]
+                .as_object()
+                .map(|m| {
+                    m.values()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Waits up to 150 s until `read` returns at least one item; returns them.
+pub async fn wait_for<F, Fut>(what: &str, read: F) -> Vec<String>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Vec<String>>,
+{
+    eventually_within(Duration::from_secs(150), what, || async {
+        let found = read().await;
+        (!found.is_empty()).then_some(found)
+    })
+    .await
 }

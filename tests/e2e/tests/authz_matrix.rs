@@ -13,6 +13,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use e2e::{Ctx, NewVariant, PASSWORD, Reply, eventually, png, unique_email};
+
+#[path = "support/inbox.rs"]
+mod inbox;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -209,6 +212,15 @@ fn image_upload(_: &Fx) -> Value {
     json!({"content_type": "image/png", "size_bytes": 1024})
 }
 
+/// A phone number of nobody's (E.164, Vietnam).
+fn matrix_phone() -> String {
+    format!("+8497{:07}", ulid::Ulid::new().random() % 10_000_000)
+}
+
+fn broadcast(f: &Fx) -> Value {
+    json!({"segment": {"user_ids": [f.user]}, "title": "Matrix", "message": "Matrix check"})
+}
+
 fn cod_checkout(f: &Fx) -> Value {
     json!({"payment_method": "cod", "address_id": f.address})
 }
@@ -342,6 +354,24 @@ const ROUTES: &[(&str, &str, Access, Body)] = &[
     ("POST", "/api/v1/vouchers", AdminOnly, Body::Json(|_| new_voucher())),
     ("GET", "/api/v1/vouchers", Public, Body::None),
     ("PUT", "/api/v1/vouchers/{code}", AdminOnly, Body::Json(|_| voucher_update())),
+    // api-notifications: the buyer's own notifications (another caller's id is not theirs: 404)
+    ("GET", "/api/v1/notifications", AnyUser, Body::None),
+    ("PUT", "/api/v1/notifications/{id}/read", Own, Body::None),
+    ("POST", "/api/v1/notifications/mark-all-read", AnyUser, Body::None),
+    ("DELETE", "/api/v1/notifications/{id}", Own, Body::None),
+    ("GET", "/api/v1/notifications/preferences", AnyUser, Body::None),
+    ("PUT", "/api/v1/notifications/preferences", AnyUser, Body::Json(|_| json!({"language": "vi"}))),
+    ("POST", "/api/v1/notifications/preferences/phone", AnyUser, Body::Json(|_| json!({"phone": matrix_phone()}))),
+    // no code pending (409) or a wrong one (422): either way past authorisation
+    ("POST", "/api/v1/notifications/preferences/phone/verify", AnyUser, Body::Json(|_| json!({"code": "000000"}))),
+    ("POST", "/api/v1/notifications/push/register", AnyUser, Body::Json(|_| json!({"token": unique("matrix-device-"), "platform": "web"}))),
+    ("DELETE", "/api/v1/notifications/push/unregister", AnyUser, Body::Json(|_| json!({"token": "matrix-no-such-device"}))),
+    ("POST", "/api/v1/notifications/email/send", AdminOnly, Body::Json(broadcast)),
+    ("POST", "/api/v1/notifications/sms/send", AdminOnly, Body::Json(broadcast)),
+    ("GET", "/api/v1/notifications/templates", AdminOnly, Body::None),
+    // a built-in template saved as it is: what is delivered does not change
+    ("POST", "/api/v1/notifications/templates", AdminOnly, Body::Json(|f| f.template.clone())),
+    ("POST", "/api/v1/notifications/templates/preview", AdminOnly, Body::Json(|_| json!({"kind": "order_confirmed", "channel": "email", "language": "en"}))),
     // api-orders: the checkout (another user's address id is a 422, not an authorisation matter)
     ("POST", "/api/v1/orders/preview", AnyUser, Body::Json(cod_checkout)),
     ("POST", "/api/v1/orders", AnyUser, Body::Json(cod_checkout)),
@@ -455,6 +485,10 @@ struct Fx {
     tracking: String,
     /// A recent search the DELETE row forgets.
     search: String,
+    /// A notification in the buyer's inbox (the mark-read row's).
+    notification: String,
+    /// A built-in template, as the save row sends it back.
+    template: Value,
     /// What a DELETE row deletes, per caller allowed to: a deletion is not repeatable, so each
     /// gets a resource of its own. Keyed by the path segment before the parameter.
     victims: HashMap<(&'static str, Who), String>,
@@ -511,6 +545,7 @@ fn fill(f: &Fx, who: Who, method: &str, template: &str) -> String {
             ("vouchers", "{code}") => &f.platform_voucher,
             ("searches", "{query}") => &f.search,
             ("price-alerts", "{id}") => &f.alert_product,
+            ("notifications", "{id}") => &f.notification,
             ("shippers", "{id}") | ("shipper", "{shipper_id}") => &f.shipper,
             ("shipping" | "assign", "{order_id}") => &f.order,
             ("track", "{tracking_number}") => &f.tracking,
@@ -558,7 +593,7 @@ async fn voucher(ctx: &Ctx, token: &str, path: &str) -> String {
 /// buyer with an address, saved methods, a paid online order (with its invoice and an open
 /// dispute) and a cash-on-delivery order; another buyer; an admin.
 async fn fixtures(ctx: &Ctx) -> Fx {
-    let (admin, shop, other, (_, buyer, _), (_, other_buyer, _), staff, manager) = tokio::join!(
+    let (admin, shop, other, (buyer_id, buyer, _), (_, other_buyer, _), staff, manager) = tokio::join!(
         ctx.admin_token(),
         ctx.test_shop("matrix"),
         ctx.test_shop("matrix-other"),
@@ -715,7 +750,30 @@ async fn fixtures(ctx: &Ctx) -> Fx {
         .await;
     assert_eq!(alert.status, 201, "{}", alert.text);
 
+    // The buyer's notifications (only the notifier makes them: written straight into the
+    // table) and a built-in template.
+    let notification = inbox::seed_notification(&buyer_id).await;
     let mut victims = HashMap::new();
+    for who in deleters("notifications") {
+        victims.insert(
+            ("notifications", who),
+            inbox::seed_notification(&buyer_id).await,
+        );
+    }
+    let templates = ctx
+        .get("/api/v1/notifications/templates", Some(&admin))
+        .await;
+    assert_eq!(templates.status, 200, "{}", templates.text);
+    let t = templates.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        // a template no other test edits (notifications_api edits stock_low's push ones)
+        .find(|t| {
+            t["kind"] == "invoice_issued" && t["channel"] == "in_app" && t["language"] == "vi"
+        })
+        .unwrap_or_else(|| panic!("no invoice_issued in-app template: {}", templates.text));
+    let template = json!({"kind": t["kind"], "channel": t["channel"], "language": t["language"], "title": t["title"], "body": t["body"]});
     for (who, (id, _)) in member_victims.iter().zip(&victim_accounts) {
         victims.insert(("members", *who), id.clone());
     }
@@ -772,6 +830,8 @@ async fn fixtures(ctx: &Ctx) -> Fx {
         platform_voucher,
         alert_product,
         search: "matrix-shoes".to_owned(),
+        notification,
+        template,
         shipper,
         tracking,
         victims,

@@ -426,6 +426,7 @@ async fn a_push_to_a_connection_that_is_gone_deletes_its_subscription_and_connec
         user_id: "someone".into(),
         roles: vec![shared::auth::Role::Buyer],
         orders: vec![order.id.clone(), other_order.clone()],
+        live: false,
         connected_at: shared::now_rfc3339(),
         expires_at,
     })

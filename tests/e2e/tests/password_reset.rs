@@ -51,6 +51,19 @@ async fn a_reset_code_from_the_email_sets_a_new_password_once() {
     )
     .await
     .problem(401);
+    // and the user is told, by e-mail and in the inbox, in case it was not them
+    let alert = ctx
+        .wait_for_mail(&email, "Security alert for your account")
+        .await;
+    assert!(alert.contains("reset with a code"), "{alert}");
+    let login = ctx.login(&email, NEW_PASSWORD).await;
+    let token = login.body["access_token"].as_str().unwrap().to_owned();
+    let inbox = e2e::eventually("the security alert in the inbox", || async {
+        let r = ctx.get("/api/v1/notifications", Some(&token)).await;
+        (r.body["items"][0]["kind"] == "security_alert").then_some(r.body)
+    })
+    .await;
+    assert_eq!(inbox["items"][0]["category"], "security", "{inbox}");
 }
 
 #[tokio::test]

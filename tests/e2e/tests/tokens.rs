@@ -21,7 +21,7 @@ const AUDIENCE: &str = "commerce-api";
 
 /// The OpenAPI tags of the route groups, each served by one function (`users` and `admin`:
 /// api-users; `catalog`: api-products).
-const FUNCTIONS: [&str; 12] = [
+const FUNCTIONS: [&str; 13] = [
     "auth",
     "users",
     "admin",
@@ -34,6 +34,7 @@ const FUNCTIONS: [&str; 12] = [
     "payments",
     "discovery",
     "shipping",
+    "notifications",
 ];
 
 struct Route {

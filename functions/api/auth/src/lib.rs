@@ -341,6 +341,16 @@ async fn forgot_password(
     }
 }
 
+/// The event telling the user their password changed (their security notification).
+fn password_changed(user: &UserRecord, reset: bool) -> DomainEvent {
+    DomainEvent::PasswordChanged(events::PasswordChanged {
+        user_id: user.id.clone(),
+        email: user.email.clone(),
+        name: user.name.clone(),
+        reset,
+    })
+}
+
 /// The write that replaces a password and ends every existing session (bumps
 /// `session_version`). With `previous`, only if the hash is still that one.
 fn set_password(
@@ -438,6 +448,7 @@ async fn reset_password(
                 ],
             )?,
             set_password(table, &user.id, hash, None)?,
+            events::outbox_put(table, &password_changed(&user, true))?,
         ])
         .await;
     match result {
@@ -478,12 +489,10 @@ async fn change_password(
     let hash = blocking(move || auth::hash_password(&password)).await?;
     state
         .db
-        .transact(vec![set_password(
-            &state.db.table,
-            &user.id,
-            hash,
-            Some(&user.password_hash),
-        )?])
+        .transact(vec![
+            set_password(&state.db.table, &user.id, hash, Some(&user.password_hash))?,
+            events::outbox_put(&state.db.table, &password_changed(&user, false))?,
+        ])
         .await?;
     let user = load_user(&state.db, &user.id)
         .await?

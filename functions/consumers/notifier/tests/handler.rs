@@ -8,6 +8,9 @@ async fn notifier() -> consumer_notifier::Notifier {
         .expect("make test exports the stack environment")
 }
 
+/// The user of the fixture (claims are per event and recipient).
+const FIXTURE_USER: &str = "01JFIXTUREUSER000000000000";
+
 fn event(email: &str, event_id: &str) -> SqsEvent {
     serde_json::from_str(&e2e::fixture(
         "sqs-notifier-user-registered.json",
@@ -96,7 +99,10 @@ async fn an_attempt_that_died_holding_the_claim_is_taken_over_after_its_lease() 
     let claim = notifier
         .db
         .claim(
-            shared::store::keys::processed_event(consumer_notifier::CONSUMER, &event_id),
+            shared::store::keys::processed_event(
+                consumer_notifier::CONSUMER,
+                &format!("{event_id}/{FIXTURE_USER}"),
+            ),
             "dead-attempt",
             std::time::Duration::from_millis(1),
             shared::now_epoch() + 3600,

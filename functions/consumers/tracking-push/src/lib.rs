@@ -19,7 +19,6 @@
 
 use anyhow::Context;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use aws_sdk_apigatewaymanagement::primitives::Blob;
 use shared::events::{BusEvent, DomainEvent, source};
 use shared::shipments::{ConnectionRecord, Frame, SubscriptionRecord};
 use shared::store::{Db, StoreError, keys, s};
@@ -34,12 +33,6 @@ pub const HANDLED: [&str; 7] = [
     "ShipmentFailed",
     "ShipmentReturned",
 ];
-
-/// The management API endpoint the template gives the function:
-/// `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`.
-pub const ENDPOINT_ENV: &str = "WS_MANAGEMENT_ENDPOINT";
-/// The SDK's own per-service endpoint variable; when set (locally: the dev server) it wins.
-pub const SDK_ENDPOINT_ENV: &str = "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI";
 
 /// What handling a message did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,32 +58,8 @@ pub fn frame_of(body: &str) -> anyhow::Result<Option<Frame>> {
     Ok(Frame::of(&event))
 }
 
-/// The management endpoint: [`SDK_ENDPOINT_ENV`] if set, else [`ENDPOINT_ENV`].
-pub fn endpoint_from_env() -> anyhow::Result<String> {
-    [SDK_ENDPOINT_ENV, ENDPOINT_ENV]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
-        .map(|v| v.trim().trim_end_matches('/').to_owned())
-        .with_context(|| format!("missing or empty environment variable {ENDPOINT_ENV} (see template.yaml TrackingPushFunction)"))
-}
-
-/// A management API client for `endpoint` (API Gateway resolves no endpoint of its own for it:
-/// the API id and stage are part of the URL).
-pub fn management_client(
-    sdk: &aws_config::SdkConfig,
-    endpoint: &str,
-) -> aws_sdk_apigatewaymanagement::Client {
-    aws_sdk_apigatewaymanagement::Client::from_conf(
-        aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
-            .endpoint_url(endpoint)
-            .build(),
-    )
-}
-
-enum PostError {
-    Gone,
-    Failed(anyhow::Error),
-}
+use ws_push::PostError;
+pub use ws_push::{ENDPOINT_ENV, SDK_ENDPOINT_ENV, endpoint_from_env, management_client};
 
 pub struct TrackingPush {
     pub db: Db,
@@ -178,23 +147,7 @@ impl TrackingPush {
     }
 
     async fn post(&self, connection_id: &str, data: Vec<u8>) -> Result<(), PostError> {
-        match self
-            .connections
-            .post_to_connection()
-            .connection_id(connection_id)
-            .data(Blob::new(data))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_gone_exception()) => {
-                Err(PostError::Gone)
-            }
-            Err(e) => Err(PostError::Failed(anyhow::anyhow!(
-                "PostToConnection: {}",
-                aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e)
-            ))),
-        }
+        ws_push::post(&self.connections, connection_id, data).await
     }
 
     /// A gone connection: its subscriptions (this one and those its item lists) and its item.

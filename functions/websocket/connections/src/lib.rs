@@ -7,6 +7,7 @@
 //! | `$disconnect` | deletes the connection and every subscription it holds |
 //! | `subscribe` | `{"action":"subscribe","order_id":"…"}`: if `may_watch` lets the connection's user watch the order, a `SubscriptionRecord` (same expiry as the connection) and the order in the connection's `orders` (at most [`MAX_ORDERS_PER_CONNECTION`]); answers `{"type":"subscribed","order_id":…}` |
 //! | `unsubscribe` | the reverse; answers `{"type":"unsubscribed","order_id":…}` (also when it was not subscribed) |
+//! | `notifications/live` | `{"action":"notifications/live"}`: the connection receives its user's in-app notifications as they are created (a `LiveRecord` under the user, same expiry); answers `{"type":"live"}` |
 //! | `$default` | any other message (bad JSON, unknown action): an error frame |
 //!
 //! Every message route answers one frame (the template declares a route response, so API
@@ -21,8 +22,10 @@
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use shared::notifications::{LIVE_ENTITY, LiveRecord};
 use shared::shipments::{
     ConnectionRecord, SubscriptionRecord, WS_CONNECTION_ENTITY, WS_SUBSCRIPTION_ENTITY,
     WS_TTL_SECS, may_watch, parse_roles_context,
@@ -45,6 +48,8 @@ pub const NOT_WATCHABLE: &str = "no order to watch with this id";
 pub enum Command {
     Subscribe(String),
     Unsubscribe(String),
+    /// Receive the user's own notifications live.
+    Live,
 }
 
 /// The frame a message route answers with.
@@ -57,6 +62,8 @@ pub enum Reply {
     Unsubscribed {
         order_id: String,
     },
+    /// The connection receives the user's notifications.
+    Live,
     Error {
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,8 +101,11 @@ pub fn parse_command(body: Option<&str>) -> Result<Command, String> {
     match message.action.as_ref().and_then(Value::as_str) {
         Some("subscribe") => Ok(Command::Subscribe(order_id()?)),
         Some("unsubscribe") => Ok(Command::Unsubscribe(order_id()?)),
-        Some(_) => Err("unknown action; use subscribe or unsubscribe".to_owned()),
-        None => Err("action is required (subscribe or unsubscribe)".to_owned()),
+        Some("notifications/live") => Ok(Command::Live),
+        Some(_) => {
+            Err("unknown action; use subscribe, unsubscribe or notifications/live".to_owned())
+        }
+        None => Err("action is required (subscribe, unsubscribe or notifications/live)".to_owned()),
     }
 }
 
@@ -223,6 +233,7 @@ impl Connections {
             user_id,
             roles,
             orders: Vec::new(),
+            live: false,
             connected_at: shared::now_rfc3339(),
             expires_at: shared::now_epoch() + WS_TTL_SECS,
         };
@@ -252,6 +263,11 @@ impl Connections {
         for outcome in futures::future::join_all(deletes).await {
             outcome?;
         }
+        if record.live {
+            self.db
+                .delete(keys::ws_live(&record.user_id, connection_id))
+                .await?;
+        }
         self.db.delete(keys::ws_connection(connection_id)).await?;
         tracing::info!(subscriptions = record.orders.len(), "disconnected");
         Ok(())
@@ -270,6 +286,7 @@ impl Connections {
             let done = match &command {
                 Command::Subscribe(order_id) => self.subscribe(&record, order_id).await?,
                 Command::Unsubscribe(order_id) => self.unsubscribe(&record, order_id).await?,
+                Command::Live => self.live(&record).await?,
             };
             if let Some(reply) = done {
                 return Ok(reply);
@@ -375,6 +392,48 @@ impl Connections {
         }
     }
 
+    /// The connection receives its user's notifications: the live item under the user (the
+    /// notifier reads it with their preferences) and `live` on the connection, for
+    /// `$disconnect`, in one transaction.
+    async fn live(&self, record: &ConnectionRecord) -> Result<Option<Reply>, StoreError> {
+        if record.live {
+            return Ok(Some(Reply::Live));
+        }
+        let (pk, sk) = keys::ws_live(&record.user_id, &record.connection_id);
+        let live = LiveRecord {
+            pk,
+            sk,
+            entity_type: LIVE_ENTITY.into(),
+            user_id: record.user_id.clone(),
+            connection_id: record.connection_id.clone(),
+            expires_at: record.expires_at,
+        };
+        let written = self
+            .db
+            .transact(vec![
+                tx::put(&self.db.table, &live, None)?,
+                tx::update(
+                    &self.db.table,
+                    UpdateSpec {
+                        key: keys::ws_connection(&record.connection_id),
+                        update: "SET live = :yes",
+                        condition: Some("attribute_exists(PK)"),
+                        names: &[],
+                        values: vec![(":yes", AttributeValue::Bool(true))],
+                    },
+                )?,
+            ])
+            .await;
+        match written {
+            Ok(()) => {
+                tracing::info!("receiving notifications live");
+                Ok(Some(Reply::Live))
+            }
+            Err(e) if e.failed_condition_index().is_some() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `orders = next`, if it is still what `record` read.
     fn set_orders(
         &self,
@@ -412,6 +471,10 @@ mod tests {
         assert_eq!(
             parse(r#"{"action":"unsubscribe","order_id":"01J_ORDER-2"}"#),
             Ok(Command::Unsubscribe("01J_ORDER-2".into()))
+        );
+        assert_eq!(
+            parse(r#"{"action":"notifications/live"}"#),
+            Ok(Command::Live)
         );
     }
 
@@ -469,6 +532,7 @@ mod tests {
             body(&Reply::error(NOT_WATCHABLE, None)),
             json!({"type": "error", "message": NOT_WATCHABLE})
         );
+        assert_eq!(body(&Reply::Live), json!({"type": "live"}));
         assert_eq!(frame_response(&Reply::error("x", None)).status_code, 200);
     }
 

@@ -22,7 +22,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use e2e::Ctx;
-use serde_json::{Value, json};
+use e2e::stats::summary;
+use serde_json::json;
 use tokio::sync::Mutex;
 
 struct Args {
@@ -54,26 +55,6 @@ fn args() -> Args {
 /// number compare whatever path their decimal form took (JSON through Rust and Python).
 fn position_key(lat: f64) -> String {
     format!("{lat:.6}")
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let k = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[k.min(sorted.len() - 1)]
-}
-
-fn summary(mut samples: Vec<f64>) -> Value {
-    samples.sort_by(f64::total_cmp);
-    let round = |v: f64| (v * 100.0).round() / 100.0;
-    json!({
-        "count": samples.len(),
-        "p50_ms": round(percentile(&samples, 50.0)),
-        "p90_ms": round(percentile(&samples, 90.0)),
-        "p99_ms": round(percentile(&samples, 99.0)),
-        "max_ms": round(samples.last().copied().unwrap_or(f64::NAN)),
-    })
 }
 
 #[tokio::main]
