@@ -15,7 +15,7 @@
 //!   into one message.
 //!
 //! # Exactly once per (event, recipient, channel)
-//! One lease claim per (event, recipient) (`shared::store::claim`), taken before any send. Each
+//! One lease claim per (event, recipient, kind) (`shared::store::claim`), taken before any send. Each
 //! outside send records its provider message id in the claim at once (a part), so a retry —
 //! after a failure, or after a crash once the lease ran out — never sends that part again and
 //! sends the rest. The in-app record, the unread count, the digest entries and the claim's
@@ -339,7 +339,7 @@ impl Notifier {
             return Ok(true);
         }
 
-        let claim = keys::processed_event(CONSUMER, &format!("{event_id}/{user}"));
+        let claim = claim_key(event_id, user, kind.name);
         let owner = ulid::Ulid::new().to_string();
         let expires_at = shared::now_epoch() + DEDUPE_TTL_SECS;
         let mut done =
@@ -363,8 +363,7 @@ impl Notifier {
         let quiet_until = prefs
             .quiet_hours
             .as_ref()
-            .and_then(|q| quiet::quiet_until(q, jiff::Timestamp::now()).map(|end| (q, end)))
-            .map(|(_, end)| end);
+            .and_then(|q| quiet::quiet_until(q, jiff::Timestamp::now()));
         let id = n::notification_id(event_id, kind.name);
         let mut actions: Vec<TransactWriteItem> = Vec::new();
         let mut record = None;
@@ -1022,6 +1021,12 @@ fn digest_entry(
         due_at,
         expires_at: due_at + n::DIGEST_TTL_SECS,
     }
+}
+
+/// The claim of one notification: an event may notify one user of two kinds (a shop owner
+/// buying from their own shop hears as buyer and as seller), each once.
+pub fn claim_key(event_id: &str, user_id: &str, kind: &str) -> (String, String) {
+    keys::processed_event(CONSUMER, &format!("{event_id}/{user_id}/{kind}"))
 }
 
 /// Whether a message is the minute tick (an EventBridge `Scheduled Event`, whose `detail` is

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use consumer_notifier::{CONSUMER, Notifier, Outcome};
+use consumer_notifier::{Notifier, Outcome};
 use e2e::{Ctx, PASSWORD, calls::Calls, unique_email};
 use serde_json::{Value, json};
 use shared::domain::order_state::OrderStatus;
@@ -264,7 +264,7 @@ async fn an_attempt_that_died_between_its_claim_and_the_sends_is_retried_after_i
     let order = format!("CENTRE{}", ulid::Ulid::new());
     let event_id = ulid::Ulid::new().to_string();
     // an attempt took the claim and died before sending anything (its lease: 3 s)
-    let claim = keys::processed_event(CONSUMER, &format!("{event_id}/{}", p.id));
+    let claim = consumer_notifier::claim_key(&event_id, &p.id, "order_confirmed");
     let taken = notifier
         .db
         .claim(

@@ -99,10 +99,7 @@ async fn an_attempt_that_died_holding_the_claim_is_taken_over_after_its_lease() 
     let claim = notifier
         .db
         .claim(
-            shared::store::keys::processed_event(
-                consumer_notifier::CONSUMER,
-                &format!("{event_id}/{FIXTURE_USER}"),
-            ),
+            consumer_notifier::claim_key(&event_id, FIXTURE_USER, "account_verify_email"),
             "dead-attempt",
             std::time::Duration::from_millis(1),
             shared::now_epoch() + 3600,
