@@ -64,24 +64,24 @@ fn parts_of(item: &Item) -> Vec<String> {
     }
 }
 
-impl Db {
-    fn claim_item(
-        &self,
-        k: (String, String),
-        state: &str,
-        fields: Vec<(&str, AttributeValue)>,
-        expires_at: i64,
-    ) -> Item {
-        let mut item = key(k);
-        item.insert("entity_type".into(), s("processed_event"));
-        item.insert(STATE.into(), s(state));
-        item.insert("expires_at".into(), n(expires_at));
-        for (name, value) in fields {
-            item.insert(name.into(), value);
-        }
-        item
+/// The claim item in `state`, with `fields`; the item expires (TTL) at `expires_at`.
+fn claim_item(
+    k: (String, String),
+    state: &str,
+    fields: Vec<(&str, AttributeValue)>,
+    expires_at: i64,
+) -> Item {
+    let mut item = key(k);
+    item.insert("entity_type".into(), s("processed_event"));
+    item.insert(STATE.into(), s(state));
+    item.insert("expires_at".into(), n(expires_at));
+    for (name, value) in fields {
+        item.insert(name.into(), value);
     }
+    item
+}
 
+impl Db {
     /// Takes the claim `k` for the attempt `owner` until `lease` from now; the item expires
     /// (TTL) at `expires_at` (epoch seconds), which must outlast every redelivery.
     ///
@@ -105,7 +105,7 @@ impl Db {
                 (PARTS, AttributeValue::L(parts.iter().map(s).collect())),
             ]
         };
-        let fresh = self.claim_item(k.clone(), PENDING, held(&[]), expires_at);
+        let fresh = claim_item(k.clone(), PENDING, held(&[]), expires_at);
         let old = match self
             .put_claim(fresh, "attribute_not_exists(PK)", Vec::new())
             .await?
@@ -128,7 +128,7 @@ impl Db {
             return Ok(Claim::Held);
         }
         let done_parts = parts_of(&old);
-        let takeover = self.claim_item(k, PENDING, held(&done_parts), expires_at);
+        let takeover = claim_item(k, PENDING, held(&done_parts), expires_at);
         match self
             .put_claim(
                 takeover,
@@ -194,7 +194,7 @@ impl Db {
         done_parts: &[String],
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        let item = self.claim_item(
+        let item = claim_item(
             k,
             PENDING,
             vec![
@@ -229,7 +229,7 @@ impl Db {
         k: (String, String),
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        let item = self.claim_item(k, DONE, Vec::new(), expires_at);
+        let item = claim_item(k, DONE, Vec::new(), expires_at);
         self.client
             .put_item()
             .table_name(&self.table)
@@ -281,13 +281,9 @@ pub fn finish_claim_action(
     k: (String, String),
     expires_at: i64,
 ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-    let mut item = key(k);
-    item.insert("entity_type".into(), s("processed_event"));
-    item.insert(STATE.into(), s(DONE));
-    item.insert("expires_at".into(), n(expires_at));
     let put = aws_sdk_dynamodb::types::Put::builder()
         .table_name(table)
-        .set_item(Some(item))
+        .set_item(Some(claim_item(k, DONE, Vec::new(), expires_at)))
         .build()
         .map_err(|e| StoreError::Other(e.into()))?;
     Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()

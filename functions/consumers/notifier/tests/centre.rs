@@ -162,6 +162,17 @@ fn order_move(buyer: &str, order: &str, to: OrderStatus) -> Value {
     .unwrap()
 }
 
+/// `copies` messages of one (made up) paid order's `OrderConfirmed`: a critical notification.
+fn order_confirmed(buyer: &str, order: &str, event_id: &str, copies: usize) -> SqsEvent {
+    batch(
+        "OrderConfirmed",
+        "commerce.orders",
+        order_move(buyer, order, OrderStatus::Confirmed),
+        event_id,
+        copies,
+    )
+}
+
 /// Handles `event` until no message of it fails (a copy that found the claim held is retried,
 /// as SQS would); returns the first round's outcome count of failures.
 async fn settle(notifier: &Notifier, mut event: SqsEvent) -> usize {
@@ -220,13 +231,7 @@ async fn ten_parallel_deliveries_of_one_event_make_one_notification_and_one_mess
     let p = person(&ctx, &notifier, "centre-ten", |_| {}).await;
     let order = format!("CENTRE{}", ulid::Ulid::new());
     let event_id = ulid::Ulid::new().to_string();
-    let event = batch(
-        "OrderConfirmed",
-        "commerce.orders",
-        order_move(&p.id, &order, OrderStatus::Confirmed),
-        &event_id,
-        10,
-    );
+    let event = order_confirmed(&p.id, &order, &event_id, 10);
     let first_round_failures = settle(&notifier, event).await;
     assert!(first_round_failures <= 9, "one copy delivers at once");
 
@@ -276,13 +281,7 @@ async fn an_attempt_that_died_between_its_claim_and_the_sends_is_retried_after_i
         .await
         .unwrap();
     assert!(matches!(taken, shared::store::Claim::Acquired { .. }));
-    let event = batch(
-        "OrderConfirmed",
-        "commerce.orders",
-        order_move(&p.id, &order, OrderStatus::Confirmed),
-        &event_id,
-        1,
-    );
+    let event = order_confirmed(&p.id, &order, &event_id, 1);
     // while the dead attempt's lease runs the message fails (SQS would bring it back) …
     let response = notifier.handle(event.clone()).await;
     assert_eq!(
@@ -321,17 +320,7 @@ async fn with_order_email_off_in_app_still_arrives_and_security_email_cannot_be_
     .await;
     let order = format!("CENTRE{}", ulid::Ulid::new());
     let event_id = ulid::Ulid::new().to_string();
-    settle(
-        &notifier,
-        batch(
-            "OrderConfirmed",
-            "commerce.orders",
-            order_move(&p.id, &order, OrderStatus::Confirmed),
-            &event_id,
-            1,
-        ),
-    )
-    .await;
+    settle(&notifier, order_confirmed(&p.id, &order, &event_id, 1)).await;
     let id = n::notification_id(&event_id, "order_confirmed");
     assert!(
         notification(&notifier, &p.id, &id).await.is_some(),
@@ -398,13 +387,7 @@ async fn quiet_hours_hold_back_important_sms_and_push_but_not_critical_ones() {
     .await;
     settle(
         &notifier,
-        batch(
-            "OrderConfirmed",
-            "commerce.orders",
-            order_move(&p.id, &confirmed, OrderStatus::Confirmed),
-            &ulid::Ulid::new().to_string(),
-            1,
-        ),
+        order_confirmed(&p.id, &confirmed, &ulid::Ulid::new().to_string(), 1),
     )
     .await;
     let sms = e2e::sms_to(&p.phone).await;
@@ -548,26 +531,14 @@ async fn one_event_for_one_recipient_costs_two_reads_a_claim_a_message_id_and_on
     let warm = format!("CENTRE{}", ulid::Ulid::new());
     settle(
         &notifier,
-        batch(
-            "OrderConfirmed",
-            "commerce.orders",
-            order_move(&p.id, &warm, OrderStatus::Confirmed),
-            &ulid::Ulid::new().to_string(),
-            1,
-        ),
+        order_confirmed(&p.id, &warm, &ulid::Ulid::new().to_string(), 1),
     )
     .await;
     let calls = Calls::install(&mut notifier.db.client);
     let order = format!("CENTRE{}", ulid::Ulid::new());
     settle(
         &notifier,
-        batch(
-            "OrderConfirmed",
-            "commerce.orders",
-            order_move(&p.id, &order, OrderStatus::Confirmed),
-            &ulid::Ulid::new().to_string(),
-            1,
-        ),
+        order_confirmed(&p.id, &order, &ulid::Ulid::new().to_string(), 1),
     )
     .await;
     let made = calls.take();
@@ -600,13 +571,7 @@ async fn a_disabled_push_endpoint_is_pruned_and_the_other_device_still_gets_the_
         .await
         .unwrap();
     let order = format!("CENTRE{}", ulid::Ulid::new());
-    let event = batch(
-        "OrderConfirmed",
-        "commerce.orders",
-        order_move(&p.id, &order, OrderStatus::Confirmed),
-        &ulid::Ulid::new().to_string(),
-        1,
-    );
+    let event = order_confirmed(&p.id, &order, &ulid::Ulid::new().to_string(), 1);
     assert_eq!(
         settle(&notifier, event).await,
         0,
