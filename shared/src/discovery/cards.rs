@@ -63,7 +63,7 @@ pub async fn product_cards(
         .iter()
         .map(|p| {
             (
-                keys::listing_all(),
+                keys::listing_all_shard(keys::listing_shard(&p.id)),
                 keys::listing_newest_sk(&p.created_at, &p.id),
             )
         })

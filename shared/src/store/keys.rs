@@ -95,6 +95,55 @@ pub const SHOP_GEO_PRECISION: usize = 4;
 pub fn gsi2_shop_geo(cell: &str) -> String {
     format!("SHOPGEO#{cell}")
 }
+// ---------------------------------------------------------------- warehouses
+/// `WAREHOUSE#<id>/PROFILE`; GSI1 lists an organisation's warehouses by name.
+pub fn warehouse(warehouse_id: &str) -> (String, String) {
+    (format!("WAREHOUSE#{warehouse_id}"), PROFILE.to_owned())
+}
+pub fn gsi1_org_warehouses(org_id: &str) -> String {
+    format!("ORG#{org_id}#WAREHOUSES")
+}
+/// `SHOP#<id>/WAREHOUSES`: the warehouses serving a shop with their locations, read in the
+/// checkout's one batched catalogue read (the key needs only the shop id).
+pub fn shop_warehouses(shop_id: &str) -> (String, String) {
+    (format!("SHOP#{shop_id}"), "WAREHOUSES".to_owned())
+}
+/// The warehouse every shop starts with (created with the shop, or by `make migrate`):
+/// deterministic, so creating it twice is one warehouse.
+pub fn default_warehouse_id(shop_id: &str) -> String {
+    format!("{shop_id}-main")
+}
+pub const STOCK_PREFIX: &str = "STOCK#";
+/// `PRODUCT#<id>/STOCK#<sku>#<warehouse>`: a variant's stock in one warehouse. In the product's
+/// partition, between `STATS` and `VARIANT#`, so the product page's one query reads it too.
+pub fn warehouse_stock(product_id: &str, sku: &str, warehouse_id: &str) -> (String, String) {
+    (
+        product_pk(product_id),
+        format!("{STOCK_PREFIX}{sku}#{warehouse_id}"),
+    )
+}
+/// GSI1: a warehouse's stock rows by product and SKU (the warehouse inventory view).
+pub fn gsi1_warehouse_stock(warehouse_id: &str) -> String {
+    format!("WAREHOUSE#{warehouse_id}#STOCK")
+}
+pub fn gsi1_stock_sort(product_id: &str, sku: &str) -> String {
+    format!("{product_id}#{sku}")
+}
+/// GSI2: a shop's stock rows over all its warehouses (the shop inventory view, one query per page).
+pub fn gsi2_shop_stock(shop_id: &str) -> String {
+    format!("SHOP#{shop_id}#STOCK")
+}
+pub fn gsi2_stock_sort(product_id: &str, sku: &str, warehouse_id: &str) -> String {
+    format!("{product_id}#{sku}#{warehouse_id}")
+}
+/// `TRANSFER#<id>/PROFILE`; GSI1 lists an organisation's transfers, newest first.
+pub fn transfer(transfer_id: &str) -> (String, String) {
+    (format!("TRANSFER#{transfer_id}"), PROFILE.to_owned())
+}
+pub fn gsi1_org_transfers(org_id: &str) -> String {
+    format!("ORG#{org_id}#TRANSFERS")
+}
+
 pub fn category(category_id: &str) -> (String, String) {
     (format!("CATEGORY#{category_id}"), PROFILE.to_owned())
 }
@@ -168,6 +217,9 @@ pub fn ledger_entry(product_id: &str, sku: &str, at: &str, id: &str) -> (String,
 }
 /// Buyer-facing listing partitions (active products only): one for everything, one per
 /// category, one per shop. Each holds two orderings of the same cards: `N#` newest, `P#` price.
+/// `listing_all` and `listing_category` are now the prefixes of their shards
+/// ([`listing_all_shard`], [`listing_category_shard`]) and the keys rows had before listings
+/// were sharded (`relist_product` deletes those).
 pub fn listing_all() -> String {
     "LIST#ALL".to_owned()
 }
@@ -610,4 +662,47 @@ pub fn notification_digest(
 /// The sort-key bound of digest entries due by `now` (`SK < bound`).
 pub fn notification_digest_due(now: i64) -> String {
     format!("{:011}#", now + 1)
+}
+
+// ---------------------------------------------------------------- sharded listings
+/// Buyer-facing "all products" and category listings are spread over this many partitions
+/// (`LIST#ALL#<n>`, `LIST#CAT#<id>#<n>`), so no single partition key takes every product write
+/// or every listing read; a page reads every shard (≤ this many Queries) and merges them. Shop
+/// listings (`listing_shop`) stay one partition: one shop's writes are bounded. See
+/// docs/scaling.md. Changing it needs `make migrate` (every product is relisted).
+pub const LISTING_SHARDS: u32 = 8;
+/// The listing shard of a product: 32-bit FNV-1a of its id, stable across processes, releases
+/// and languages, with MurmurHash3's finaliser so the low bits (what `% 8` keeps) depend on
+/// every bit of the hash — FNV-1a's own low 3 bits depend only on the low 3 bits of each byte.
+pub fn listing_shard(product_id: &str) -> u32 {
+    let mut h = product_id.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^= h >> 16;
+    h % LISTING_SHARDS
+}
+/// One shard of the all-products listing.
+pub fn listing_all_shard(shard: u32) -> String {
+    format!("{}#{shard}", listing_all())
+}
+/// One shard of a category's listing.
+pub fn listing_category_shard(category_id: &str, shard: u32) -> String {
+    format!("{}#{shard}", listing_category(category_id))
+}
+/// `PRODUCT#<id>/LISTDUE`: the product's next discount boundary, when its listing rows (sorted
+/// by effective price) must be rebuilt. At most one per product; sparse GSI3 `LISTDUE#<n>`
+/// (sharded like listings) sorted by `<at:012>#<product>` is what the order sweeper's tick
+/// reads (`shared::products::relist_due`).
+pub fn listing_due(product_id: &str) -> (String, String) {
+    (product_pk(product_id), "LISTDUE".to_owned())
+}
+pub fn gsi3_listing_due(shard: u32) -> String {
+    format!("LISTDUE#{shard}")
+}
+pub fn gsi3_listing_due_sort(at: i64, product_id: &str) -> String {
+    format!("{at:012}#{product_id}")
 }

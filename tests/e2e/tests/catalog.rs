@@ -298,6 +298,26 @@ async fn price_changes_are_recorded_and_discounts_apply_in_their_window() {
         "{}",
         listed.text
     );
+    // …and sorts and filters by what a buyer pays now (10 % off: 162 000)
+    assert_eq!(
+        listed.body["items"][0]["effective_price"]["amount"], 162_000,
+        "{}",
+        listed.text
+    );
+    let under_discount = ctx
+        .get(
+            &format!(
+                "/api/v1/products?shop_id={}&sort=price_asc&max_price=170000",
+                s.shop_id
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(
+        under_discount.body["items"][0]["id"], id,
+        "{}",
+        under_discount.text
+    );
     let r = ctx
         .put(
             &format!("/api/v1/products/{id}/variants/{code}/price"),

@@ -4,8 +4,8 @@
 //! recommender from `OrderPlaced`) and recent views (`…/PRODUCTS`). For each seed its
 //! co-occurrence partition `COOC#<seed>` is read (`B#<other>`: bought in one order, `C#<other>`:
 //! put in one cart, `V#<other>`: viewed in a row by one caller), and for the two newest seeds the seed's category listing
-//! partition is read over a price band around the seed's price (`LIST#CAT#<c>`, `P#` sort keys,
-//! one Query). [`blend`] scores the candidates; what the caller bought and the seeds themselves
+//! partitions are read over a band around the seed's effective price (`LIST#CAT#<c>#<n>`, `P#`
+//! sort keys, one Query per listing shard). [`blend`] scores the candidates; what the caller bought and the seeds themselves
 //! are left out; cards are loaded for the best, and trending products fill what is left. A
 //! caller with no history (cold start) gets trending products.
 
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use shared::discovery::Window;
 use shared::discovery::cards;
 use shared::discovery::recent::RecentList;
-use shared::products::{ListingItem, ProductCard};
+use shared::products::ProductCard;
 use shared::store::{StoreError, classify, from_item, keys, s};
 use shared::{ApiError, AppState};
 
@@ -170,29 +170,18 @@ async fn neighbours(state: &AppState, seed: &str) -> Result<Vec<(String, Evidenc
     Ok(found)
 }
 
-/// Products of the seed's category priced within the band around it (one Query).
+/// Products of the seed's category with an effective price within the band around the seed's
+/// (one Query per category listing shard).
 async fn similar(
     state: &AppState,
     seed: &ProductCard,
 ) -> Result<Vec<(String, Evidence)>, StoreError> {
-    let price = seed.price.amount;
+    let price = seed.effective_price.amount;
     let (lo, hi) = (price * BAND.0 / 100, price * BAND.1 / 100 + 1);
-    let out = state
-        .db
-        .client
-        .query()
-        .table_name(&state.db.table)
-        .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
-        .expression_attribute_values(":pk", s(keys::listing_category(&seed.category_id)))
-        .expression_attribute_values(":lo", s(keys::listing_price_sk(lo, "")))
-        .expression_attribute_values(":hi", s(keys::listing_price_sk(hi, "")))
-        .limit(SIMILAR)
-        .send()
-        .await
-        .map_err(classify)?;
+    let rows = shared::products::category_price_band(&state.db, &seed.category_id, lo, hi, SIMILAR)
+        .await?;
     let mut found = Vec::new();
-    for item in out.items.unwrap_or_default() {
-        let row: ListingItem = from_item(item)?;
+    for row in rows {
         if row.card.id != seed.id {
             found.push((
                 row.card.id,

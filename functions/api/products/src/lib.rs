@@ -4,8 +4,6 @@
 
 pub mod model;
 
-use std::collections::HashSet;
-
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -19,10 +17,10 @@ use shared::http::{
     AuthUser, ListResponse, MaybeAuthUser, PageQuery, Query, ValidJson, no_content,
 };
 use shared::products::{
-    LedgerRecord, ListingItem, ProductCard, ProductRecord, ProductStatus, Variant, VariantRecord,
-    listing_items, load_product,
+    LedgerRecord, Listing, ListingError, ListingQuery, ListingSort, ProductCard, ProductRecord,
+    ProductStatus, Variant, VariantRecord, listing_page, load_product,
 };
-use shared::store::{QuerySpec, StoreError, classify, encode_cursor, from_item, keys, n, s, tx};
+use shared::store::{QuerySpec, StoreError, keys, n, tx};
 use shared::uploads::ImageUploadRequest;
 use shared::{ApiError, AppState};
 use utoipa::IntoParams;
@@ -408,7 +406,7 @@ async fn create_product(
     let id = ulid::Ulid::new().to_string();
     let now = shared::now_rfc3339();
     let (pk, sk) = keys::product(&id);
-    let product = ProductRecord {
+    let mut product = ProductRecord {
         pk,
         sk,
         gsi2pk: keys::gsi2_shop_products(&shop_id),
@@ -426,6 +424,7 @@ async fn create_product(
         updated_at: now.clone(),
         version: 1,
         media: Vec::new(),
+        summary: None,
     };
     let variants: Vec<VariantRecord> = req
         .variants
@@ -452,6 +451,14 @@ async fn create_product(
         })
         .collect();
     let table = &state.db.table;
+    // Sets `product.summary`, so it is computed before the product is put below.
+    let listing = shared::products::relist_actions(
+        table,
+        None,
+        &mut product,
+        &variants,
+        shared::now_epoch(),
+    )?;
     // Guards first so a duplicate SKU is identified by its index in `variants`.
     let mut actions: Vec<TransactWriteItem> = Vec::new();
     for v in &variants {
@@ -477,9 +484,7 @@ async fn create_product(
             )?);
         }
     }
-    for item in listing_items(&product, &variants) {
-        actions.push(tx::put(table, &item, None)?);
-    }
+    actions.extend(listing);
     actions.push(events::outbox_put(table, &upserted(&product))?);
     match state.db.transact(actions).await {
         Ok(()) => {}
@@ -511,11 +516,13 @@ pub struct ShopProductsQuery {
     pub cursor: Option<String>,
 }
 
-/// Seller: every product of a shop, any status, newest first.
+/// Seller: every product of a shop, any status, newest first, as summaries (variant count,
+/// price range, effective price; no stock: see `GET shops/{id}/inventory`). One Query per page;
+/// with a `status` filter a page may be short (even empty) and still have a cursor.
 #[utoipa::path(get, path = "/api/v1/shops/{id}/products", tag = TAG, security(("bearer" = [])),
     params(("id" = String, Path, description = "Shop id"), ShopProductsQuery),
     responses(
-        (status = 200, description = "A page of products (with variants)", body = ListResponse<Product>),
+        (status = 200, description = "A page of product summaries", body = ListResponse<ShopProductSummary>),
         (status = 400, description = "Malformed query string", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such shop in the caller's organisations", body = shared::error::Problem, content_type = "application/problem+json"),
@@ -528,34 +535,54 @@ async fn list_shop_products(
     caller: AuthUser,
     Path(shop_id): Path<String>,
     Query(q): Query<ShopProductsQuery>,
-) -> Result<Json<ListResponse<Product>>, ApiError> {
+) -> Result<Json<ListResponse<ShopProductSummary>>, ApiError> {
     authorize_shop(&state.db, &caller, &shop_id, Capability::ManageCatalog).await?;
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor,
     }
     .pagination()?;
+    let status = q
+        .status
+        .map(|st| serde_dynamo::to_attribute_value(st).map_err(ApiError::internal))
+        .transpose()?;
     let result = state
         .db
-        .query_page::<ProductRecord>(QuerySpec {
-            index: Some("GSI2"),
-            pk: keys::gsi2_shop_products(&shop_id),
-            sk_prefix: None,
-            ascending: false,
-            limit: page.limit,
-            start: page.start,
-        })
+        .query_page_filtered::<ProductRecord>(
+            QuerySpec {
+                index: Some("GSI2"),
+                pk: keys::gsi2_shop_products(&shop_id),
+                sk_prefix: None,
+                ascending: false,
+                limit: page.limit,
+                start: page.start,
+            },
+            status.map(|st| shared::store::Filter {
+                expression: "#status = :status",
+                names: &[("#status", "status")],
+                values: vec![(":status", st)],
+            }),
+        )
         .await?;
-    let mut items = Vec::new();
-    for p in result
+    let items = result
         .items
-        .iter()
-        .filter(|p| q.status.is_none_or(|s| p.status == s))
-    {
-        if let Some((p, variants)) = load_product(&state.db, &p.id).await? {
-            items.push(view(&p, &variants));
-        }
-    }
+        .into_iter()
+        .map(|p| ShopProductSummary {
+            variant_count: p.summary.as_ref().map(|s| s.variant_count),
+            min_price: p.summary.as_ref().map(|s| s.min_price),
+            max_price: p.summary.as_ref().map(|s| s.max_price),
+            effective_price: p.summary.as_ref().map(|s| s.listed_price),
+            cover: p.media.first().cloned(),
+            id: p.id,
+            name: p.name,
+            category_id: p.category_id,
+            brand_id: p.brand_id,
+            status: p.status,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            version: p.version,
+        })
+        .collect();
     Ok(Json(ListResponse {
         items,
         next_cursor: result.next_cursor,
@@ -575,10 +602,10 @@ pub enum Sort {
 pub struct ListProductsQuery {
     pub category_id: Option<String>,
     pub shop_id: Option<String>,
-    /// Lowest list price, minor units.
+    /// Lowest effective price (after active discounts), minor units.
     #[param(minimum = 0)]
     pub min_price: Option<i64>,
-    /// Highest list price, minor units (not below `min_price`).
+    /// Highest effective price, minor units (not below `min_price`).
     #[param(minimum = 0)]
     pub max_price: Option<i64>,
     /// `newest` (default), `price_asc` or `price_desc`.
@@ -592,8 +619,11 @@ pub struct ListProductsQuery {
     pub cursor: Option<String>,
 }
 
-/// Public: active products by shop and/or category, with a price range, newest first or by
-/// price; one query per page.
+/// Public: active products by shop and/or category, with an effective-price range, newest first
+/// or by effective price (after active discounts). The all-products and category listings are
+/// sharded: a page is at most `keys::LISTING_SHARDS` Queries, run concurrently and merged; a
+/// shop's listing is one Query. With a filter (a price range with `newest`, or `category_id`
+/// with `shop_id`) a page may be short and still have a cursor.
 #[utoipa::path(get, path = "/api/v1/products", tag = TAG,
     params(ListProductsQuery),
     responses(
@@ -606,9 +636,10 @@ async fn list_products(
     State(state): State<AppState>,
     Query(q): Query<ListProductsQuery>,
 ) -> Result<Json<ListResponse<ProductCard>>, ApiError> {
+    // The listing cursor is its own (every shard's position); only the limit is checked here.
     let page = PageQuery {
         limit: q.limit,
-        cursor: q.cursor.clone(),
+        cursor: None,
     }
     .pagination()?;
     let (min, max) = (
@@ -624,57 +655,31 @@ async fn list_products(
     if min > max {
         return Err(ApiError::field("max_price", "must not be below min_price"));
     }
-    let sort = q.sort.unwrap_or(Sort::Newest);
-    let pk = match (&q.shop_id, &q.category_id) {
-        (Some(shop), _) => keys::listing_shop(shop),
-        (None, Some(cat)) => keys::listing_category(cat),
-        (None, None) => keys::listing_all(),
+    let listing = match (&q.shop_id, &q.category_id) {
+        (Some(shop), _) => Listing::Shop(shop.clone()),
+        (None, Some(cat)) => Listing::Category(cat.clone()),
+        (None, None) => Listing::All,
     };
-    let mut req = state
-        .db
-        .client
-        .query()
-        .table_name(&state.db.table)
-        .limit(page.limit as i32)
-        .set_exclusive_start_key(page.start)
-        .expression_attribute_values(":pk", s(pk));
-    let mut filters = Vec::new();
-    req = match sort {
-        Sort::Newest => {
-            if q.min_price.is_some() || q.max_price.is_some() {
-                filters.push("price_amount BETWEEN :min AND :max");
-                req = req
-                    .expression_attribute_values(":min", n(min))
-                    .expression_attribute_values(":max", n(max));
-            }
-            req.key_condition_expression("PK = :pk AND begins_with(SK, :newest)")
-                .expression_attribute_values(":newest", s(keys::LIST_NEWEST))
-                .scan_index_forward(false)
+    let query = ListingQuery {
+        listing,
+        sort: match q.sort.unwrap_or(Sort::Newest) {
+            Sort::Newest => ListingSort::Newest,
+            Sort::PriceAsc => ListingSort::PriceAsc,
+            Sort::PriceDesc => ListingSort::PriceDesc,
+        },
+        min_price: q.min_price,
+        max_price: q.max_price,
+        category_id: q.shop_id.as_ref().and(q.category_id.clone()),
+        limit: page.limit,
+        cursor: q.cursor,
+    };
+    let (items, next_cursor) = listing_page(&state.db, &query).await.map_err(|e| match e {
+        ListingError::Cursor(_) => {
+            ApiError::field("cursor", "is not a cursor of this listing and sort")
         }
-        Sort::PriceAsc | Sort::PriceDesc => req
-            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
-            .expression_attribute_values(":lo", s(keys::listing_price_sk(min, "")))
-            .expression_attribute_values(":hi", s(format!("{}~", keys::listing_price_sk(max, ""))))
-            .scan_index_forward(sort == Sort::PriceAsc),
-    };
-    if let (Some(_), Some(cat)) = (&q.shop_id, &q.category_id) {
-        filters.push("category_id = :cat");
-        req = req.expression_attribute_values(":cat", s(cat));
-    }
-    if !filters.is_empty() {
-        req = req.filter_expression(filters.join(" AND "));
-    }
-    let out = req.send().await.map_err(classify)?;
-    let items = out
-        .items
-        .unwrap_or_default()
-        .into_iter()
-        .map(|i| from_item::<ListingItem>(i).map(|l| l.card))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(ListResponse {
-        items,
-        next_cursor: out.last_evaluated_key.map(|k| encode_cursor(&k)),
-    }))
+        ListingError::Store(e) => e.into(),
+    })?;
+    Ok(Json(ListResponse { items, next_cursor }))
 }
 
 /// [`shared::products::load_for_seller`], with the shop record as the routes here use it.
@@ -720,33 +725,6 @@ async fn get_product(
         .map_err(|_| product_not_found())?;
     }
     Ok(Json(view(&product, &variants)))
-}
-
-/// Writes that replace a product's listing rows: delete the old ones the new set does not
-/// overwrite, put the new ones.
-fn relist(
-    table: &str,
-    old: &[ListingItem],
-    new: &[ListingItem],
-) -> Result<Vec<TransactWriteItem>, StoreError> {
-    let new_keys: HashSet<(&str, &str)> =
-        new.iter().map(|i| (i.pk.as_str(), i.sk.as_str())).collect();
-    let mut actions = Vec::new();
-    for o in old
-        .iter()
-        .filter(|o| !new_keys.contains(&(o.pk.as_str(), o.sk.as_str())))
-    {
-        actions.push(tx::delete(
-            table,
-            (o.pk.clone(), o.sk.clone()),
-            None,
-            vec![],
-        )?);
-    }
-    for item in new {
-        actions.push(tx::put(table, item, None)?);
-    }
-    Ok(actions)
 }
 
 /// The product write, conditional on the version that was read.
@@ -814,13 +792,17 @@ async fn save(
     let table = &state.db.table;
     product.version = old.version + 1;
     product.updated_at = shared::now_rfc3339();
+    // Sets `product.summary`, so it is computed before the product is put.
+    let relist = shared::products::relist_actions(
+        table,
+        Some((old, before)),
+        &mut product,
+        variants,
+        shared::now_epoch(),
+    )?;
     let mut actions = vec![put_product(table, &product, old.version)?];
     actions.extend(extra);
-    actions.extend(relist(
-        table,
-        &listing_items(old, before),
-        &listing_items(&product, variants),
-    )?);
+    actions.extend(relist);
     let event = if product.status == ProductStatus::Archived {
         DomainEvent::ProductDeleted(ProductDeleted {
             product_id: product.id.clone(),
@@ -999,30 +981,16 @@ async fn related_products(
         .filter(|(p, _)| p.status == ProductStatus::Active)
         .ok_or_else(product_not_found)?;
     let card = product.card(&variants).ok_or_else(product_not_found)?;
-    let (lo, hi) = (card.price.amount * 7 / 10, card.price.amount * 13 / 10);
-    let out = state
-        .db
-        .client
-        .query()
-        .table_name(&state.db.table)
-        .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
-        .expression_attribute_values(":pk", s(keys::listing_category(&product.category_id)))
-        .expression_attribute_values(":lo", s(keys::listing_price_sk(lo, "")))
-        .expression_attribute_values(":hi", s(format!("{}~", keys::listing_price_sk(hi, ""))))
-        .limit(50)
-        .send()
-        .await
-        .map_err(classify)?;
-    let mut cards: Vec<ProductCard> = out
-        .items
-        .unwrap_or_default()
-        .into_iter()
-        .map(|i| from_item::<ListingItem>(i).map(|l| l.card))
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .filter(|c| c.id != product.id && c.price.currency == card.price.currency)
-        .collect();
-    cards.sort_by_key(|c| (c.price.amount - card.price.amount).abs());
+    let price = card.effective_price.amount;
+    let (lo, hi) = (price * 7 / 10, price * 13 / 10);
+    let mut cards: Vec<ProductCard> =
+        shared::products::category_price_band(&state.db, &product.category_id, lo, hi, 50)
+            .await?
+            .into_iter()
+            .map(|l| l.card)
+            .filter(|c| c.id != product.id && c.price.currency == card.price.currency)
+            .collect();
+    cards.sort_by_key(|c| (c.effective_price.amount - price).abs());
     cards.truncate(10);
     Ok(Json(ListResponse {
         items: cards,

@@ -334,3 +334,29 @@ impl Validate for MediaOrderRequest {
         Ok(())
     }
 }
+
+/// A product as the seller's product list shows it: everything comes from the product item
+/// (its summary is kept by every write that changes the variants' prices), so a page is one
+/// Query. Stock is not shown here: it is written by inventory and order paths that do not
+/// touch the product item; `GET shops/{id}/inventory` is the stock view.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShopProductSummary {
+    pub id: String,
+    pub name: String,
+    pub category_id: String,
+    pub brand_id: Option<String>,
+    pub status: ProductStatus,
+    /// Number of variants (`null` for a product not rewritten since summaries were introduced;
+    /// `make migrate` fills them in).
+    pub variant_count: Option<u32>,
+    /// Lowest and highest list price of the variants.
+    pub min_price: Option<Money>,
+    pub max_price: Option<Money>,
+    /// Lowest price after active discounts, as of the product's last listing write.
+    pub effective_price: Option<Money>,
+    /// The cover image (first image), if any.
+    pub cover: Option<MediaItem>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: u64,
+}

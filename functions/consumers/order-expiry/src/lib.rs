@@ -2,7 +2,9 @@
 //! online orders whose payment window has closed, releasing their reserved stock, and completes
 //! the delivered orders whose 7-day return window has closed. Each move is the shared
 //! conditional transition, so an order that was paid, cancelled or returned meanwhile is left
-//! alone and stock is released exactly once, however ticks and buyers race.
+//! alone and stock is released exactly once, however ticks and buyers race. The same tick
+//! rebuilds the listing rows of products whose discount window opened or closed
+//! (`shared::products::relist_due`), so listings sorted by effective price stay right.
 
 use std::time::{Duration, Instant};
 
@@ -137,22 +139,55 @@ impl Expiry {
         Ok(report)
     }
 
+    /// Relists the products whose discount boundary passed by `now`, page after page within
+    /// the tick's budget (a relisted product's due item moves past `now` or goes away, so a
+    /// page that finds nothing ends it). Returns how many were relisted.
+    pub async fn relist(&self, now: i64) -> Result<usize, StoreError> {
+        let started = Instant::now();
+        let mut total = 0;
+        loop {
+            let relisted = shared::products::relist_due(&self.db, now, PAGE).await?;
+            total += relisted;
+            if relisted == 0 || started.elapsed() > TICK_BUDGET {
+                return Ok(total);
+            }
+        }
+    }
+
     /// One SQS batch of ticks: each tick runs a sweep; a failed sweep reports its message so
     /// SQS redelivers it (and the DLQ catches a sweeper that keeps failing).
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
         for message in event.records {
-            match self.sweep(shared::now_epoch()).await {
-                Ok(report) => tracing::info!(
-                    expired = report.expired,
-                    completed = report.completed,
-                    skipped = report.skipped,
-                    "expiry sweep done"
-                ),
+            let now = shared::now_epoch();
+            let swept = match self.sweep(now).await {
+                Ok(report) => {
+                    tracing::info!(
+                        expired = report.expired,
+                        completed = report.completed,
+                        skipped = report.skipped,
+                        "expiry sweep done"
+                    );
+                    true
+                }
                 Err(e) => {
                     tracing::error!(error = ?e, "expiry sweep failed");
-                    response.add_failure(message.message_id.unwrap_or_default());
+                    false
                 }
+            };
+            // Listing rows sorted by effective price whose discount window opened or closed.
+            let relisted = match self.relist(now).await {
+                Ok(relisted) => {
+                    tracing::info!(relisted, "listing rows rebuilt at discount boundaries");
+                    true
+                }
+                Err(e) => {
+                    tracing::error!(error = ?e, "relisting failed");
+                    false
+                }
+            };
+            if !(swept && relisted) {
+                response.add_failure(message.message_id.unwrap_or_default());
             }
         }
         response
