@@ -56,6 +56,10 @@ pub struct MemberRecord {
     pub role: MemberRole,
     /// Shops a manager or staff member works on (empty for owners: all shops).
     pub shop_ids: Vec<String>,
+    /// Warehouses a manager or staff member operates (inventory, transfers); empty for owners
+    /// (all warehouses) and for members who work on no warehouse.
+    #[serde(default)]
+    pub warehouse_ids: Vec<String>,
     pub added_at: String,
 }
 
@@ -83,6 +87,7 @@ impl MemberRecord {
             } else {
                 shop_ids
             },
+            warehouse_ids: Vec::new(),
             added_at: crate::now_rfc3339(),
         }
     }

@@ -30,6 +30,7 @@ pub mod telemetry;
 pub mod uploads;
 pub mod validate;
 pub mod vouchers;
+pub mod warehouses;
 
 pub use error::ApiError;
 pub use state::AppState;

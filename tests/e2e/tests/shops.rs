@@ -388,3 +388,88 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn members_get_warehouse_roles_only_on_their_organisations_warehouses() {
+    let ctx = Ctx::new();
+    let (_, _, owner_a) = ctx.seller("wh-role-a").await;
+    let (_, _, owner_b) = ctx.seller("wh-role-b").await;
+    let org_a = org(&ctx, &owner_a).await;
+    let org_b = org(&ctx, &owner_b).await;
+    let s1 = open_shop(&ctx, &owner_a, &org_a, shop("WH one", 21.0, 105.8)).await;
+    let sb = open_shop(&ctx, &owner_b, &org_b, shop("WH other", 21.0, 105.8)).await;
+    // every shop starts with its default warehouse `<shop>-main`
+    let (wa, wb) = (format!("{s1}-main"), format!("{sb}-main"));
+    let members = format!("/api/v1/organizations/{org_a}/members");
+    let (staff_id, staff_email, _) = ctx.seller("wh-staff").await;
+
+    // another organisation's warehouse is refused, naming the index; nothing is written
+    let r = ctx
+        .post(
+            &members,
+            Some(&owner_a),
+            json!({"email": staff_email, "role": "staff", "shop_ids": [s1], "warehouse_ids": [wa, wb]}),
+        )
+        .await;
+    let sorted_index = if wa < wb { 1 } else { 0 };
+    assert_eq!(
+        r.problem(422)["errors"][0]["field"],
+        format!("warehouse_ids[{sorted_index}]").as_str(),
+        "{}",
+        r.text
+    );
+    let listed = ctx.get(&members, Some(&owner_a)).await;
+    assert!(
+        !listed.text.contains(&staff_id),
+        "a refused member is not half-written: {}",
+        listed.text
+    );
+
+    let added = ctx
+        .post(
+            &members,
+            Some(&owner_a),
+            json!({"email": staff_email, "role": "staff", "shop_ids": [s1], "warehouse_ids": [wa, wa]}),
+        )
+        .await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    assert_eq!(added.body["warehouse_ids"], json!([wa]));
+    let listed = ctx.get(&members, Some(&owner_a)).await;
+    let row = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user_id"] == staff_id.as_str())
+        .unwrap_or_else(|| panic!("{}", listed.text))
+        .clone();
+    assert_eq!(row["warehouse_ids"], json!([wa]));
+
+    // PUT validates the same way, and owners hold no warehouse list (they operate all)
+    let one = format!("{members}/{staff_id}");
+    let r = ctx
+        .put(
+            &one,
+            Some(&owner_a),
+            json!({"role": "manager", "shop_ids": [s1], "warehouse_ids": [wb]}),
+        )
+        .await;
+    assert_eq!(r.problem(422)["errors"][0]["field"], "warehouse_ids[0]");
+    let r = ctx
+        .put(
+            &one,
+            Some(&owner_a),
+            json!({"role": "owner", "warehouse_ids": [wa]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["warehouse_ids"], json!([]));
+    let r = ctx
+        .put(
+            &one,
+            Some(&owner_a),
+            json!({"role": "staff", "shop_ids": [s1]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["warehouse_ids"], json!([]), "omitted means none");
+}

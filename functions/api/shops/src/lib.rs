@@ -272,12 +272,14 @@ async fn add_member(
 ) -> Result<Response, ApiError> {
     require_owner(&state, &caller, &id).await?;
     check_shops_in_org(&state, &id, &req.shop_ids).await?;
+    shared::warehouses::check_warehouses_in_org(&state.db, &id, &req.warehouse_ids).await?;
     let user = find_user_by_email(&state.db, &req.email)
         .await?
         .ok_or_else(|| {
             ApiError::NotFound("no account with this e-mail; ask them to register first".into())
         })?;
-    let member = MemberRecord::new(&id, &user.id, &user.email, req.role, req.shop_ids);
+    let mut member = MemberRecord::new(&id, &user.id, &user.email, req.role, req.shop_ids);
+    member.warehouse_ids = req.warehouse_ids;
     match state.db.put_new(&member).await {
         Ok(()) => Ok((StatusCode::CREATED, Json(Member::from(&member))).into_response()),
         Err(StoreError::ConditionFailed) => Err(ApiError::Conflict(
@@ -287,7 +289,7 @@ async fn add_member(
     }
 }
 
-/// Owner: change a member's role and shops.
+/// Owner: change a member's role, shops and warehouses.
 #[utoipa::path(put, path = "/api/v1/organizations/{id}/members/{user_id}", tag = TAG, security(("bearer" = [])),
     params(("id" = String, Path, description = "Organisation id"), ("user_id" = String, Path, description = "Member's user id")),
     request_body = UpdateMemberRequest,
@@ -313,12 +315,14 @@ async fn update_member(
         ));
     }
     check_shops_in_org(&state, &id, &req.shop_ids).await?;
+    shared::warehouses::check_warehouses_in_org(&state.db, &id, &req.warehouse_ids).await?;
     let existing: MemberRecord = state
         .db
         .get(keys::org_member(&id, &user_id))
         .await?
         .ok_or_else(|| ApiError::NotFound("no such member".into()))?;
     let mut member = MemberRecord::new(&id, &user_id, &existing.email, req.role, req.shop_ids);
+    member.warehouse_ids = req.warehouse_ids;
     member.added_at = existing.added_at;
     state
         .db
@@ -432,14 +436,14 @@ async fn create_shop(
         shop_id: id,
     };
     let table = &state.db.table;
-    state
-        .db
-        .transact(vec![
-            tx::check_exists(table, keys::org_profile(&org_id))?,
-            tx::put_new(table, &shop)?,
-            tx::put_new(table, &pointer)?,
-        ])
-        .await?;
+    let mut actions = vec![
+        tx::check_exists(table, keys::org_profile(&org_id))?,
+        tx::put_new(table, &shop)?,
+        tx::put_new(table, &pointer)?,
+    ];
+    // Every shop starts with one warehouse at its address, where new products' stock goes.
+    actions.extend(shared::warehouses::default_warehouse_actions(table, &shop)?);
+    state.db.transact(actions).await?;
     Ok((StatusCode::CREATED, Json(Shop::from(&shop))).into_response())
 }
 

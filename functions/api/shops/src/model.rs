@@ -70,6 +70,11 @@ pub struct AddMemberRequest {
     #[serde(default)]
     #[schema(max_items = 50)]
     pub shop_ids: Vec<String>,
+    /// Warehouses a manager or staff member operates (inventory, transfers); optional, ignored
+    /// for owners (who operate every warehouse).
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    pub warehouse_ids: Vec<String>,
 }
 
 impl Validate for AddMemberRequest {
@@ -77,6 +82,7 @@ impl Validate for AddMemberRequest {
         let mut e = Errors::default();
         e.check(validate::email("email", &mut self.email));
         e.check(scope("shop_ids", self.role, &mut self.shop_ids));
+        e.check(warehouse_scope(self.role, &mut self.warehouse_ids));
         e.finish()
     }
 }
@@ -89,12 +95,33 @@ pub struct UpdateMemberRequest {
     #[serde(default)]
     #[schema(max_items = 50)]
     pub shop_ids: Vec<String>,
+    /// Warehouses a manager or staff member operates; optional (default none), ignored for
+    /// owners.
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    pub warehouse_ids: Vec<String>,
 }
 
 impl Validate for UpdateMemberRequest {
     fn validate(&mut self) -> Result<(), Vec<FieldError>> {
-        scope("shop_ids", self.role, &mut self.shop_ids).map_err(|e| vec![e])
+        let mut e = Errors::default();
+        e.check(scope("shop_ids", self.role, &mut self.shop_ids));
+        e.check(warehouse_scope(self.role, &mut self.warehouse_ids));
+        e.finish()
     }
+}
+
+/// Warehouses are optional for every role; owners' are dropped (they operate all of them).
+fn warehouse_scope(role: MemberRole, warehouse_ids: &mut Vec<String>) -> Result<(), FieldError> {
+    if role == MemberRole::Owner {
+        warehouse_ids.clear();
+    }
+    warehouse_ids.sort();
+    warehouse_ids.dedup();
+    if warehouse_ids.len() > 50 {
+        return Err(FieldError::new("warehouse_ids", "at most 50 warehouses"));
+    }
+    Ok(())
 }
 
 fn scope(field: &str, role: MemberRole, shop_ids: &mut Vec<String>) -> Result<(), FieldError> {
@@ -280,6 +307,8 @@ pub struct Member {
     pub role: MemberRole,
     /// Shops of a manager or staff member (empty for owners: all shops).
     pub shop_ids: Vec<String>,
+    /// Warehouses a manager or staff member operates (empty for owners: all warehouses).
+    pub warehouse_ids: Vec<String>,
     pub added_at: String,
 }
 
@@ -303,6 +332,7 @@ impl From<&MemberRecord> for Member {
             email: m.email.clone(),
             role: m.role,
             shop_ids: m.shop_ids.clone(),
+            warehouse_ids: m.warehouse_ids.clone(),
             added_at: m.added_at.clone(),
         }
     }
