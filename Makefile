@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-.PHONY: help dev test fuzz lint package bench bench-checkout bench-webhooks bench-search bench-ws bench-notify load reindex provision emulator-start emulator-stop clean
+.PHONY: help dev test fuzz lint package bench bench-checkout bench-webhooks bench-search bench-ws bench-notify load migrate reindex provision emulator-start emulator-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -95,6 +95,10 @@ bench-notify: ## Notification latency p50/p99: event on the notifier's queue →
 load: ## 60 s mixed workload (browse, cart, checkout, cancel) vs make dev, then no-oversell / ledger / voucher checks
 	@bash infra/local/venv.sh
 	@.venv/bin/python infra/local/load.py --base-url $${BASE_URL:-http://localhost:3000} $(LOAD_ARGS)
+
+migrate: ## Bring the data of `make dev` to this release's shape (warehouses, stock rows, sharded listings); idempotent
+	@cargo build -q -p dev-server
+	@target/debug/dev-server --stack .local/stack.json --migrate-only
 
 reindex: ## Rebuild the search index of `make dev` from the table (new generation, alias swapped)
 	@cargo build -q -p dev-server

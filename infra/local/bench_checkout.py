@@ -167,7 +167,28 @@ def setup_shop(base, ddb, table, products, stock):
             "variants": [{"sku": sku, "attributes": {}, "price": {"amount": 150000, "currency": "VND"},
                           "weight_grams": 500, "stock": stock}]}, seller)
         out.append((expect("create product", s, b, (201,))["id"], sku))
-    return {"admin": admin, "seller": seller, "category": category, "shop": shop, "products": out}
+    return {"admin": admin, "seller": seller, "category": category, "org": org, "shop": shop, "products": out}
+
+
+# Where the extra warehouses of --warehouses stand (the shop and the buyers are in Hanoi).
+FAR_WAREHOUSES = [("Cần Thơ depot", "Cần Thơ", 10.03, 105.78), ("Đà Nẵng depot", "Đà Nẵng", 16.05, 108.2),
+                  ("Hải Phòng depot", "Hải Phòng", 20.86, 106.68)]
+
+
+def add_warehouses(base, run, count, stock):
+    """`count - 1` more warehouses of the shop's organisation serving it, each restocked with
+    `stock` units of every product (the main warehouse has its opening stock)."""
+    c = client(base)
+    for name, city, lat, lng in FAR_WAREHOUSES[:count - 1]:
+        s, b, _ = c.call("POST", f"/api/v1/organizations/{run['org']}/warehouses", {
+            "name": name, "shop_ids": [run["shop"]],
+            "address": {"line1": "3 Kho Hang", "city": city, "country": "VN",
+                        "location": {"lat": lat, "lng": lng}}}, run["seller"])
+        warehouse = expect("create warehouse", s, b, (201,))["id"]
+        for product_id, sku in run["products"]:
+            s, b, _ = c.call("POST", f"/api/v1/products/{product_id}/variants/{sku}/stock-adjustments",
+                             {"delta": stock, "reason": "restock", "warehouse_id": warehouse}, run["seller"])
+            expect("restock a warehouse", s, b, (200,))
 
 
 def setup_buyer(base, product_id, sku):
@@ -330,7 +351,7 @@ def table_text(results):
     lines.append("")
     lines.append(f"checkout orders/s ÷ raw transactions/s = {ratio['orders_per_s_over_raw_tx_per_s']}"
                  f"    checkout p50 ÷ raw transaction p50 = {ratio['checkout_p50_over_raw_p50']}")
-    lines.append(f"(concurrency {results['concurrency']}, {results['products']} products, emulator {results['endpoint']}, "
+    lines.append(f"(concurrency {results['concurrency']}, {results['products']} products in {results['warehouses']} warehouse(s), emulator {results['endpoint']}, "
                  f"table {results['table']}: {results['table_items_before']} → {results['table_items_after']} items "
                  "over the timed phases)")
     return "\n".join(lines)
@@ -364,6 +385,9 @@ def main():
     ap.add_argument("--concurrency", type=int, default=8, help="workers for the timed phases (and the setup)")
     ap.add_argument("--products", type=int, default=8, help="products the buyers' cart lines are spread over")
     ap.add_argument("--warmup", type=int, default=5, help="untimed checkouts first (extra buyers)")
+    ap.add_argument("--warehouses", type=int, default=2, choices=range(1, len(FAR_WAREHOUSES) + 2),
+                    help="warehouses holding each product (the main one nearest the buyers, sized to run out "
+                         "halfway, so checkouts go on to the others)")
     ap.add_argument("--raw", type=int, default=200, help="raw TransactWriteItems against the emulator")
     ap.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     args = ap.parse_args()
@@ -380,10 +404,13 @@ def main():
         sys.exit(f"bench_checkout.py: {args.base_url}/health answered {status}")
 
     buyers_total = args.checkouts + args.warmup
-    stock = math.ceil(buyers_total / args.products) + 10
-    print(f"setup: catalogue ({args.products} products, stock {stock} each) and {buyers_total} buyers "
-          f"with an address and a cart line (not timed)", file=sys.stderr, flush=True)
-    products = setup_catalogue(args.base_url, ddb, table, args.products, stock)
+    stock = math.ceil(buyers_total / args.products / args.warehouses) + 5
+    print(f"setup: catalogue ({args.products} products, stock {stock} each in {args.warehouses} warehouse(s)) and "
+          f"{buyers_total} buyers with an address and a cart line (not timed)", file=sys.stderr, flush=True)
+    run = setup_shop(args.base_url, ddb, table, args.products, stock)
+    products = run["products"]
+    if args.warehouses > 1:
+        add_warehouses(args.base_url, run, args.warehouses, stock)
     done = [0]
     lock = threading.Lock()
 
@@ -438,7 +465,7 @@ def main():
         return round(a / b, 3) if a is not None and b else None
     results = {
         "base_url": args.base_url, "endpoint": endpoint, "table": table, "concurrency": args.concurrency,
-        "products": args.products, "table_items_before": items_before, "table_items_after": items_after,
+        "products": args.products, "warehouses": args.warehouses, "table_items_before": items_before, "table_items_after": items_after,
         "checkout": checkout, "emulator_transact": raw,
         "ratios": {
             "orders_per_s_over_raw_tx_per_s": ratio(checkout["orders_per_second"], raw["transactions_per_second"]),

@@ -21,9 +21,12 @@ use crate::geocode::{AddressPlace, Gazetteer};
 use crate::products::{ProductRecord, ProductStatus, VariantRecord};
 use crate::store::{Db, Item, StoreError, from_item, keys};
 use crate::vouchers::{VoucherRecord, VoucherUsageRecord};
+use crate::warehouses::{ShopWarehousesRecord, orderable};
 
-/// Most lines one order placement takes (every line is one action of its transaction).
-pub const MAX_CHECKOUT_LINES: usize = 40;
+/// Most lines one order placement takes: a line is two actions of its transaction (the
+/// warehouse's stock row and the variant's sums), and three when its order is delivered or
+/// returned (with the ledger entry), all within DynamoDB's 100 actions.
+pub const MAX_CHECKOUT_LINES: usize = 25;
 /// Most shops one order placement splits into.
 pub const MAX_CHECKOUT_SHOPS: usize = 5;
 
@@ -33,6 +36,8 @@ pub struct Catalog {
     pub variants: HashMap<(String, String), VariantRecord>,
     pub products: HashMap<String, ProductRecord>,
     pub shops: HashMap<String, ShopRecord>,
+    /// Shop → the warehouses serving it (where its lines can be reserved).
+    pub serving: HashMap<String, ShopWarehousesRecord>,
     /// (scope, code) → voucher.
     pub vouchers: HashMap<(String, String), VoucherRecord>,
     /// (scope, code) → how often this buyer redeemed it.
@@ -44,6 +49,7 @@ enum Kind {
     Variant(String, String),
     Product(String),
     Shop(String),
+    Serving(String),
     Voucher(String, String),
     Usage(String, String),
 }
@@ -80,6 +86,10 @@ fn catalog_keys(
         out.push((
             keys::shop_profile(&l.line.shop_id),
             Kind::Shop(l.line.shop_id.clone()),
+        ));
+        out.push((
+            keys::shop_warehouses(&l.line.shop_id),
+            Kind::Serving(l.line.shop_id.clone()),
         ));
     }
     for (scope, code) in vouchers {
@@ -129,6 +139,9 @@ pub async fn load_catalog(
             }
             Kind::Shop(s) => {
                 catalog.shops.insert(s, from_item(item)?);
+            }
+            Kind::Serving(s) => {
+                catalog.serving.insert(s, from_item(item)?);
             }
             Kind::Voucher(scope, code) => {
                 catalog.vouchers.insert((scope, code), from_item(item)?);
@@ -270,11 +283,12 @@ fn line_problem<'a>(
     let (Some(v), Some(p)) = (variant, product) else {
         return (Some(LineProblem::Unavailable), variant, product);
     };
+    let available = orderable(v, catalog.serving.get(&line.line.shop_id));
     let problem = if p.status != ProductStatus::Active || !shop_ok {
         Some(LineProblem::Unavailable)
-    } else if v.available <= 0 {
+    } else if available <= 0 {
         Some(LineProblem::OutOfStock)
-    } else if v.available < line.line.quantity {
+    } else if available < line.line.quantity {
         Some(LineProblem::InsufficientStock)
     } else {
         None
@@ -384,7 +398,9 @@ pub fn quote(
                 unit_price: unit,
                 line_total: Money::new(unit.amount * l.line.quantity, unit.currency),
                 weight_grams: variant.map_or(0, |v| v.weight_grams),
-                available: variant.map_or(0, |v| v.available.max(0)),
+                available: variant.map_or(0, |v| {
+                    orderable(v, catalog.serving.get(&l.line.shop_id)).max(0)
+                }),
                 price_when_added: l.line.price_when_added,
                 price_changed: unit != l.line.price_when_added,
                 problem,

@@ -38,6 +38,7 @@ pub enum DomainEvent {
     StockChanged(StockChanged),
     StockLow(StockLow),
     ShopUpdated(ShopUpdated),
+    OrganizationInvitationCreated(OrganizationInvitationCreated),
     OrderPlaced(OrderPlaced),
     OrderConfirmed(OrderStatusChanged),
     OrderProcessing(OrderStatusChanged),
@@ -376,6 +377,10 @@ pub struct StockLow {
     pub sku: String,
     pub available: i64,
     pub threshold: i64,
+    /// The warehouse whose stock fell low; absent when the shop's total over its warehouses
+    /// did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warehouse_id: Option<String>,
 }
 
 /// A shop's profile or status changed (an admin suspended or reinstated it, its owner edited
@@ -384,6 +389,26 @@ pub struct StockLow {
 pub struct ShopUpdated {
     pub shop_id: String,
     pub status: crate::catalog::ShopStatus,
+}
+
+/// An organisation's owner invited an e-mail address (which may have no account yet) to join
+/// with a role. Carries the single-use invitation token for the notifier, which e-mails it to
+/// `email`: secret-bearing, never log its data.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrganizationInvitationCreated {
+    pub invitation_id: String,
+    pub org_id: String,
+    pub org_name: String,
+    /// The invited address (lower-cased).
+    pub email: String,
+    /// The account with that address, if there is one already.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    pub role: crate::catalog::MemberRole,
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub invited_by: String,
 }
 
 /// A user signed up. Carries the one-time e-mail verification token for the notifier: treat
@@ -463,6 +488,7 @@ impl DomainEvent {
             Self::StockChanged(_) => "StockChanged",
             Self::StockLow(_) => "StockLow",
             Self::ShopUpdated(_) => "ShopUpdated",
+            Self::OrganizationInvitationCreated(_) => "OrganizationInvitationCreated",
             Self::OrderPlaced(_) => "OrderPlaced",
             Self::OrderConfirmed(_) => "OrderConfirmed",
             Self::OrderProcessing(_) => "OrderProcessing",
@@ -544,7 +570,8 @@ impl DomainEvent {
             | Self::ProductDeleted(_)
             | Self::StockChanged(_)
             | Self::StockLow(_)
-            | Self::ShopUpdated(_) => source::CATALOG,
+            | Self::ShopUpdated(_)
+            | Self::OrganizationInvitationCreated(_) => source::CATALOG,
             Self::OrderPlaced(_)
             | Self::OrderConfirmed(_)
             | Self::OrderProcessing(_)
@@ -604,6 +631,7 @@ impl DomainEvent {
             Self::StockChanged(d) => serde_json::to_value(d),
             Self::StockLow(d) => serde_json::to_value(d),
             Self::ShopUpdated(d) => serde_json::to_value(d),
+            Self::OrganizationInvitationCreated(d) => serde_json::to_value(d),
             Self::OrderPlaced(d) => serde_json::to_value(d),
             Self::OrderConfirmed(d)
             | Self::OrderProcessing(d)

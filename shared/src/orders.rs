@@ -75,6 +75,19 @@ pub struct OrderLine {
     pub quantity: i64,
     pub line_total: Money,
     pub weight_grams: u32,
+    /// The warehouse the units were reserved in (and ship from, and come back to on a
+    /// return). Absent on orders placed before warehouses: the shop's default warehouse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warehouse_id: Option<String>,
+}
+
+impl OrderLine {
+    /// Where this line's units are held.
+    pub fn warehouse(&self, shop_id: &str) -> String {
+        self.warehouse_id
+            .clone()
+            .unwrap_or_else(|| keys::default_warehouse_id(shop_id))
+    }
 }
 
 /// One entry of an order's timeline.
@@ -106,6 +119,10 @@ pub struct ReturnRequest {
     pub decided_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision_note: Option<String>,
+    /// Set when the shop accepted the return with the units damaged: they are not restocked
+    /// (a `damage` ledger entry says so).
+    #[serde(default)]
+    pub damaged: bool,
 }
 
 /// `ORDER#<id>/ORDER`: one shop's part of a checkout. GSI1 lists a buyer's orders, GSI2 a
@@ -310,55 +327,38 @@ pub fn stats_on_place(
     )
 }
 
-/// The stock writes of a move, per line: releasing gives reserved units back to `available`;
-/// selling takes them out of `stock` and records the sale in the variant's ledger (so stock
-/// stays the sum of its ledger). Both require the units to be reserved.
+/// The stock writes of a move, per line, in the warehouse the line's units were reserved in
+/// (`shared::stock`): releasing gives reserved units back to `available`; selling takes them
+/// out of `stock` with a `sale` ledger entry; an accepted return puts them back with a `return`
+/// entry, or, when the shop found them damaged (`return_request.damaged`), only writes a
+/// `damage` entry of 0 units saying so. Releasing and selling require the units reserved.
 fn stock_actions(
     table: &str,
     order: &OrderRecord,
     effect: StockEffect,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
     let mut actions = Vec::new();
+    let damaged = order.return_request.as_ref().is_some_and(|r| r.damaged);
     for line in &order.lines {
-        let key = keys::variant(&line.product_id, &line.sku);
+        let (p, sku, q) = (&line.product_id, &line.sku, line.quantity);
+        let warehouse = line.warehouse(&order.shop_id);
         match effect {
             StockEffect::None => {}
-            StockEffect::Release => actions.push(tx::update(
-                table,
-                tx::UpdateSpec {
-                    key,
-                    update: "ADD reserved :minus, available :q, rev :one",
-                    condition: Some("reserved >= :q"),
-                    names: &[],
-                    values: vec![
-                        (":minus", n(-line.quantity)),
-                        (":q", n(line.quantity)),
-                        (":one", n(1)),
-                    ],
-                },
-            )?),
-            StockEffect::Sell => {
-                actions.push(tx::update(
-                    table,
-                    tx::UpdateSpec {
-                        key,
-                        update: "ADD stock :minus, reserved :minus",
-                        condition: Some("reserved >= :q"),
-                        names: &[],
-                        values: vec![(":minus", n(-line.quantity)), (":q", n(line.quantity))],
-                    },
-                )?);
-                actions.push(tx::put_new(
-                    table,
-                    &LedgerRecord::new(
-                        &line.product_id,
-                        &line.sku,
-                        -line.quantity,
-                        "sale",
-                        &format!("order:{}", order.id),
-                    ),
-                )?);
+            StockEffect::Release => {
+                actions.extend(crate::stock::release(table, p, sku, &warehouse, q)?)
             }
+            StockEffect::Sell => {
+                actions.extend(crate::stock::sell(table, p, sku, &warehouse, q, &order.id)?)
+            }
+            StockEffect::Restock if damaged => actions.push(tx::put_new(
+                table,
+                &LedgerRecord::new(p, sku, 0, "damage", &format!("order:{}", order.id))
+                    .at_warehouse(&warehouse)
+                    .with_note(format!("{q} returned units damaged; not restocked")),
+            )?),
+            StockEffect::Restock => actions.extend(crate::stock::restock(
+                table, p, sku, &warehouse, q, &order.id,
+            )?),
         }
     }
     Ok(actions)
@@ -539,7 +539,15 @@ fn plan(
                 .collect(),
         },
     )?];
-    actions.extend(stock_actions(table, order, from.stock_effect(to))?);
+    // The stock moves with the order as this move leaves it (an accepted return says there
+    // whether its units came back damaged).
+    let effect = from.stock_effect(to);
+    let stocked = if effect == StockEffect::Restock && !extra.is_empty() {
+        &with_extra(order, &extra)?
+    } else {
+        order
+    };
+    actions.extend(stock_actions(table, stocked, effect)?);
     if with_stats {
         actions.push(stats_on_move(table, from, to, &[order])?);
     }

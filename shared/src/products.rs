@@ -112,6 +112,10 @@ pub struct VariantRecord {
     /// document's version grows with the stock it shows (see `product_search::doc`).
     #[serde(default)]
     pub rev: u64,
+    /// Available units per warehouse (`shared::stock`), kept with the warehouse rows in the
+    /// same transactions: the checkout chooses a warehouse from it without reading the rows.
+    #[serde(default)]
+    pub warehouses: BTreeMap<String, i64>,
 }
 
 /// `PRODUCT#<id>/STATS`: counters the search document shows, kept by the search indexer (units
@@ -270,6 +274,41 @@ pub async fn load_product_with_stats(
     db: &Db,
     product_id: &str,
 ) -> Result<Option<(ProductRecord, Vec<VariantRecord>, ProductStats)>, StoreError> {
+    Ok(load_product_parts(db, product_id)
+        .await?
+        .map(|p| (p.product, p.variants, p.stats)))
+}
+
+/// Everything in a product's partition that routes read: one strongly consistent Query.
+pub struct ProductParts {
+    pub product: ProductRecord,
+    pub variants: Vec<VariantRecord>,
+    pub stats: ProductStats,
+    /// The variants' stock rows, one per (variant, warehouse) (`shared::stock`).
+    pub stock: Vec<crate::warehouses::StockRecord>,
+}
+
+impl ProductParts {
+    pub fn variant(&self, sku: &str) -> Option<&VariantRecord> {
+        self.variants.iter().find(|v| v.sku == sku)
+    }
+
+    pub fn stock_row(
+        &self,
+        sku: &str,
+        warehouse_id: &str,
+    ) -> Option<&crate::warehouses::StockRecord> {
+        self.stock
+            .iter()
+            .find(|r| r.sku == sku && r.warehouse_id == warehouse_id)
+    }
+}
+
+/// The product, its variants, counters and stock rows (`PK = PRODUCT#<id>`, `SK >= PRODUCT`).
+pub async fn load_product_parts(
+    db: &Db,
+    product_id: &str,
+) -> Result<Option<ProductParts>, StoreError> {
     let out = db
         .client
         .query()
@@ -284,6 +323,7 @@ pub async fn load_product_with_stats(
     let mut product = None;
     let mut variants = Vec::new();
     let mut stats = ProductStats::default();
+    let mut stock = Vec::new();
     for item in out.items.unwrap_or_default() {
         match item.get("SK") {
             Some(AttributeValue::S(sk)) if sk == keys::PRODUCT_SK => {
@@ -292,13 +332,21 @@ pub async fn load_product_with_stats(
             Some(AttributeValue::S(sk)) if sk.starts_with(keys::VARIANT_PREFIX) => {
                 variants.push(from_item::<VariantRecord>(item)?)
             }
+            Some(AttributeValue::S(sk)) if sk.starts_with(keys::STOCK_PREFIX) => {
+                stock.push(from_item(item)?)
+            }
             Some(AttributeValue::S(sk)) if sk == keys::PRODUCT_STATS_SK => {
                 stats = from_item::<ProductStats>(item)?
             }
             _ => {}
         }
     }
-    Ok(product.map(|p| (p, variants, stats)))
+    Ok(product.map(|product| ProductParts {
+        product,
+        variants,
+        stats,
+        stock,
+    }))
 }
 
 /// A variant as the API shows it, with the price a buyer pays now.
@@ -345,6 +393,13 @@ pub struct LedgerRecord {
     pub reason: String,
     pub actor: String,
     pub at: String,
+    /// The warehouse whose stock moved (absent on entries written before warehouses: those
+    /// are the shop's default warehouse's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warehouse_id: Option<String>,
+    /// What a zero-delta entry records (damaged returns, units lost in a transfer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl LedgerRecord {
@@ -360,7 +415,20 @@ impl LedgerRecord {
             reason: reason.into(),
             actor: actor.into(),
             at,
+            warehouse_id: None,
+            note: None,
         }
+    }
+
+    /// An entry of `warehouse_id`'s stock.
+    pub fn at_warehouse(mut self, warehouse_id: &str) -> Self {
+        self.warehouse_id = Some(warehouse_id.into());
+        self
+    }
+
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
     }
 }
 

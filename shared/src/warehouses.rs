@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use crate::catalog::{GeoPoint, MemberRecord, MemberRole, ShopAddress};
 use crate::error::ApiError;
 use crate::http::AuthUser;
+use crate::products::VariantRecord;
 use crate::store::{Db, keys};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -198,7 +199,9 @@ impl StockRecord {
 /// The shop's first warehouse, at the shop's address and serving only it, with the shop's list
 /// of serving warehouses: the puts that create both (with a new shop, or by `make migrate` for
 /// shops made before warehouses; both conditional on not existing).
-pub fn default_warehouse(shop: &crate::catalog::ShopRecord) -> (WarehouseRecord, ShopWarehousesRecord) {
+pub fn default_warehouse(
+    shop: &crate::catalog::ShopRecord,
+) -> (WarehouseRecord, ShopWarehousesRecord) {
     let id = keys::default_warehouse_id(&shop.id);
     let warehouse = WarehouseRecord::new(
         &id,
@@ -299,6 +302,21 @@ pub async fn check_warehouses_in_org(
     Ok(())
 }
 
+/// The most units of `variant` one order line can take: a line reserves from one warehouse, so
+/// the largest stock among the warehouses serving the shop (the variant's total before the shop
+/// has its warehouse list, i.e. before `make migrate`).
+pub fn orderable(variant: &VariantRecord, serving: Option<&ShopWarehousesRecord>) -> i64 {
+    match serving {
+        Some(serving) if !variant.warehouses.is_empty() => serving
+            .warehouses
+            .iter()
+            .filter_map(|w| variant.warehouses.get(&w.id).copied())
+            .max()
+            .unwrap_or(0),
+        _ => variant.available,
+    }
+}
+
 /// The warehouse a checkout line reserves from: among the shop's warehouses with at least
 /// `quantity` available (per the variant's `warehouses` map), the nearest to the buyer, then
 /// the one with the most available (then the smallest id, so the choice is deterministic).
@@ -376,4 +394,27 @@ mod tests {
         assert!(check_warehouse_member(&staff, "w2", WarehouseCap::Operate).is_err());
         assert!(check_warehouse_member(&staff, "w1", WarehouseCap::Manage).is_err());
     }
+}
+
+/// Checks and normalises a warehouse's address as a shop's is checked (`api-shops`'
+/// `ShopInput`): line and city trimmed text, an ISO country, coordinates in range and rounded
+/// to 7 decimal places (what DynamoDB numbers keep). Errors name `address.<field>`.
+pub fn check_address(address: &mut ShopAddress, e: &mut crate::validate::Errors) {
+    use crate::validate;
+    e.check(validate::text("address.line1", &mut address.line1, 1, 200));
+    e.check(validate::text("address.city", &mut address.city, 1, 100));
+    e.check(validate::country("address.country", &mut address.country));
+    let GeoPoint { lat, lng } = address.location;
+    if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+        e.push("address.location.lat", "must be between -90 and 90");
+    }
+    if !lng.is_finite() || !(-180.0..=180.0).contains(&lng) {
+        e.push("address.location.lng", "must be between -180 and 180");
+    }
+    // `+ 0.0` turns `-0.0` into 0; tiny values round to 0 instead of failing the write.
+    let round = |d: f64| (d * 1e7).round() / 1e7 + 0.0;
+    address.location = GeoPoint {
+        lat: round(lat),
+        lng: round(lng),
+    };
 }

@@ -15,10 +15,13 @@ struct Args {
     seed: bool,
     reindex: bool,
     reindex_only: bool,
+    migrate_only: bool,
+    /// `--migrate-only` against the table named by `TABLE_NAME` in the environment's AWS
+    /// account (credentials, region and `AWS_ENDPOINT_URL` as the SDK finds them), no stack file.
+    env_only: bool,
 }
 
-const USAGE: &str =
-    "usage: dev-server [--stack FILE] [--port N] [--no-pump] [--seed] [--reindex | --reindex-only]";
+const USAGE: &str = "usage: dev-server [--stack FILE] [--port N] [--no-pump] [--seed] [--reindex | --reindex-only] [--migrate-only [--env]]";
 
 const HELP: &str = "\
 Serves every API route of template.yaml on one port against the emulator described by the
@@ -34,6 +37,11 @@ options:
   --reindex      rebuild the search index from the table before serving (the local search
                  server keeps nothing between runs)
   --reindex-only rebuild the search index, print the report and exit (`make reindex`)
+  --migrate-only bring data written before this release to its shape (warehouses, stock
+                 rows, sharded listings; see shared::migrate), print the report and exit
+                 (`make migrate`); idempotent
+  --env          with --migrate-only: no stack file; the table is TABLE_NAME in the AWS
+                 account and region of the environment (how to migrate a deployed stack)
 
 environment:
   LOCAL_SCHEDULE_SECONDS=N   fire every schedule every N seconds instead of its rate(...)
@@ -50,6 +58,8 @@ fn args() -> anyhow::Result<Args> {
         seed: false,
         reindex: false,
         reindex_only: false,
+        migrate_only: false,
+        env_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -66,6 +76,8 @@ fn args() -> anyhow::Result<Args> {
             "--seed" => args.seed = true,
             "--reindex" => args.reindex = true,
             "--reindex-only" => args.reindex_only = true,
+            "--migrate-only" => args.migrate_only = true,
+            "--env" => args.env_only = true,
             "-h" | "--help" => {
                 println!("{USAGE}\n\n{HELP}");
                 std::process::exit(0);
@@ -78,6 +90,13 @@ fn args() -> anyhow::Result<Args> {
 
 fn main() -> anyhow::Result<()> {
     let args = args()?;
+    if args.env_only {
+        anyhow::ensure!(args.migrate_only, "--env goes with --migrate-only");
+        return tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(migrate_env());
+    }
     let stack = Stack::load(&args.stack)?;
     // The functions read their configuration from the environment, as on Lambda: give them
     // the resolved template environment before any thread starts.
@@ -119,6 +138,19 @@ fn main() -> anyhow::Result<()> {
         .block_on(run(args, stack))
 }
 
+/// `--migrate-only --env`: the deployed stack's table (`TABLE_NAME`), with the environment's
+/// AWS credentials.
+async fn migrate_env() -> anyhow::Result<()> {
+    shared::telemetry::init_with_time();
+    let table =
+        std::env::var("TABLE_NAME").context("--env needs TABLE_NAME (the stack's table)")?;
+    let sdk = shared::state::aws_config().await;
+    let db = shared::store::Db::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    let report = shared::migrate::run(&db).await.context("migrating")?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
 async fn run(args: Args, stack: Stack) -> anyhow::Result<()> {
     shared::telemetry::init_with_time();
     let state = shared::AppState::from_env().await?;
@@ -126,6 +158,11 @@ async fn run(args: Args, stack: Stack) -> anyhow::Result<()> {
     if args.seed {
         let created = dev_server::seed::seed(&state).await?;
         tracing::info!(created, "demo accounts ready");
+    }
+    if args.migrate_only {
+        let report = shared::migrate::run(&state.db).await.context("migrating")?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
     }
     if args.reindex || args.reindex_only {
         let indexer = consumer_search_indexer::Indexer::from_env().await?;

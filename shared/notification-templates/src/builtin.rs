@@ -62,6 +62,30 @@ fn source(
              ignore this e-mail.\n",
         ),
 
+        // ── org_invitation ──────────────────────────────────────────────────────────────
+        ("org_invitation", Email, Vi) => (
+            "Lời mời tham gia {{org}}",
+            "Xin chào,\n\n\
+             {{org}} mời bạn tham gia với vai trò {{role}}. Để nhận lời mời, hãy mở liên kết\n\
+             {{url}}/invitations/accept?token={{token}}\n\n\
+             hoặc đăng ký / đăng nhập bằng chính địa chỉ e-mail này kèm mã mời\n\
+             (trường invitation_token):\n\
+             Mã mời: {{token}}\n\n\
+             Lời mời có hiệu lực trong {{days}} ngày và chỉ dùng được một lần. Nếu bạn không \
+             mong đợi thư này, hãy bỏ qua.\n",
+        ),
+        ("org_invitation", Email, En) => (
+            "You are invited to join {{org}}",
+            "Hello,\n\n\
+             {{org}} invites you to join as {{role}}. To accept, open\n\
+             {{url}}/invitations/accept?token={{token}}\n\n\
+             or sign up or log in with this e-mail address and the invitation token\n\
+             (field invitation_token):\n\
+             Invitation token: {{token}}\n\n\
+             The invitation is valid for {{days}} days and works once. If you did not expect \
+             it, ignore this e-mail.\n",
+        ),
+
         // ── phone_verification ──────────────────────────────────────────────────────────
         ("phone_verification", Sms, Vi) => (
             "",

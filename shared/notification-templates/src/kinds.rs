@@ -71,6 +71,17 @@ pub const KINDS: &[Kind] = &[
             password set); `what` is a sentence in the recipient's language.",
     },
     Kind {
+        name: "org_invitation",
+        category: Category::Account,
+        priority: Priority::Critical,
+        channels: &[Email],
+        always_on: true,
+        variables: &["org", "role", "url", "token", "days"],
+        description: "To an invited address (which may have no account yet): an organisation \
+            invites it to join as `role` (in the recipient's language); the token is accepted \
+            on sign-up, on login or by POST /api/v1/invitations/accept, once, for `days` days.",
+    },
+    Kind {
         name: "order_placed",
         category: Category::Orders,
         priority: Priority::Critical,

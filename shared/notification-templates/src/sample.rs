@@ -68,6 +68,10 @@ pub(crate) fn value(kind: &str, var: &str, language: Language) -> Option<&'stati
         ("promotion", "message", En) => {
             "Thousands of products are up to 50% off until Sunday night. Get yours before they sell out!"
         }
+        ("org_invitation", "org", _) => "Nhà sách Phương Nam",
+        ("org_invitation", "role", Vi) => "nhân viên",
+        ("org_invitation", "role", En) => "staff",
+        ("org_invitation", "days", _) => "7",
         // the same in every kind and language
         (_, "name", _) => "Nguyễn Thu Hà",
         (_, "url", _) => "https://cho.example.vn",

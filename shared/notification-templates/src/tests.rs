@@ -46,7 +46,7 @@ fn template(title: &str, body: &str) -> Template {
 
 #[test]
 fn kinds_are_unique_found_by_name_and_use_distinct_channels() {
-    assert_eq!(KINDS.len(), 16);
+    assert_eq!(KINDS.len(), 17);
     for (i, k) in KINDS.iter().enumerate() {
         assert_eq!(kind(k.name).map(|f| f.name), Some(k.name));
         assert!(
@@ -200,6 +200,20 @@ fn english_texts_keep_what_the_end_to_end_tests_read() {
     assert!(reset.title.contains("password reset code"));
     assert!(reset.body.contains("Your password reset code is: {{code}}"));
     assert!(reset.body.contains("{{minutes}} minutes"));
+
+    let invite = en_email("org_invitation");
+    assert_eq!(invite.title, "You are invited to join {{org}}");
+    assert!(
+        invite
+            .body
+            .contains("{{org}} invites you to join as {{role}}.")
+    );
+    assert!(
+        invite
+            .body
+            .lines()
+            .any(|l| l == "Invitation token: {{token}}")
+    );
 
     let phone = builtin("phone_verification", Channel::Sms, Language::En).unwrap();
     assert!(phone.body.contains("{{code}}"));

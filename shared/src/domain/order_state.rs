@@ -37,6 +37,9 @@ pub enum StockEffect {
     Release,
     /// Reserved units leave the stock for good (delivery).
     Sell,
+    /// Sold units come back into the warehouse they left from (an accepted return, unless the
+    /// shop found them damaged).
+    Restock,
 }
 
 impl OrderStatus {
@@ -109,10 +112,13 @@ impl OrderStatus {
         matches!(self, Self::Cancelled | Self::PaymentFailed | Self::Refunded)
     }
 
-    /// What moving from `self` to `to` does to the reservation. Exactly one move out of the
+    /// What moving from `self` to `to` does to the stock. Exactly one move out of the
     /// reserving statuses happens per order (each is conditional on the current status), so a
-    /// reservation is released or sold exactly once.
+    /// reservation is released or sold exactly once; likewise one move accepts a return.
     pub fn stock_effect(self, to: OrderStatus) -> StockEffect {
+        if (self, to) == (Self::ReturnRequested, Self::Returned) {
+            return StockEffect::Restock;
+        }
         if !self.holds_reservation() || to.holds_reservation() {
             return StockEffect::None;
         }
@@ -165,16 +171,18 @@ mod tests {
     }
 
     #[test]
-    fn every_exit_from_a_reserving_status_releases_or_sells_and_nothing_else_touches_stock() {
+    fn every_exit_from_a_reserving_status_releases_or_sells_an_accepted_return_restocks_and_nothing_else_touches_stock()
+     {
         for from in OrderStatus::ALL {
             for to in OrderStatus::ALL {
                 if !from.can_become(to) {
                     continue;
                 }
                 let effect = from.stock_effect(to);
-                let expected = match (from.holds_reservation(), to) {
-                    (true, Delivered) => StockEffect::Sell,
-                    (true, Cancelled | PaymentFailed) => StockEffect::Release,
+                let expected = match (from.holds_reservation(), from, to) {
+                    (true, _, Delivered) => StockEffect::Sell,
+                    (true, _, Cancelled | PaymentFailed) => StockEffect::Release,
+                    (false, ReturnRequested, Returned) => StockEffect::Restock,
                     _ => StockEffect::None,
                 };
                 assert_eq!(effect, expected, "{from} → {to}");

@@ -136,9 +136,10 @@ pub fn gsi2_shop_stock(shop_id: &str) -> String {
 pub fn gsi2_stock_sort(product_id: &str, sku: &str, warehouse_id: &str) -> String {
     format!("{product_id}#{sku}#{warehouse_id}")
 }
-/// `TRANSFER#<id>/PROFILE`; GSI1 lists an organisation's transfers, newest first.
-pub fn transfer(transfer_id: &str) -> (String, String) {
-    (format!("TRANSFER#{transfer_id}"), PROFILE.to_owned())
+/// `STOCKTRANSFER#<id>/PROFILE`: a stock transfer between two warehouses (not a payment
+/// ledger's `TRANSFER#`); GSI1 lists an organisation's transfers, newest first.
+pub fn stock_transfer(transfer_id: &str) -> (String, String) {
+    (format!("STOCKTRANSFER#{transfer_id}"), PROFILE.to_owned())
 }
 pub fn gsi1_org_transfers(org_id: &str) -> String {
     format!("ORG#{org_id}#TRANSFERS")
@@ -705,4 +706,29 @@ pub fn gsi3_listing_due(shard: u32) -> String {
 }
 pub fn gsi3_listing_due_sort(at: i64, product_id: &str) -> String {
     format!("{at:012}#{product_id}")
+}
+
+// ---------------------------------------------------------------- invitations
+/// The invitations of one organisation (a partition of their own, so `ORG#` queries do not
+/// meet them).
+pub fn invitations_pk(org_id: &str) -> String {
+    format!("INVITES#{org_id}")
+}
+pub const INVITATION_PREFIX: &str = "INVITE#";
+/// `INVITES#<org>/INVITE#<invitation>`: one invitation (role, scope, status, token HMAC).
+pub fn invitation(org_id: &str, invitation_id: &str) -> (String, String) {
+    (
+        invitations_pk(org_id),
+        format!("{INVITATION_PREFIX}{invitation_id}"),
+    )
+}
+/// `INVITES#<org>/EMAIL#<lower-case e-mail>`: at most one live (pending, unexpired) invitation
+/// per address and organisation, written with the invitation under a condition.
+pub fn invitation_email_guard(org_id: &str, email_lower: &str) -> (String, String) {
+    (invitations_pk(org_id), format!("EMAIL#{email_lower}"))
+}
+/// `INVITETOKEN#<hmac(token)>/TOKEN`: from the e-mailed token to its invitation (the table
+/// never holds the token).
+pub fn invitation_token(token_hash: &str) -> (String, String) {
+    (format!("INVITETOKEN#{token_hash}"), "TOKEN".to_owned())
 }

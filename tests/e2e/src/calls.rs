@@ -52,3 +52,54 @@ impl Calls {
         std::mem::take(&mut self.0.lock().unwrap())
     }
 }
+
+/// Fails the first call of one DynamoDB operation after the service answered it, as a process
+/// that dies right after its write would: the write happened, the handler never hears so.
+#[derive(Debug, Clone)]
+pub struct LoseAnswer {
+    operation: &'static str,
+    lost: Arc<Mutex<u32>>,
+}
+
+impl Intercept for LoseAnswer {
+    fn name(&self) -> &'static str {
+        "lose-answer"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let op = cfg.load::<Metadata>().map(|m| m.name()).unwrap_or_default();
+        let mut lost = self.lost.lock().unwrap();
+        if op == self.operation && *lost == 0 {
+            *lost += 1;
+            return Err(format!("the process died after {op} was written").into());
+        }
+        Ok(())
+    }
+}
+
+impl LoseAnswer {
+    /// Replaces `client` by one that loses the answer of its first `operation`.
+    pub fn install(client: &mut aws_sdk_dynamodb::Client, operation: &'static str) -> Self {
+        let this = Self {
+            operation,
+            lost: Arc::default(),
+        };
+        let config = client
+            .config()
+            .to_builder()
+            .interceptor(this.clone())
+            .build();
+        *client = aws_sdk_dynamodb::Client::from_conf(config);
+        this
+    }
+
+    /// How many answers it lost (0 or 1).
+    pub fn lost(&self) -> u32 {
+        *self.lost.lock().unwrap()
+    }
+}

@@ -770,22 +770,46 @@ impl Ctx {
         Self::read(req.send().await.unwrap()).await
     }
 
-    /// Stock figures of one variant, as the shop's inventory view shows them.
+    /// Stock figures of one variant summed over the warehouses holding it, as the shop's
+    /// inventory view (every page of it) shows them: `stock`, `reserved`, `available`, and
+    /// `warehouses` (warehouse id → its row).
     pub async fn stock_of(&self, shop: &TestShop, product_id: &str, sku: &str) -> Value {
-        let r = self
-            .get(
-                &format!("/api/v1/shops/{}/inventory", shop.shop_id),
-                Some(&shop.seller_token),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        r.body["items"]
-            .as_array()
-            .unwrap()
+        let rows = self.inventory_rows(shop).await;
+        let mine: Vec<&Value> = rows
             .iter()
-            .find(|i| i["product_id"] == product_id && i["sku"] == sku)
-            .cloned()
-            .unwrap_or_else(|| panic!("{product_id}/{sku} not in the inventory: {}", r.text))
+            .filter(|i| i["product_id"] == product_id && i["sku"] == sku)
+            .collect();
+        assert!(!mine.is_empty(), "{product_id}/{sku} not in the inventory");
+        let sum = |field: &str| mine.iter().map(|r| r[field].as_i64().unwrap()).sum::<i64>();
+        json!({
+            "stock": sum("stock"),
+            "reserved": sum("reserved"),
+            "available": sum("available"),
+            "low_stock": mine.iter().any(|r| r["low_stock"] == true),
+            "warehouses": mine
+                .iter()
+                .map(|r| (r["warehouse_id"].as_str().unwrap().to_owned(), (*r).clone()))
+                .collect::<serde_json::Map<String, Value>>(),
+        })
+    }
+
+    /// Every row of `GET shops/{id}/inventory`, following the cursor.
+    pub async fn inventory_rows(&self, shop: &TestShop) -> Vec<Value> {
+        let mut rows = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/api/v1/shops/{}/inventory?limit=100", shop.shop_id);
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let r = self.get(&path, Some(&shop.seller_token)).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            rows.extend(r.body["items"].as_array().unwrap().iter().cloned());
+            match r.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return rows,
+            }
+        }
     }
 }
 

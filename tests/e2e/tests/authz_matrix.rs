@@ -110,6 +110,12 @@ enum Access {
     AssignedShipper,
     /// Looking for free shippers: sellers and admins; 403 to buyers.
     SellerOrAdmin,
+    /// The shop's main warehouse (the transfer's source): owners, admins and the staff member,
+    /// whose `warehouse_ids` include it; 403 to the manager (no warehouses); 404 to outsiders.
+    MainWarehouse,
+    /// The organisation's second warehouse (the transfer's target): owners and admins; 403 to
+    /// the staff member and the manager, who do not operate it; 404 to outsiders.
+    SecondWarehouse,
 }
 use Access::*;
 
@@ -153,6 +159,8 @@ fn expect(access: Access, who: Who) -> Want {
         (OwnShipper, Buyer | Admin) => Reach,
         (SellerOrAdmin, OtherSeller | Staff | Manager | Owner | Admin) => Pass,
         (SellerOrAdmin, Buyer | OtherBuyer) => Deny(403),
+        (MainWarehouse, Staff | Owner | Admin) | (SecondWarehouse, Owner | Admin) => Reach,
+        (MainWarehouse, Manager) | (SecondWarehouse, Staff | Manager) => Deny(403),
         // No relation to the resource: it does not exist for this caller.
         _ => Deny(404),
     }
@@ -261,6 +269,11 @@ const ROUTES: &[(&str, &str, Access, Body)] = &[
     ("POST", "/api/v1/organizations/{id}/members", OrgOwner, Body::Json(|f| json!({"email": f.joiner_email, "role": "staff", "shop_ids": [f.shop]}))),
     ("PUT", "/api/v1/organizations/{id}/members/{user_id}", OrgOwner, Body::Json(|f| json!({"role": "staff", "shop_ids": [f.shop]}))),
     ("DELETE", "/api/v1/organizations/{id}/members/{user_id}", OrgOwner, Body::None),
+    ("POST", "/api/v1/organizations/{id}/invitations", OrgOwner, Body::Json(|f| json!({"email": unique_email("matrix-invitee"), "role": "staff", "shop_ids": [f.shop]}))),
+    ("GET", "/api/v1/organizations/{id}/invitations", OrgOwner, Body::None),
+    ("DELETE", "/api/v1/organizations/{id}/invitations/{invitation_id}", OrgOwner, Body::None),
+    // an unknown token: a signed-in caller gets the 422, not a denial
+    ("POST", "/api/v1/invitations/accept", AnyUser, Body::Json(|_| json!({"token": "not-an-invitation-token"}))),
     ("POST", "/api/v1/organizations/{id}/shops", OrgOwner, Body::Json(|_| shop_profile())),
     ("GET", "/api/v1/organizations/{id}/shops", OrgMember, Body::None),
     ("GET", "/api/v1/shops", Public, Body::None),
@@ -333,6 +346,19 @@ const ROUTES: &[(&str, &str, Access, Body)] = &[
     ("POST", "/api/v1/shops/{id}/inventory/adjustments", Shop(ManageCatalog), Body::Json(|f| json!({"adjustments": [{"product_id": f.product, "sku": f.sku, "delta": 1, "reason": "restock"}]}))),
     ("GET", "/api/v1/products/{id}/variants/{sku}/ledger", Shop(ManageCatalog), Body::None),
     ("GET", "/api/v1/shops/{id}/inventory", Shop(ManageCatalog), Body::None),
+    // ... warehouses (the shop's main one, and a second one) and a transfer from main to second
+    ("POST", "/api/v1/organizations/{id}/warehouses", OrgOwner, Body::Json(|f| json!({"name": unique("Matrix depot "), "address": shop_profile()["address"], "shop_ids": [f.shop]}))),
+    ("GET", "/api/v1/organizations/{id}/warehouses", OrgMember, Body::None),
+    ("GET", "/api/v1/warehouses/{id}", MainWarehouse, Body::None),
+    ("PUT", "/api/v1/warehouses/{id}", OrgOwner, Body::Json(|f| json!({"name": "Matrix main", "address": shop_profile()["address"], "shop_ids": [f.shop]}))),
+    ("DELETE", "/api/v1/warehouses/{id}", OrgOwner, Body::None),
+    ("GET", "/api/v1/warehouses/{id}/inventory", MainWarehouse, Body::None),
+    ("POST", "/api/v1/transfers", MainWarehouse, Body::Json(|f| json!({"from_warehouse_id": f.warehouse, "to_warehouse_id": f.second_warehouse, "lines": [{"product_id": f.product, "sku": f.sku, "quantity": 1}]}))),
+    ("GET", "/api/v1/transfers/{id}", MainWarehouse, Body::None),
+    ("POST", "/api/v1/transfers/{id}/ship", MainWarehouse, Body::None),
+    ("POST", "/api/v1/transfers/{id}/receive", SecondWarehouse, Body::Json(|_| json!({"lines": []}))),
+    ("POST", "/api/v1/transfers/{id}/cancel", MainWarehouse, Body::None),
+    ("GET", "/api/v1/organizations/{id}/transfers", OrgMember, Body::None),
     // api-cart: every caller's own cart
     ("GET", "/api/v1/cart", AnyUser, Body::None),
     ("DELETE", "/api/v1/cart", AnyUser, Body::None),
@@ -463,6 +489,9 @@ struct Fx {
     member: String,
     /// An account the add-member row adds to the organisation.
     joiner_email: String,
+    /// A pending invitation to the organisation (the revoke row's, for callers without a
+    /// victim of their own).
+    invitation: String,
     /// An account (a plain buyer) the admin rows address by id; the login row logs it in.
     user: String,
     login_email: String,
@@ -492,6 +521,11 @@ struct Fx {
     /// What a DELETE row deletes, per caller allowed to: a deletion is not repeatable, so each
     /// gets a resource of its own. Keyed by the path segment before the parameter.
     victims: HashMap<(&'static str, Who), String>,
+    /// The shop's main warehouse (the staff member operates it) and a second one of the
+    /// organisation serving the shop; a transfer of one unit from the first to the second.
+    warehouse: String,
+    second_warehouse: String,
+    transfer: String,
 }
 
 /// The callers a DELETE row of `kind` (`/…/{kind}/{param}` at the end) lets delete.
@@ -531,6 +565,7 @@ fn fill(f: &Fx, who: Who, method: &str, template: &str) -> String {
         let value = match (kind, *seg) {
             ("organizations", "{id}") => &f.org,
             ("members", "{user_id}") => &f.member,
+            ("invitations", "{invitation_id}") => &f.invitation,
             ("shops", "{id}") => &f.shop,
             ("products" | "items" | "saved", "{id}") => &f.product,
             (_, "{sku}") => &f.sku,
@@ -550,6 +585,8 @@ fn fill(f: &Fx, who: Who, method: &str, template: &str) -> String {
             ("shipping" | "assign", "{order_id}") => &f.order,
             ("track", "{tracking_number}") => &f.tracking,
             ("carriers", "{carrier}") => &carrier,
+            ("warehouses", "{id}") => &f.warehouse,
+            ("transfers", "{id}") => &f.transfer,
             _ => panic!("no fixture for {seg} in {template}"),
         };
         out.push(value.clone());
@@ -647,6 +684,59 @@ async fn fixtures(ctx: &Ctx) -> Fx {
         futures::future::join_all(method_victims.iter().map(|_| saved_method(ctx, &buyer))),
     );
     let sku = skus[0].clone();
+
+    // Warehouses: the staff member operates the shop's main one; a second one serves the shop
+    // too; a transfer of one unit from main to second waits; and an empty warehouse per caller
+    // the close row lets close.
+    let warehouse = format!("{shop_id}-main");
+    let new_warehouse = || async {
+        let r = ctx
+            .post(
+                &format!("/api/v1/organizations/{org}/warehouses"),
+                Some(&owner),
+                json!({"name": unique("Matrix depot "), "address": shop_profile()["address"], "shop_ids": [shop_id]}),
+            )
+            .await;
+        created_id(&r, "opening a warehouse")
+    };
+    let second_warehouse = new_warehouse().await;
+    let mut warehouse_victims = Vec::new();
+    for who in deleters("warehouses") {
+        warehouse_victims.push((who, new_warehouse().await));
+    }
+    let r = ctx
+        .put(
+            &format!("/api/v1/organizations/{org}/members/{}", staff.0),
+            Some(&owner),
+            json!({"role": "staff", "shop_ids": [shop_id], "warehouse_ids": [warehouse]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "giving the staff member the main warehouse: {}", r.text);
+    let r = ctx
+        .post(
+            "/api/v1/transfers",
+            Some(&owner),
+            json!({"from_warehouse_id": warehouse, "to_warehouse_id": second_warehouse, "lines": [{"product_id": product, "sku": sku, "quantity": 1}]}),
+        )
+        .await;
+    let transfer = created_id(&r, "requesting a transfer");
+
+    // Invitations: one the rows name, and one per caller the revoke row lets revoke.
+    let invite = || async {
+        let r = ctx
+            .post(
+                &format!("/api/v1/organizations/{org}/invitations"),
+                Some(&owner),
+                json!({"email": unique_email("matrix-invitee"), "role": "staff", "shop_ids": [shop_id]}),
+            )
+            .await;
+        created_id(&r, "inviting an address")
+    };
+    let invitation = invite().await;
+    let mut invitation_victims = Vec::new();
+    for who in deleters("invitations") {
+        invitation_victims.push((who, invite().await));
+    }
 
     // The product's images (one per deleter, and one for the cover row), the buyer's two
     // orders (paid online, cash on delivery) and a line left in the cart, the vouchers.
@@ -789,6 +879,12 @@ async fn fixtures(ctx: &Ctx) -> Fx {
     for (who, id) in method_victims.iter().zip(&victim_methods) {
         victims.insert(("methods", *who), id.clone());
     }
+    for (who, id) in warehouse_victims {
+        victims.insert(("warehouses", who), id);
+    }
+    for (who, id) in invitation_victims {
+        victims.insert(("invitations", who), id);
+    }
     // The search-backed product routes need the product in the index (the event pipeline
     // indexes it asynchronously).
     eventually("the matrix product indexed for search", || async {
@@ -818,6 +914,7 @@ async fn fixtures(ctx: &Ctx) -> Fx {
         media_ids,
         member,
         joiner_email,
+        invitation,
         user,
         login_email,
         address,
@@ -835,6 +932,9 @@ async fn fixtures(ctx: &Ctx) -> Fx {
         shipper,
         tracking,
         victims,
+        warehouse,
+        second_warehouse,
+        transfer,
     }
 }
 

@@ -15,6 +15,7 @@ use shared::auth;
 use shared::events::{self, DomainEvent, PasswordResetRequested, UserRegistered};
 use shared::http::{AuthUser, ValidJson, no_content};
 use shared::identity::{EmailGuard, UserRecord, UserView, find_user_by_email, load_user};
+use shared::invitations;
 use shared::store::{StoreError, keys, n, s, tx};
 use shared::{ApiError, AppState};
 use utoipa_axum::router::OpenApiRouter;
@@ -68,12 +69,14 @@ struct VerificationToken {
     expires_at: i64,
 }
 
-/// Register a new account and e-mail a verification link.
+/// Register a new account and e-mail a verification link; with `invitation_token`, the account
+/// joins the inviting organisation in the same transaction (an invalid token creates nothing).
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = TAG,
     request_body = RegisterRequest,
     responses(
-        (status = 201, description = "Account created; a verification e-mail is on its way", body = UserView),
-        (status = 409, description = "The e-mail address is already registered", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Account created (with `invitation_token`: and a member of the inviting organisation); a verification e-mail is on its way", body = UserView),
+        (status = 403, description = "`invitation_token` is an invitation for another e-mail address; nothing was created", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The e-mail address is already registered, or `invitation_token` expired, was revoked or was already used; nothing was created", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
     ))]
 #[tracing::instrument(skip_all)]
@@ -81,10 +84,26 @@ async fn register(
     State(state): State<AppState>,
     ValidJson(req): ValidJson<RegisterRequest>,
 ) -> Result<Response, ApiError> {
+    let user_id = ulid::Ulid::new().to_string();
+    // The invitation is checked before anything is created; its writes join the transaction.
+    let acceptance = match &req.invitation_token {
+        Some(token) => Some(
+            invitations::Acceptance::prepare(
+                &state.db,
+                &state.keys,
+                token,
+                &user_id,
+                &req.email,
+                "invitation_token",
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let password = req.password.clone();
     let hash = blocking(move || auth::hash_password(&password)).await?;
     let user = UserRecord::new(
-        ulid::Ulid::new().to_string(),
+        user_id,
         req.email.clone(),
         req.name.clone(),
         hash,
@@ -106,15 +125,17 @@ async fn register(
         verification_token: token,
     });
     let table = &state.db.table;
-    let result = state
-        .db
-        .transact(vec![
-            tx::put_new(table, &EmailGuard::new(&user.email, &user.id))?,
-            tx::put_new(table, &user)?,
-            tx::put_new(table, &verification)?,
-            events::outbox_put(table, &event)?,
-        ])
-        .await;
+    let mut actions = vec![
+        tx::put_new(table, &EmailGuard::new(&user.email, &user.id))?,
+        tx::put_new(table, &user)?,
+        tx::put_new(table, &verification)?,
+        events::outbox_put(table, &event)?,
+    ];
+    let offset = actions.len();
+    if let Some(a) = &acceptance {
+        actions.extend(a.actions(table)?);
+    }
+    let result = state.db.transact(actions).await;
     match result {
         Ok(()) => {}
         Err(e) if e.failed_condition_index() == Some(0) => {
@@ -122,19 +143,31 @@ async fn register(
                 "an account with this e-mail address already exists".into(),
             ));
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            if let Some(a) = &acceptance
+                && let Some(problem) = a.explain(&state.db, &e, offset).await?
+            {
+                return Err(problem);
+            }
+            return Err(e.into());
+        }
+    }
+    if let Some(a) = &acceptance {
+        tracing::info!(user_id = %user.id, org_id = %a.member.org_id, invitation_id = %a.invitation.id, "invitation accepted on registration");
     }
     tracing::info!(user_id = %user.id, "user registered");
     Ok((StatusCode::CREATED, Json(UserView::from(&user))).into_response())
 }
 
-/// Log in with e-mail and password.
+/// Log in with e-mail and password; with `invitation_token`, also accept an invitation to an
+/// organisation sent to this address (the membership exists before the tokens are issued).
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = TAG,
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = TokenPair),
         (status = 401, description = "Wrong e-mail or password (the same answer either way)", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The account is disabled", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The account is disabled, or `invitation_token` is an invitation for another e-mail address", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invitation_token` expired, was revoked or was already used, or the account is a member already; no session was started", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed logins; see Retry-After", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
     ))]
@@ -164,6 +197,9 @@ async fn login(
     }
     if !user.is_active() {
         return Err(ApiError::Forbidden("this account is disabled".into()));
+    }
+    if let Some(token) = &req.invitation_token {
+        invitations::accept(&state.db, &state.keys, token, &user, "invitation_token").await?;
     }
     let tokens = session::start(&state, &user).await?;
     tracing::info!(user_id = %user.id, "user logged in");

@@ -42,6 +42,12 @@ pub struct RegisterRequest {
     /// `buyer` (default) or `seller`.
     #[serde(default)]
     pub role: Option<SignupRole>,
+    /// The token of an invitation to an organisation, sent to this e-mail address: the new
+    /// account joins it in the same transaction. It is checked before anything is created; an
+    /// invalid one fails the registration (see `POST /api/v1/invitations/accept` for the rules).
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, pattern = "^[A-Za-z0-9_-]+$")]
+    pub invitation_token: Option<String>,
 }
 
 impl Validate for RegisterRequest {
@@ -54,7 +60,27 @@ impl Validate for RegisterRequest {
             &self.password,
             Some(&self.email),
         ));
+        e.check(invitation_token_field(&self.invitation_token));
         e.finish()
+    }
+}
+
+/// An invitation token is URL-safe base64 (the e-mail's).
+fn invitation_token_field(token: &Option<String>) -> Result<(), FieldError> {
+    match token {
+        Some(t)
+            if t.is_empty()
+                || t.len() > 200
+                || !t
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Err(FieldError::new(
+                "invitation_token",
+                "must be the invitation token from the e-mail",
+            ))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -78,6 +104,12 @@ pub struct LoginRequest {
     pub email: String,
     #[schema(min_length = 1, max_length = 128)]
     pub password: String,
+    /// The token of an invitation to an organisation, sent to this account's address: accepted
+    /// once the password is verified, before the session starts. An invalid one fails the
+    /// login with the invitation's problem (log in without it to sign in anyway).
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, pattern = "^[A-Za-z0-9_-]+$")]
+    pub invitation_token: Option<String>,
 }
 
 impl Validate for LoginRequest {
@@ -89,6 +121,7 @@ impl Validate for LoginRequest {
         } else if self.password.chars().count() > auth::PASSWORD_MAX_LEN {
             e.push("password", "must be at most 128 characters long");
         }
+        e.check(invitation_token_field(&self.invitation_token));
         e.finish()
     }
 }

@@ -1,29 +1,36 @@
-//! Stock: adjustments with a reason (single and bulk), the per-variant ledger, the shop's
-//! inventory view with its low-stock list, and `StockLow` once per downward crossing of a
-//! variant's threshold. Every adjustment updates the variant and appends its ledger entry in one
-//! transaction, so stock always equals the ledger's sum; counters use `ADD`, so concurrent
-//! adjustments never lose an update, and a condition keeps available stock from going negative.
+//! Stock: adjustments with a reason (single and bulk) in a warehouse, the per-variant ledger
+//! (filterable by warehouse), the shop's inventory view (one Query per page) with its low-stock
+//! filter, and — in `warehouses` and `transfers` — the organisation's warehouses and the
+//! transfers between them. Every movement goes through `shared::stock`: the warehouse's row,
+//! the variant's sums and the ledger entry in one transaction (stock always equals the ledger's
+//! sum, per warehouse and in total), with `StockLow` in that same transaction when it crosses
+//! a threshold.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use shared::catalog::{Capability, authorize_shop};
-use shared::domain::available;
 use shared::error::FieldError;
-use shared::events::{self, DomainEvent, StockChanged, StockLow};
 use shared::http::{AuthUser, ListResponse, PageQuery, Query, ValidJson};
-use shared::products::{LedgerRecord, ProductRecord, VariantRecord, load_product};
-use shared::store::{QuerySpec, StoreError, keys, n, tx};
+use shared::products::{ProductRecord, VariantRecord, load_product};
+use shared::stock::{self, ApplyError, Change, MAX_STOCK, Refusal};
+use shared::store::{Filter, QuerySpec, keys, s};
 use shared::validate::{Errors, Validate};
+use shared::warehouses::{StockRecord, WarehouseCap, WarehouseRecord, WarehouseStatus};
 use shared::{ApiError, AppState};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub mod transfers;
+pub mod warehouses;
+
 pub const TAG: &str = "inventory";
-/// Adjustments in one bulk request (3 transaction actions each).
-pub const MAX_BULK: usize = 30;
+/// Adjustments in one bulk request: each is up to six actions of its transaction (stock row,
+/// variant sums, ledger entry, `StockChanged`, `StockLow` for the warehouse and the total).
+pub const MAX_BULK: usize = 15;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(shared::openapi::base())
@@ -31,6 +38,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(bulk_adjust))
         .routes(routes!(ledger))
         .routes(routes!(inventory))
+        .merge(warehouses::api())
+        .merge(transfers::api())
 }
 
 pub fn router(state: AppState) -> axum::Router {
@@ -64,12 +73,13 @@ pub struct AdjustRequest {
     #[schema(example = 12, minimum = -1_000_000_000_i64, maximum = 1_000_000_000_i64)]
     pub delta: i64,
     pub reason: Reason,
+    /// The warehouse whose stock changes: one serving the product's shop (default: the shop's
+    /// main warehouse, `<shop id>-main`).
+    #[serde(default)]
+    pub warehouse_id: Option<String>,
 }
 
-const MAX_DELTA: i64 = 1_000_000_000;
-/// Most units one variant may hold (as at creation): repeated restocks cannot grow a stock past
-/// what every reader's `i64` holds (DynamoDB numbers would go on to 38 digits).
-const MAX_STOCK: i64 = 1_000_000_000;
+const MAX_DELTA: i64 = MAX_STOCK;
 
 fn check_delta(field: &str, delta: i64, reason: Reason) -> Result<(), FieldError> {
     // A range check, not `abs()`: `i64::MIN.abs()` overflows.
@@ -108,13 +118,16 @@ pub struct BulkItem {
     #[schema(minimum = -1_000_000_000_i64, maximum = 1_000_000_000_i64)]
     pub delta: i64,
     pub reason: Reason,
+    /// As in a single adjustment (default: the shop's main warehouse).
+    #[serde(default)]
+    pub warehouse_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkAdjustRequest {
-    /// 1 to 30 adjustments, applied all or none; each variant once.
-    #[schema(min_items = 1, max_items = 30)]
+    /// 1 to 15 adjustments, applied all or none; each variant once.
+    #[schema(min_items = 1, max_items = 15)]
     pub adjustments: Vec<BulkItem>,
 }
 
@@ -122,7 +135,7 @@ impl Validate for BulkAdjustRequest {
     fn validate(&mut self) -> Result<(), Vec<FieldError>> {
         let mut e = Errors::default();
         if self.adjustments.is_empty() || self.adjustments.len() > MAX_BULK {
-            e.push("adjustments", "give 1 to 30 adjustments");
+            e.push("adjustments", "give 1 to 15 adjustments");
         }
         let mut seen = std::collections::BTreeSet::new();
         for (i, a) in self.adjustments.iter_mut().enumerate() {
@@ -132,6 +145,7 @@ impl Validate for BulkAdjustRequest {
                 a.delta,
                 a.reason,
             ));
+            // One transaction writes a variant's sums once: one adjustment per variant.
             if !seen.insert((a.product_id.clone(), a.sku.clone())) {
                 e.push(
                     &format!("adjustments[{i}].sku"),
@@ -143,7 +157,7 @@ impl Validate for BulkAdjustRequest {
     }
 }
 
-/// Stock figures of one variant.
+/// Stock figures of one variant, summed over its warehouses.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StockLevel {
     pub product_id: String,
@@ -154,6 +168,8 @@ pub struct StockLevel {
     pub available: i64,
     pub low_stock_threshold: i64,
     pub low_stock: bool,
+    /// Available units per warehouse.
+    pub warehouses: BTreeMap<String, i64>,
 }
 
 fn level(p: &ProductRecord, v: &VariantRecord) -> StockLevel {
@@ -163,142 +179,100 @@ fn level(p: &ProductRecord, v: &VariantRecord) -> StockLevel {
         sku: v.sku.clone(),
         stock: v.stock,
         reserved: v.reserved,
-        available: available(v.stock, v.reserved),
+        available: v.available,
         low_stock_threshold: v.low_stock_threshold,
         low_stock: v.available <= v.low_stock_threshold,
+        warehouses: v.warehouses.clone(),
     }
 }
 
-/// The three writes of one adjustment.
-fn adjustment_actions(
-    table: &str,
-    product: &ProductRecord,
-    sku: &str,
-    delta: i64,
-    reason: Reason,
-    actor: &str,
-) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, StoreError> {
-    Ok(vec![
-        tx::update(
-            table,
-            tx::UpdateSpec {
-                key: keys::variant(&product.id, sku),
-                update: "ADD stock :d, available :d, rev :one",
-                condition: Some(
-                    "attribute_exists(PK) AND available >= :need AND stock <= :ceiling",
-                ),
-                names: &[],
-                values: vec![
-                    (":d", n(delta)),
-                    (":one", n(1)),
-                    (":need", n((-delta).max(0))),
-                    (":ceiling", n(MAX_STOCK - delta.max(0))),
-                ],
-            },
-        )?,
-        tx::put_new(
-            table,
-            &LedgerRecord::new(&product.id, sku, delta, reason.as_str(), actor),
-        )?,
-        events::outbox_put(
-            table,
-            &DomainEvent::StockChanged(StockChanged {
-                product_id: product.id.clone(),
-                shop_id: product.shop_id.clone(),
-                sku: sku.into(),
-                delta,
-                reason: reason.as_str().into(),
-            }),
-        )?,
-    ])
-}
-
-/// After an adjustment: raise `StockLow` if this change crossed the threshold downwards (the
-/// flag's condition makes it once per crossing), or re-arm the flag after a restock.
-async fn track_low_stock(
-    state: &AppState,
-    product: &ProductRecord,
-    sku: &str,
-) -> Result<Option<VariantRecord>, ApiError> {
-    let Some(v) = state
-        .db
-        .get::<VariantRecord>(keys::variant(&product.id, sku))
-        .await?
-    else {
-        return Ok(None);
-    };
-    let table = &state.db.table;
-    let low = v.available <= v.low_stock_threshold;
-    if low && !v.low_stock {
-        let event = DomainEvent::StockLow(StockLow {
-            product_id: product.id.clone(),
-            shop_id: product.shop_id.clone(),
-            org_id: product.org_id.clone(),
-            sku: sku.into(),
-            available: v.available,
-            threshold: v.low_stock_threshold,
-        });
-        let flagged = state
-            .db
-            .transact(vec![
-                tx::update(
-                    table,
-                    tx::UpdateSpec {
-                        key: keys::variant(&product.id, sku),
-                        update: "SET low_stock = :true",
-                        condition: Some("available <= low_stock_threshold AND low_stock = :false"),
-                        names: &[],
-                        values: vec![
-                            (":true", AttributeValue::Bool(true)),
-                            (":false", AttributeValue::Bool(false)),
-                        ],
-                    },
-                )?,
-                events::outbox_put(table, &event)?,
-            ])
-            .await;
-        match flagged {
-            Ok(()) => {
-                tracing::info!(product_id = %product.id, sku, available = v.available, "stock low")
-            }
-            Err(StoreError::TransactionCanceled(_)) => {} // another request flagged this crossing
-            Err(e) => return Err(e.into()),
-        }
-    } else if !low && v.low_stock {
-        let rearmed = state
-            .db
-            .transact(vec![tx::update(
-                table,
-                tx::UpdateSpec {
-                    key: keys::variant(&product.id, sku),
-                    update: "SET low_stock = :false",
-                    condition: Some("available > low_stock_threshold AND low_stock = :true"),
-                    names: &[],
-                    values: vec![
-                        (":true", AttributeValue::Bool(true)),
-                        (":false", AttributeValue::Bool(false)),
-                    ],
-                },
-            )?])
-            .await;
-        if let Err(e) = rearmed
-            && !matches!(e, StoreError::TransactionCanceled(_))
-        {
-            return Err(e.into());
-        }
-    }
-    Ok(Some(v))
-}
-
-/// A product of the caller's shops with its variants (see `shared::products::load_for_seller`).
-async fn product_for(
+/// The warehouse an adjustment of `product` goes to: the shop's main warehouse, or a named
+/// one that serves the shop and that the caller operates (owners, and members given it).
+/// 422 naming `field` otherwise: it is the request's warehouse that is wrong.
+async fn adjustment_warehouse(
     state: &AppState,
     caller: &AuthUser,
-    product_id: &str,
-) -> Result<(ProductRecord, Vec<VariantRecord>), ApiError> {
-    let (product, variants, _) =
-        shared::products::load_for_seller(&state.db, caller, product_id).await?;
-    Ok((product, variants))
+    product: &ProductRecord,
+    requested: Option<&str>,
+    field: &str,
+) -> Result<String, ApiError> {
+    let main = keys::default_warehouse_id(&product.shop_id);
+    let Some(id) = requested.filter(|id| *id != main) else {
+        return Ok(main);
+    };
+    let refused = || {
+        ApiError::field(
+            field,
+            "is not an open warehouse serving this product's shop",
+        )
+    };
+    let warehouse: WarehouseRecord = state
+        .db
+        .get(keys::warehouse(id))
+        .await?
+        .ok_or_else(refused)?;
+    if warehouse.org_id != product.org_id
+        || warehouse.status != WarehouseStatus::Active
+        || !warehouse.shop_ids.contains(&product.shop_id)
+    {
+        return Err(refused());
+    }
+    shared::warehouses::authorize_warehouse(&state.db, caller, id, WarehouseCap::Operate).await?;
+    Ok(id.to_owned())
+}
+
+/// A refused or conflicting adjustment in the caller's words.
+fn adjust_error(e: ApplyError, what: impl Fn(usize) -> String) -> ApiError {
+    match e {
+        ApplyError::Refused {
+            index,
+            refusal: Refusal::Unknown,
+        } => ApiError::NotFound(format!("{}: no such variant", what(index))),
+        ApplyError::Refused {
+            index,
+            refusal: Refusal::NotEnough { available },
+        } => ApiError::Conflict(format!(
+            "{}: not enough available stock in that warehouse to remove that many units ({available} available); nothing was applied",
+            what(index)
+        )),
+        ApplyError::Refused {
+            index,
+            refusal: Refusal::TooMuch,
+        } => ApiError::Conflict(format!(
+            "{}: the stock would pass 10^9 units; nothing was applied",
+            what(index)
+        )),
+        ApplyError::Refused {
+            refusal: Refusal::NotMigrated,
+            ..
+        }
+        | ApplyError::Extra { .. }
+        | ApplyError::Busy => ApiError::Unavailable {
+            retry_after_secs: 1,
+        },
+        ApplyError::Store(e) => e.into(),
+    }
+}
+
+/// The variants' stock as it now is.
+async fn levels(
+    state: &AppState,
+    products: &[ProductRecord],
+    wanted: &[(String, String)],
+) -> Result<Vec<StockLevel>, ApiError> {
+    let keys: Vec<_> = wanted.iter().map(|(p, s)| keys::variant(p, s)).collect();
+    let mut found: Vec<VariantRecord> = Vec::new();
+    for item in state.db.batch_get(&keys).await? {
+        found.push(shared::store::from_item(item)?);
+    }
+    Ok(wanted
+        .iter()
+        .filter_map(|(p, sku)| {
+            let product = products.iter().find(|x| &x.id == p)?;
+            let v = found.iter().find(|v| &v.product_id == p && &v.sku == sku)?;
+            Some(level(product, v))
+        })
+        .collect())
 }
 
 /// Seller: adjust a variant's stock with a reason; the change is appended to its ledger.
@@ -309,8 +283,10 @@ async fn product_for(
         (status = 200, description = "Stock after the adjustment", body = StockLevel),
         shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such product or variant in the caller's shops", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not enough available stock to remove, or the stock would pass 10^9 units", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not enough available stock in that warehouse to remove, or the stock would pass 10^9 units", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Concurrent changes kept moving this stock, or it is not in a warehouse yet (before the data migration ran); retry", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
+        (status = 422, description = "Invalid body, or `warehouse_id` is not an open warehouse serving the product's shop", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
@@ -320,33 +296,35 @@ async fn adjust(
     Path((id, sku)): Path<(String, String)>,
     ValidJson(req): ValidJson<AdjustRequest>,
 ) -> Result<Json<StockLevel>, ApiError> {
-    let (product, variants) = product_for(&state, &caller, &id).await?;
+    let (product, variants, _) = shared::products::load_for_seller(&state.db, &caller, &id).await?;
     let sku = sku.to_uppercase();
     if !variants.iter().any(|v| v.sku == sku) {
         return Err(ApiError::NotFound("no such variant".into()));
     }
-    let actions = adjustment_actions(
-        &state.db.table,
+    let warehouse_id = adjustment_warehouse(
+        &state,
+        &caller,
         &product,
-        &sku,
-        req.delta,
-        req.reason,
-        caller.id(),
-    )?;
-    match state.db.transact(actions).await {
-        Ok(()) => {}
-        Err(e) if e.failed_condition_index() == Some(0) => {
-            return Err(ApiError::Conflict(
-                "not enough available stock to remove that many units, or the stock would pass 10^9 units"
-                    .into(),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    let v = track_low_stock(&state, &product, &sku)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such variant".into()))?;
-    Ok(Json(level(&product, &v)))
+        req.warehouse_id.as_deref(),
+        "warehouse_id",
+    )
+    .await?;
+    let change = Change {
+        product_id: product.id.clone(),
+        sku: sku.clone(),
+        warehouse_id,
+        delta: req.delta,
+        reason: req.reason.as_str().into(),
+        note: None,
+        announce: true,
+    };
+    stock::apply(&state.db, &[change], caller.id(), &|| Ok(Vec::new()))
+        .await
+        .map_err(|e| adjust_error(e, |_| sku.clone()))?;
+    let mut out = levels(&state, std::slice::from_ref(&product), &[(id, sku)]).await?;
+    out.pop()
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("no such variant".into()))
 }
 
 /// Seller: several adjustments in one shop, applied all or none.
@@ -358,7 +336,9 @@ async fn adjust(
         shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such shop in the caller's organisations", body = shared::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not enough available stock for one of them, or one would pass 10^9 units (none applied)", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Concurrent changes kept moving this stock, or it is not in a warehouse yet (before the data migration ran); retry", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
+        (status = 422, description = "Invalid body, an unknown variant, or an `adjustments[i].warehouse_id` that is not an open warehouse serving the shop", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
@@ -369,8 +349,8 @@ async fn bulk_adjust(
     ValidJson(req): ValidJson<BulkAdjustRequest>,
 ) -> Result<Json<ListResponse<StockLevel>>, ApiError> {
     authorize_shop(&state.db, &caller, &shop_id, Capability::ManageCatalog).await?;
-    let mut products = Vec::new();
-    let mut actions = Vec::new();
+    let mut products: Vec<ProductRecord> = Vec::new();
+    let mut changes = Vec::new();
     for (i, a) in req.adjustments.iter().enumerate() {
         let unknown = || {
             ApiError::field(
@@ -384,34 +364,37 @@ async fn bulk_adjust(
         if product.shop_id != shop_id || !variants.iter().any(|v| v.sku == a.sku) {
             return Err(unknown());
         }
-        actions.extend(adjustment_actions(
-            &state.db.table,
+        let warehouse_id = adjustment_warehouse(
+            &state,
+            &caller,
             &product,
-            &a.sku,
-            a.delta,
-            a.reason,
-            caller.id(),
-        )?);
+            a.warehouse_id.as_deref(),
+            &format!("adjustments[{i}].warehouse_id"),
+        )
+        .await?;
+        changes.push(Change {
+            product_id: product.id.clone(),
+            sku: a.sku.clone(),
+            warehouse_id,
+            delta: a.delta,
+            reason: a.reason.as_str().into(),
+            note: None,
+            announce: true,
+        });
         products.push(product);
     }
-    match state.db.transact(actions).await {
-        Ok(()) => {}
-        Err(e) if e.failed_condition_index().is_some() => {
-            let i = e.failed_condition_index().unwrap_or_default() / 3;
-            return Err(ApiError::Conflict(format!(
-                "adjustments[{i}]: not enough available stock, or the stock would pass 10^9 units; nothing was applied"
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    let mut items = Vec::new();
-    for (a, product) in req.adjustments.iter().zip(&products) {
-        if let Some(v) = track_low_stock(&state, product, &a.sku).await? {
-            items.push(level(product, &v));
+    stock::apply(&state.db, &changes, caller.id(), &|| Ok(Vec::new()))
+        .await
+        .map_err(|e| adjust_error(e, |i| format!("adjustments[{i}]")))?;
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    for c in &changes {
+        let k = (c.product_id.clone(), c.sku.clone());
+        if !wanted.contains(&k) {
+            wanted.push(k);
         }
     }
     Ok(Json(ListResponse {
-        items,
+        items: levels(&state, &products, &wanted).await?,
         next_cursor: None,
     }))
 }
@@ -424,11 +407,33 @@ pub struct LedgerEntry {
     pub reason: String,
     pub actor: String,
     pub at: String,
+    /// The warehouse whose stock moved (absent on entries from before warehouses: the shop's
+    /// main warehouse).
+    #[serde(default)]
+    pub warehouse_id: Option<String>,
+    /// What a zero-delta entry records (a damaged return, units missing from a transfer).
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
-/// Seller: a variant's stock ledger, oldest first; its deltas sum to the current stock.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LedgerQuery {
+    /// Only the entries of this warehouse (a page may then be short and still have a cursor).
+    #[param(min_length = 1)]
+    pub warehouse_id: Option<String>,
+    /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// Opaque cursor from the previous page.
+    #[param(min_length = 1, pattern = "^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
+}
+
+/// Seller: a variant's stock ledger, oldest first; its deltas sum to the current stock, and
+/// one warehouse's (`?warehouse_id=`) to that warehouse's.
 #[utoipa::path(get, path = "/api/v1/products/{id}/variants/{sku}/ledger", tag = TAG, security(("bearer" = [])),
-    params(("id" = String, Path, description = "Product id"), ("sku" = String, Path, description = "Variant SKU"), PageQuery),
+    params(("id" = String, Path, description = "Product id"), ("sku" = String, Path, description = "Variant SKU"), LedgerQuery),
     responses(
         (status = 200, description = "Ledger entries", body = ListResponse<LedgerEntry>),
         (status = 400, description = "Malformed query string", body = shared::error::Problem, content_type = "application/problem+json"),
@@ -442,20 +447,38 @@ async fn ledger(
     State(state): State<AppState>,
     caller: AuthUser,
     Path((id, sku)): Path<(String, String)>,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<LedgerQuery>,
 ) -> Result<Json<ListResponse<LedgerEntry>>, ApiError> {
-    let page = q.pagination()?;
-    product_for(&state, &caller, &id).await?;
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .pagination()?;
+    let (product, ..) = shared::products::load_for_seller(&state.db, &caller, &id).await?;
+    // Entries from before warehouses carry none: they are the main warehouse's.
+    let main = keys::default_warehouse_id(&product.shop_id);
+    let filter = q.warehouse_id.as_deref().map(|w| Filter {
+        expression: if w == main {
+            "warehouse_id = :w OR attribute_not_exists(warehouse_id)"
+        } else {
+            "warehouse_id = :w"
+        },
+        names: &[],
+        values: vec![(":w", s(w))],
+    });
     let result = state
         .db
-        .query_page::<LedgerEntry>(QuerySpec {
-            index: None,
-            pk: keys::ledger_pk(&id, &sku.to_uppercase()),
-            sk_prefix: None,
-            ascending: true,
-            limit: page.limit,
-            start: page.start,
-        })
+        .query_page_filtered::<LedgerEntry>(
+            QuerySpec {
+                index: None,
+                pk: keys::ledger_pk(&id, &sku.to_uppercase()),
+                sk_prefix: None,
+                ascending: true,
+                limit: page.limit,
+                start: page.start,
+            },
+            filter,
+        )
         .await?;
     Ok(Json(ListResponse {
         items: result.items,
@@ -463,21 +486,69 @@ async fn ledger(
     }))
 }
 
+/// A variant's stock in one warehouse.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StockRow {
+    pub product_id: String,
+    pub product_name: String,
+    pub sku: String,
+    pub warehouse_id: String,
+    pub stock: i64,
+    pub reserved: i64,
+    pub available: i64,
+    pub low_stock_threshold: i64,
+    pub low_stock: bool,
+}
+
+impl From<StockRecord> for StockRow {
+    fn from(r: StockRecord) -> Self {
+        Self {
+            low_stock: r.low_stock(),
+            product_id: r.product_id,
+            product_name: r.product_name,
+            sku: r.sku,
+            warehouse_id: r.warehouse_id,
+            stock: r.stock,
+            reserved: r.reserved,
+            available: r.available,
+            low_stock_threshold: r.low_stock_threshold,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct InventoryQuery {
-    /// Only variants at or below their low-stock threshold.
+    /// Only rows at or below their low-stock threshold (a page may then be short and still
+    /// have a cursor).
     pub low_stock: Option<bool>,
+    /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// Opaque cursor from the previous page.
+    #[param(min_length = 1, pattern = "^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
 }
 
-/// Seller: stock of every variant of the shop's products (or only the low ones).
+/// The low-stock filter of the inventory views.
+pub fn low_stock_filter(low_only: Option<bool>) -> Option<Filter<'static>> {
+    low_only.unwrap_or(false).then(|| Filter {
+        expression: "available <= low_stock_threshold",
+        names: &[],
+        values: Vec::new(),
+    })
+}
+
+/// Seller: the stock of every variant of the shop in every warehouse holding it, by product
+/// and SKU (or only the low rows); one Query per page.
 #[utoipa::path(get, path = "/api/v1/shops/{id}/inventory", tag = TAG, security(("bearer" = [])),
     params(("id" = String, Path, description = "Shop id"), InventoryQuery),
     responses(
-        (status = 200, description = "Stock levels", body = ListResponse<StockLevel>),
+        (status = 200, description = "Stock rows, one per variant and warehouse", body = ListResponse<StockRow>),
         (status = 400, description = "Malformed query string", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such shop in the caller's organisations", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid limit or cursor", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,
     ))]
 #[tracing::instrument(skip_all)]
@@ -486,33 +557,30 @@ async fn inventory(
     caller: AuthUser,
     Path(shop_id): Path<String>,
     Query(q): Query<InventoryQuery>,
-) -> Result<Json<ListResponse<StockLevel>>, ApiError> {
-    authorize_shop(&state.db, &caller, &shop_id, Capability::ManageCatalog).await?;
-    let products = state
-        .db
-        .query_page::<ProductRecord>(QuerySpec {
-            index: Some("GSI2"),
-            pk: keys::gsi2_shop_products(&shop_id),
-            sk_prefix: None,
-            ascending: false,
-            limit: 100,
-            start: None,
-        })
-        .await?;
-    let mut items = Vec::new();
-    for p in products.items {
-        if let Some((p, variants)) = load_product(&state.db, &p.id).await? {
-            items.extend(
-                variants
-                    .iter()
-                    .map(|v| level(&p, v))
-                    .filter(|l| !q.low_stock.unwrap_or(false) || l.low_stock),
-            );
-        }
+) -> Result<Json<ListResponse<StockRow>>, ApiError> {
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
     }
+    .pagination()?;
+    authorize_shop(&state.db, &caller, &shop_id, Capability::ManageCatalog).await?;
+    let result = state
+        .db
+        .query_page_filtered::<StockRecord>(
+            QuerySpec {
+                index: Some("GSI2"),
+                pk: keys::gsi2_shop_stock(&shop_id),
+                sk_prefix: None,
+                ascending: true,
+                limit: page.limit,
+                start: page.start,
+            },
+            low_stock_filter(q.low_stock),
+        )
+        .await?;
     Ok(Json(ListResponse {
-        items,
-        next_cursor: None,
+        items: result.items.into_iter().map(StockRow::from).collect(),
+        next_cursor: result.next_cursor,
     }))
 }
 

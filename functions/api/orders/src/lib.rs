@@ -243,15 +243,17 @@ async fn preview(
 }
 
 /// Buyer: place the cart's orders — one per shop, stock reserved, vouchers redeemed — in one
-/// all-or-nothing transaction. Requires `Idempotency-Key`: a retry with the same key and body
+/// all-or-nothing transaction. Each line reserves from one warehouse of its shop: the nearest
+/// to the delivery address with enough units, then the one with the most (the order's lines
+/// name it). Requires `Idempotency-Key`: a retry with the same key and body
 /// returns the first response (header `idempotent-replayed: true`); another body is refused.
 #[utoipa::path(post, path = "/api/v1/orders", tag = TAG, security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, min_length = 8, max_length = 255, pattern = "^[!-~]+$", description = "8–255 visible ASCII characters, unique per checkout attempt")),
     request_body = CheckoutRequest,
     responses(
         (status = 201, description = "The orders placed (also the replayed response of a retry)", body = CheckoutResult),
-        (status = 409, description = "A line sold out, a voucher ran out, or the cart changed meanwhile; nothing was ordered", body = shared::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Too much contention; retry with the same Idempotency-Key", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A line sold out (in every warehouse that could serve it, or no single warehouse holds its quantity), a voucher ran out, or the cart changed meanwhile; nothing was ordered", body = shared::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too much contention, or a line's stock is not in a warehouse yet (before the data migration ran); retry with the same Idempotency-Key", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::BodyErrors,
         (status = 422, description = "Invalid body, or the parcels cannot travel as asked: `shipping_method` (same-day beyond 30 km, over 50 kg) or `address_id` (not in the address book, outside Vietnam or the delivery area)", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,
@@ -711,6 +713,7 @@ async fn request_return(
         requested_at: shared::now_rfc3339(),
         decided_at: None,
         decision_note: None,
+        damaged: false,
     };
     let extra = vec![("return_request", shared::store::value(&request)?)];
     apply(
@@ -910,11 +913,23 @@ async fn deliver(
     .await
 }
 
-/// Shop: accept a return request (the order becomes `returned`; the refund follows).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AcceptReturnQuery {
+    /// The returned units arrived damaged: they are not restocked, and a `damage` ledger entry
+    /// records them (default false: they go back into the warehouse they left from).
+    pub damaged: Option<bool>,
+}
+
+/// Shop: accept a return request (the order becomes `returned`; the refund follows). The
+/// returned units go back into the warehouse each line was reserved in, with a `return`
+/// ledger entry, in the same transaction as the move, so a return is restocked exactly once
+/// (a second accept finds the order `returned`: 409); `?damaged=true` restocks nothing.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/return/accept", tag = TAG, security(("bearer" = [])),
-    params(("id" = String, Path, description = "Order id")),
+    params(("id" = String, Path, description = "Order id"), AcceptReturnQuery),
     responses(
         (status = 200, description = "The order, now returned", body = Order),
+        (status = 400, description = "Malformed query string", body = shared::error::Problem, content_type = "application/problem+json"),
         ShopMoveErrors,
         (status = 409, description = "No return was requested, or the order changed meanwhile", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::AuthErrors,
@@ -924,14 +939,28 @@ async fn accept_return(
     State(state): State<AppState>,
     caller: AuthUser,
     Path(id): Path<String>,
+    Query(q): Query<AcceptReturnQuery>,
 ) -> Result<Json<Order>, ApiError> {
-    let extra = vec![("return_request.decided_at", s(shared::now_rfc3339()))];
-    shop_move(
+    let damaged = q.damaged.unwrap_or(false);
+    let extra = vec![
+        ("return_request.decided_at", s(shared::now_rfc3339())),
+        (
+            "return_request.damaged",
+            aws_sdk_dynamodb::types::AttributeValue::Bool(damaged),
+        ),
+    ];
+    let note = if damaged {
+        "return accepted; units damaged, not restocked"
+    } else {
+        "return accepted; units restocked"
+    };
+    shop_move_from(
         &state,
         &caller,
         &id,
+        OrderStatus::ReturnRequested,
         OrderStatus::Returned,
-        Some("return accepted".into()),
+        Some(note.into()),
         extra,
     )
     .await

@@ -165,6 +165,8 @@ pub struct ReturnView {
     pub photo_urls: Vec<String>,
     pub decided_at: Option<String>,
     pub decision_note: Option<String>,
+    /// The shop accepted the return with the units damaged (not restocked).
+    pub damaged: bool,
 }
 
 /// One shop's order, as buyers, sellers and admins see it.
@@ -250,6 +252,7 @@ impl Order {
                 photo_urls,
                 decided_at: r.decided_at.clone(),
                 decision_note: r.decision_note.clone(),
+                damaged: r.damaged,
             }),
             timeline: o.timeline.clone(),
         }

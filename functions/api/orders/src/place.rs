@@ -17,8 +17,10 @@ use shared::orders::{
     self, OrderLine, OrderRecord, PAYMENT_WINDOW_SECS, PaymentMethod, ShippingAddress,
     TimelineEntry,
 };
-use shared::store::{Item, StoreError, from_item, keys, n, tx};
+use shared::stock;
+use shared::store::{Item, StoreError, from_item, keys, tx};
 use shared::vouchers::redeem_actions;
+use shared::warehouses::choose_warehouse;
 use shared::{ApiError, AppState};
 
 use crate::model::{CheckoutRequest, CheckoutResult, Order};
@@ -203,6 +205,43 @@ fn no_address() -> ApiError {
     ApiError::field("address_id", "is not an address of your address book")
 }
 
+/// The warehouse a line reserves from: the nearest to the buyer among the shop's warehouses
+/// with enough of it, then the one with the most (`shared::warehouses::choose_warehouse`),
+/// decided from the variant's per-warehouse counts in the catalogue read (no read per line).
+fn warehouse_for(
+    catalog: &Catalog,
+    shop_id: &str,
+    line: &checkout::QuoteLine,
+    buyer: &AddressPlace,
+) -> Result<String, ApiError> {
+    let variant = catalog
+        .variants
+        .get(&(line.product_id.clone(), line.sku.clone()));
+    let serving = catalog.serving.get(shop_id);
+    match (variant, serving) {
+        (Some(v), Some(serving)) if !v.warehouses.is_empty() => choose_warehouse(
+            &serving.warehouses,
+            &v.warehouses,
+            line.quantity,
+            Some(buyer.point()),
+        )
+        .map(|w| w.id.clone())
+        .ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "{}: no single warehouse of the shop holds {} units; order fewer",
+                line.sku, line.quantity
+            ))
+        }),
+        // Stock not yet in warehouses (before `make migrate` ran): nothing to reserve from.
+        _ => Err(ApiError::Unavailable {
+            retry_after_secs: 60,
+        }),
+    }
+}
+
+/// Placements of one request when a reservation lost a race (see [`place`]).
+const PLACE_ATTEMPTS: u32 = 3;
+
 /// What each action of the checkout transaction is, to explain a cancellation.
 enum Action {
     Order,
@@ -231,228 +270,235 @@ pub async fn place(
     address.place = Some(place.clone());
     let cart = basket.cart;
     check_limits(&cart)?;
-    let catalog = checkout::load_catalog(
-        &state.db,
-        user_id,
-        &cart.lines,
-        &checkout::applied_vouchers(&cart),
-    )
-    .await?;
-    let now = shared::now_epoch();
-    let delivery = Delivery {
-        method: req.shipping_method,
-        to: &place,
-    };
-    let quote = ready_quote(&cart, &catalog, now, &delivery)?;
-
-    let table = &state.db.table;
-    let created_at = shared::now_rfc3339();
-    let checkout_id = ulid::Ulid::new().to_string();
-    let (status, payment_due_at) = match req.payment_method {
-        PaymentMethod::Cod => (OrderStatus::Confirmed, None),
-        PaymentMethod::Online => (OrderStatus::PendingPayment, Some(now + PAYMENT_WINDOW_SECS)),
-    };
-    let mut orders_out: Vec<OrderRecord> = Vec::new();
-    let mut actions: Vec<TransactWriteItem> = Vec::new();
-    let mut kinds: Vec<Action> = Vec::new();
-    for shop in &quote.shops {
-        let id = ulid::Ulid::new().to_string();
-        let shop_record = &catalog.shops[&shop.shop_id];
-        let lines: Vec<OrderLine> = shop
-            .lines
-            .iter()
-            .map(|l| OrderLine {
-                product_id: l.product_id.clone(),
-                sku: l.sku.clone(),
-                name: l.name.clone(),
-                attributes: l.attributes.clone(),
-                list_price: l.list_price,
-                unit_price: l.unit_price,
-                quantity: l.quantity,
-                line_total: l.line_total,
-                weight_grams: l.weight_grams,
-            })
-            .collect();
-        let (pk, sk) = keys::order(&id);
-        let sort = keys::order_sort(&created_at, &id);
-        let applied_shop_voucher = shop.voucher.as_ref().filter(|v| v.applies);
-        let order = OrderRecord {
-            pk,
-            sk,
-            gsi1pk: keys::gsi1_buyer_orders(user_id),
-            gsi1sk: sort.clone(),
-            gsi2pk: keys::gsi2_shop_orders(&shop.shop_id),
-            gsi2sk: sort,
-            gsi3pk: payment_due_at.map(|_| keys::gsi3_due(keys::Due::Payment, &id)),
-            gsi3sk: payment_due_at.map(|due| orders::due_sort(due, &id)),
-            entity_type: orders::ORDER_ENTITY.into(),
-            id: id.clone(),
-            checkout_id: checkout_id.clone(),
-            buyer_id: user_id.into(),
-            shop_id: shop.shop_id.clone(),
-            shop_name: shop.shop_name.clone(),
-            org_id: shop_record.org_id.clone(),
-            status,
-            payment_method: req.payment_method,
-            currency: quote.currency(),
-            lines,
-            subtotal: shop.subtotal.amount,
-            shop_discount: shop.shop_discount.amount,
-            platform_discount: shop.platform_discount.amount,
-            shipping_fee: shop.shipping_fee.amount,
-            tax_included: shop.tax_included.amount,
-            total: shop.total.amount,
-            weight_grams: shop.weight_grams,
-            shop_voucher: applied_shop_voucher.map(|v| v.code.clone()),
-            platform_voucher: quote
-                .platform_voucher
-                .as_ref()
-                .filter(|v| v.applies && shop.platform_discount.amount > 0)
-                .map(|v| v.code.clone()),
-            shipping_address: address.clone(),
-            shipping_method: req.shipping_method,
-            shipping_quote: shop.shipping.clone(),
-            note: req.note.clone(),
-            created_at: created_at.clone(),
-            updated_at: created_at.clone(),
-            payment_due_at,
-            shipment: None,
-            delivered_at: None,
-            cancel_reason: None,
-            return_request: None,
-            timeline: vec![TimelineEntry {
-                status,
-                at: created_at.clone(),
-                actor: "buyer".into(),
-                note: Some(match req.payment_method {
-                    PaymentMethod::Cod => "placed; cash on delivery".into(),
-                    PaymentMethod::Online => "placed; waiting for payment".into(),
-                }),
-            }],
+    // A line whose warehouse sold out between the read and the write is placed again from a
+    // fresh read (another warehouse may still hold it); other conflicts are answered.
+    for attempt in 1..=PLACE_ATTEMPTS {
+        let catalog = checkout::load_catalog(
+            &state.db,
+            user_id,
+            &cart.lines,
+            &checkout::applied_vouchers(&cart),
+        )
+        .await?;
+        let now = shared::now_epoch();
+        let delivery = Delivery {
+            method: req.shipping_method,
+            to: &place,
         };
-        actions.push(tx::put_new(table, &order)?);
-        kinds.push(Action::Order);
-        for l in &order.lines {
-            actions.push(tx::update(
+        let quote = ready_quote(&cart, &catalog, now, &delivery)?;
+
+        let table = &state.db.table;
+        let created_at = shared::now_rfc3339();
+        let checkout_id = ulid::Ulid::new().to_string();
+        let (status, payment_due_at) = match req.payment_method {
+            PaymentMethod::Cod => (OrderStatus::Confirmed, None),
+            PaymentMethod::Online => (OrderStatus::PendingPayment, Some(now + PAYMENT_WINDOW_SECS)),
+        };
+        let mut orders_out: Vec<OrderRecord> = Vec::new();
+        let mut actions: Vec<TransactWriteItem> = Vec::new();
+        let mut kinds: Vec<Action> = Vec::new();
+        for shop in &quote.shops {
+            let id = ulid::Ulid::new().to_string();
+            let shop_record = &catalog.shops[&shop.shop_id];
+            let lines: Vec<OrderLine> = shop
+                .lines
+                .iter()
+                .map(|l| {
+                    Ok(OrderLine {
+                        product_id: l.product_id.clone(),
+                        sku: l.sku.clone(),
+                        name: l.name.clone(),
+                        attributes: l.attributes.clone(),
+                        list_price: l.list_price,
+                        unit_price: l.unit_price,
+                        quantity: l.quantity,
+                        line_total: l.line_total,
+                        weight_grams: l.weight_grams,
+                        warehouse_id: Some(warehouse_for(&catalog, &shop.shop_id, l, &place)?),
+                    })
+                })
+                .collect::<Result<_, ApiError>>()?;
+            let (pk, sk) = keys::order(&id);
+            let sort = keys::order_sort(&created_at, &id);
+            let applied_shop_voucher = shop.voucher.as_ref().filter(|v| v.applies);
+            let order = OrderRecord {
+                pk,
+                sk,
+                gsi1pk: keys::gsi1_buyer_orders(user_id),
+                gsi1sk: sort.clone(),
+                gsi2pk: keys::gsi2_shop_orders(&shop.shop_id),
+                gsi2sk: sort,
+                gsi3pk: payment_due_at.map(|_| keys::gsi3_due(keys::Due::Payment, &id)),
+                gsi3sk: payment_due_at.map(|due| orders::due_sort(due, &id)),
+                entity_type: orders::ORDER_ENTITY.into(),
+                id: id.clone(),
+                checkout_id: checkout_id.clone(),
+                buyer_id: user_id.into(),
+                shop_id: shop.shop_id.clone(),
+                shop_name: shop.shop_name.clone(),
+                org_id: shop_record.org_id.clone(),
+                status,
+                payment_method: req.payment_method,
+                currency: quote.currency(),
+                lines,
+                subtotal: shop.subtotal.amount,
+                shop_discount: shop.shop_discount.amount,
+                platform_discount: shop.platform_discount.amount,
+                shipping_fee: shop.shipping_fee.amount,
+                tax_included: shop.tax_included.amount,
+                total: shop.total.amount,
+                weight_grams: shop.weight_grams,
+                shop_voucher: applied_shop_voucher.map(|v| v.code.clone()),
+                platform_voucher: quote
+                    .platform_voucher
+                    .as_ref()
+                    .filter(|v| v.applies && shop.platform_discount.amount > 0)
+                    .map(|v| v.code.clone()),
+                shipping_address: address.clone(),
+                shipping_method: req.shipping_method,
+                shipping_quote: shop.shipping.clone(),
+                note: req.note.clone(),
+                created_at: created_at.clone(),
+                updated_at: created_at.clone(),
+                payment_due_at,
+                shipment: None,
+                delivered_at: None,
+                cancel_reason: None,
+                return_request: None,
+                timeline: vec![TimelineEntry {
+                    status,
+                    at: created_at.clone(),
+                    actor: "buyer".into(),
+                    note: Some(match req.payment_method {
+                        PaymentMethod::Cod => "placed; cash on delivery".into(),
+                        PaymentMethod::Online => "placed; waiting for payment".into(),
+                    }),
+                }],
+            };
+            actions.push(tx::put_new(table, &order)?);
+            kinds.push(Action::Order);
+            for l in &order.lines {
+                let warehouse = l.warehouse(&order.shop_id);
+                for action in stock::reserve(table, &l.product_id, &l.sku, &warehouse, l.quantity)?
+                {
+                    actions.push(action);
+                    kinds.push(Action::Reserve(l.sku.clone()));
+                }
+            }
+            if let Some(v) = applied_shop_voucher {
+                let record =
+                    &catalog.vouchers[&(keys::voucher_scope(Some(&shop.shop_id)), v.code.clone())];
+                actions.extend(redeem_actions(table, record, user_id, now)?);
+                kinds.push(Action::Voucher(v.code.clone()));
+                kinds.push(Action::VoucherUsage(v.code.clone()));
+            }
+            actions.push(events::outbox_put(
                 table,
-                tx::UpdateSpec {
-                    key: keys::variant(&l.product_id, &l.sku),
-                    update: "ADD reserved :q, available :minus, rev :one",
-                    condition: Some("attribute_exists(PK) AND available >= :q"),
-                    names: &[],
-                    values: vec![
-                        (":q", n(l.quantity)),
-                        (":minus", n(-l.quantity)),
-                        (":one", n(1)),
-                    ],
-                },
+                &DomainEvent::OrderPlaced(OrderPlaced {
+                    order_id: order.id.clone(),
+                    checkout_id: checkout_id.clone(),
+                    buyer_id: user_id.into(),
+                    shop_id: order.shop_id.clone(),
+                    shop_name: order.shop_name.clone(),
+                    org_id: order.org_id.clone(),
+                    status,
+                    payment_method: req.payment_method.as_str().into(),
+                    total: order.money(order.total),
+                    payment_due_at: payment_due_at.and_then(shared::format_epoch),
+                    items: order
+                        .lines
+                        .iter()
+                        .map(|l| shared::events::OrderedItem {
+                            product_id: l.product_id.clone(),
+                            sku: l.sku.clone(),
+                            quantity: l.quantity,
+                        })
+                        .collect(),
+                }),
             )?);
-            kinds.push(Action::Reserve(l.sku.clone()));
+            kinds.push(Action::Other);
+            orders_out.push(order);
         }
-        if let Some(v) = applied_shop_voucher {
-            let record =
-                &catalog.vouchers[&(keys::voucher_scope(Some(&shop.shop_id)), v.code.clone())];
+        if let Some(v) = quote.platform_voucher.as_ref().filter(|v| v.applies) {
+            let record = &catalog.vouchers[&(keys::voucher_scope(None), v.code.clone())];
             actions.extend(redeem_actions(table, record, user_id, now)?);
             kinds.push(Action::Voucher(v.code.clone()));
             kinds.push(Action::VoucherUsage(v.code.clone()));
         }
-        actions.push(events::outbox_put(
+        let (pk, sk) = keys::checkout(&checkout_id);
+        actions.push(tx::put_new(
             table,
-            &DomainEvent::OrderPlaced(OrderPlaced {
-                order_id: order.id.clone(),
-                checkout_id: checkout_id.clone(),
+            &orders::CheckoutRecord {
+                pk,
+                sk,
+                entity_type: "checkout".into(),
+                id: checkout_id.clone(),
                 buyer_id: user_id.into(),
-                shop_id: order.shop_id.clone(),
-                shop_name: order.shop_name.clone(),
-                org_id: order.org_id.clone(),
-                status,
-                payment_method: req.payment_method.as_str().into(),
-                total: order.money(order.total),
-                payment_due_at: payment_due_at.and_then(shared::format_epoch),
-                items: order
-                    .lines
-                    .iter()
-                    .map(|l| shared::events::OrderedItem {
-                        product_id: l.product_id.clone(),
-                        sku: l.sku.clone(),
-                        quantity: l.quantity,
-                    })
-                    .collect(),
-            }),
+                order_ids: orders_out.iter().map(|o| o.id.clone()).collect(),
+                payment_method: req.payment_method,
+                currency: quote.currency(),
+                total: quote.total.amount,
+                created_at: created_at.clone(),
+                payment_due_at,
+            },
         )?);
         kinds.push(Action::Other);
-        orders_out.push(order);
-    }
-    if let Some(v) = quote.platform_voucher.as_ref().filter(|v| v.applies) {
-        let record = &catalog.vouchers[&(keys::voucher_scope(None), v.code.clone())];
-        actions.extend(redeem_actions(table, record, user_id, now)?);
-        kinds.push(Action::Voucher(v.code.clone()));
-        kinds.push(Action::VoucherUsage(v.code.clone()));
-    }
-    let (pk, sk) = keys::checkout(&checkout_id);
-    actions.push(tx::put_new(
-        table,
-        &orders::CheckoutRecord {
-            pk,
-            sk,
-            entity_type: "checkout".into(),
-            id: checkout_id.clone(),
-            buyer_id: user_id.into(),
-            order_ids: orders_out.iter().map(|o| o.id.clone()).collect(),
-            payment_method: req.payment_method,
-            currency: quote.currency(),
-            total: quote.total.amount,
-            created_at: created_at.clone(),
-            payment_due_at,
-        },
-    )?);
-    kinds.push(Action::Other);
-    let purchased: Vec<CartLine> = cart.lines.clone();
-    actions.push(shared::cart::remove_purchased(table, user_id, &purchased)?);
-    kinds.push(Action::Cart);
-    actions.push(orders::stats_on_place(table, user_id, &orders_out)?);
-    kinds.push(Action::Other);
+        let purchased: Vec<CartLine> = cart.lines.clone();
+        actions.push(shared::cart::remove_purchased(table, user_id, &purchased)?);
+        kinds.push(Action::Cart);
+        actions.push(orders::stats_on_place(table, user_id, &orders_out)?);
+        kinds.push(Action::Other);
 
-    let result = CheckoutResult {
-        checkout_id: checkout_id.clone(),
-        orders: orders_out
-            .iter()
-            .map(|o| Order::from_record(o, Vec::new()))
-            .collect(),
-        subtotal: quote.subtotal,
-        discount: quote.discount,
-        shipping_fee: quote.shipping_fee,
-        tax_included: quote.tax_included,
-        total: quote.total,
-        payment_due_at: payment_due_at.and_then(shared::format_epoch),
-    };
-    let body = serde_json::to_string(&result).map_err(ApiError::internal)?;
-    actions.push(tx::put_new(
-        table,
-        &IdempotencyRecord::new(idem_key.clone(), &hash, StatusCode::CREATED, &body),
-    )?);
-    kinds.push(Action::Other);
-    debug_assert!(actions.len() <= shared::store::MAX_TRANSACTION_ITEMS);
+        let result = CheckoutResult {
+            checkout_id: checkout_id.clone(),
+            orders: orders_out
+                .iter()
+                .map(|o| Order::from_record(o, Vec::new()))
+                .collect(),
+            subtotal: quote.subtotal,
+            discount: quote.discount,
+            shipping_fee: quote.shipping_fee,
+            tax_included: quote.tax_included,
+            total: quote.total,
+            payment_due_at: payment_due_at.and_then(shared::format_epoch),
+        };
+        let body = serde_json::to_string(&result).map_err(ApiError::internal)?;
+        actions.push(tx::put_new(
+            table,
+            &IdempotencyRecord::new(idem_key.clone(), &hash, StatusCode::CREATED, &body),
+        )?);
+        kinds.push(Action::Other);
+        debug_assert!(actions.len() <= shared::store::MAX_TRANSACTION_ITEMS);
 
-    match state.db.transact(actions).await {
-        Ok(()) => {
-            tracing::info!(checkout_id = %checkout_id, orders = orders_out.len(), total = quote.total.amount, "orders placed");
-            Ok((
-                StatusCode::CREATED,
-                [(axum::http::header::CONTENT_TYPE, "application/json")],
-                body,
-            )
-                .into_response())
-        }
-        Err(e @ StoreError::TransactionCanceled(_)) => {
-            // A concurrent request with the same key may have won: answer with its response.
-            if let Some(earlier) = state.db.get::<IdempotencyRecord>(idem_key).await? {
-                return earlier.replay(&hash);
+        match state.db.transact(actions).await {
+            Ok(()) => {
+                tracing::info!(checkout_id = %checkout_id, orders = orders_out.len(), total = quote.total.amount, "orders placed");
+                return Ok((
+                    StatusCode::CREATED,
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+                    .into_response());
             }
-            Err(explain(&e, &kinds))
+            Err(e @ StoreError::TransactionCanceled(_)) => {
+                // A concurrent request with the same key may have won: answer with its response.
+                if let Some(earlier) = state.db.get::<IdempotencyRecord>(idem_key.clone()).await? {
+                    return earlier.replay(&hash);
+                }
+                let sold_out = matches!(
+                    e.failed_condition_index().and_then(|i| kinds.get(i)),
+                    Some(Action::Reserve(_))
+                );
+                if sold_out && attempt < PLACE_ATTEMPTS {
+                    tracing::info!(attempt, "a warehouse sold out meanwhile; placing again");
+                    continue;
+                }
+                return Err(explain(&e, &kinds));
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => Err(e.into()),
     }
+    unreachable!("the last attempt answers")
 }
 
 /// A cancelled checkout transaction, in the buyer's words.

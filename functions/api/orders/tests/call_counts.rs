@@ -1,6 +1,7 @@
 //! The DynamoDB request budget of placing an order, counted with an SDK interceptor on the
 //! real handler against the emulator: after the caller's token check (one GetItem), a checkout
-//! of two shops is two batched reads and one transaction; a replay is one batched read.
+//! of two shops, one of them with its stock in two warehouses, is two batched reads and one
+//! transaction; a replay is one batched read.
 
 use axum::body::Body;
 use axum::http::Request;
@@ -45,6 +46,26 @@ async fn placing_a_two_shop_order_is_two_batched_reads_and_one_transaction() {
             }],
         )
         .await;
+    // Shop a's stock is in two warehouses: the choice between them is made from the variants
+    // the catalogue read returns, with no read per line.
+    let far = ctx
+        .post(
+            &format!("/api/v1/organizations/{}/warehouses", a.org_id),
+            Some(&a.seller_token),
+            json!({"name": "Cần Thơ depot", "address": {"line1": "3 Hoa Binh", "city": "Cần Thơ", "country": "VN", "location": {"lat": 10.03, "lng": 105.78}}, "shop_ids": [a.shop_id]}),
+        )
+        .await;
+    assert_eq!(far.status, 201, "{}", far.text);
+    for sku in &sa {
+        let r = ctx
+            .post(
+                &format!("/api/v1/products/{pa}/variants/{sku}/stock-adjustments"),
+                Some(&a.seller_token),
+                json!({"delta": 5, "reason": "restock", "warehouse_id": far.body["id"]}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
     let (_, token, _) = ctx.user("budget").await;
     let address = ctx.test_address(&token).await;
     for (p, s) in [(&pa, &sa[0]), (&pa, &sa[1]), (&pb, &sb[0])] {
@@ -93,7 +114,21 @@ async fn placing_a_two_shop_order_is_two_batched_reads_and_one_transaction() {
         "the address's and the user's write counters (concurrently), the token check, then basket + catalogue reads and one transaction for both shop orders"
     );
     let orders = ctx.get("/api/v1/orders", Some(&token)).await;
-    assert_eq!(orders.body["items"].as_array().unwrap().len(), 2);
+    let items = orders.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let main = format!("{}-main", a.shop_id);
+    let of_a = items
+        .iter()
+        .find(|o| o["shop_id"] == a.shop_id.as_str())
+        .unwrap();
+    assert!(
+        of_a["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["warehouse_id"] == main.as_str()),
+        "both lines reserve in the warehouse nearest the buyer: {of_a}"
+    );
 
     let replay = router.oneshot(place()).await.unwrap();
     assert_eq!(replay.status(), 201);

@@ -4,6 +4,8 @@
 
 pub mod model;
 
+use std::collections::BTreeMap;
+
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -426,6 +428,8 @@ async fn create_product(
         media: Vec::new(),
         summary: None,
     };
+    // Opening stock goes into the shop's default warehouse (moved on by transfers).
+    let warehouse = keys::default_warehouse_id(&shop_id);
     let variants: Vec<VariantRecord> = req
         .variants
         .into_iter()
@@ -447,6 +451,7 @@ async fn create_product(
                 low_stock_threshold: v.low_stock_threshold.unwrap_or(DEFAULT_LOW_STOCK_THRESHOLD),
                 low_stock: v.stock <= v.low_stock_threshold.unwrap_or(DEFAULT_LOW_STOCK_THRESHOLD),
                 rev: 0,
+                warehouses: BTreeMap::from([(warehouse.clone(), v.stock)]),
             }
         })
         .collect();
@@ -476,11 +481,16 @@ async fn create_product(
     actions.push(tx::put_new(table, &product)?);
     for v in &variants {
         actions.push(tx::put_new(table, v)?);
+        actions.push(tx::put_new(
+            table,
+            &shared::stock::opening_row(&product, v, &warehouse),
+        )?);
         actions.push(tx::put_new(table, &PriceRecord::new(&id, v, caller.id()))?);
         if v.stock > 0 {
             actions.push(tx::put_new(
                 table,
-                &LedgerRecord::new(&id, &v.sku, v.stock, "initial", caller.id()),
+                &LedgerRecord::new(&id, &v.sku, v.stock, "initial", caller.id())
+                    .at_warehouse(&warehouse),
             )?);
         }
     }

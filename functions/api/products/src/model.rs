@@ -10,7 +10,9 @@ use shared::validate::{self, Errors, Validate};
 use utoipa::ToSchema;
 
 /// Most variants a product may have (one transaction writes them all).
-pub const MAX_VARIANTS: usize = 20;
+/// Variants of one product: creating it writes five items per variant (SKU guard, variant,
+/// stock row, price history, ledger) in one transaction of at most 100.
+pub const MAX_VARIANTS: usize = 16;
 /// Most attributes of a variant, and the longest name and value (characters).
 pub const MAX_ATTRIBUTES: usize = 10;
 pub const MAX_ATTRIBUTE_NAME: usize = 40;
@@ -141,8 +143,8 @@ pub struct CreateProductRequest {
     pub brand_id: Option<String>,
     /// `draft` (default) or `active`.
     pub status: Option<ProductStatus>,
-    /// 1 to 20 variants, each SKU once, all in one currency.
-    #[schema(min_items = 1, max_items = 20)]
+    /// 1 to 16 variants, each SKU once, all in one currency.
+    #[schema(min_items = 1, max_items = 16)]
     pub variants: Vec<VariantInput>,
 }
 
@@ -168,7 +170,7 @@ impl Validate for CreateProductRequest {
             e.push("variants", "a product needs at least one variant");
         }
         if self.variants.len() > MAX_VARIANTS {
-            e.push("variants", "at most 20 variants");
+            e.push("variants", "at most 16 variants");
         }
         let currency = self.variants.first().map(|v| v.price.currency);
         let mut seen = std::collections::BTreeSet::new();

@@ -69,6 +69,7 @@ async fn arrange_in(
                 low_stock_threshold: 1,
                 low_stock: false,
                 rev: 0,
+                warehouses: Default::default(),
             }
         })
         .collect();

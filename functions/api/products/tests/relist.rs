@@ -56,6 +56,7 @@ fn variant(product_id: &str, sku: &str, price: i64, discount: Option<Discount>) 
         low_stock_threshold: 1,
         low_stock: false,
         rev: 0,
+        warehouses: Default::default(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! shops (public pages, name and location search), and admin suspension. Every back-office
 //! read and write is scoped by organisation membership (`shared::catalog::authorize_shop`).
 
+pub mod invitations;
 pub mod model;
 
 use axum::Json;
@@ -34,6 +35,12 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(get_org))
         .routes(routes!(list_members, add_member))
         .routes(routes!(update_member, remove_member))
+        .routes(routes!(
+            invitations::create_invitation,
+            invitations::list_invitations
+        ))
+        .routes(routes!(invitations::revoke_invitation))
+        .routes(routes!(invitations::accept_invitation))
         .routes(routes!(create_shop, list_org_shops))
         .routes(routes!(search_shops))
         .routes(routes!(get_shop, update_shop))

@@ -5,6 +5,7 @@ use shared::catalog::{
     GeoPoint, MemberRecord, MemberRole, OpeningHours, ShopAddress, ShopRecord, ShopStatus,
 };
 use shared::error::FieldError;
+use shared::invitations::{InvitationRecord, InvitationStatus};
 use shared::validate::{self, Errors, Validate};
 use utoipa::ToSchema;
 
@@ -334,6 +335,106 @@ impl From<&MemberRecord> for Member {
             shop_ids: m.shop_ids.clone(),
             warehouse_ids: m.warehouse_ids.clone(),
             added_at: m.added_at.clone(),
+        }
+    }
+}
+
+/// An invitation to join the organisation, to an address that may have no account yet.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvitationRequest {
+    /// The address to invite; the invitation is accepted only by the account with this address.
+    #[schema(
+        example = "alice@example.com",
+        max_length = 254,
+        pattern = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,20}(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,20}){0,2}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?\.){1,3}[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?$"
+    )]
+    pub email: String,
+    pub role: MemberRole,
+    /// Shops a manager or staff member will work on (at least one for them; ignored for owners).
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    pub shop_ids: Vec<String>,
+    /// Warehouses a manager or staff member will operate; optional, ignored for owners.
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    pub warehouse_ids: Vec<String>,
+}
+
+impl Validate for CreateInvitationRequest {
+    fn validate(&mut self) -> Result<(), Vec<FieldError>> {
+        let mut e = Errors::default();
+        e.check(validate::email("email", &mut self.email));
+        e.check(scope("shop_ids", self.role, &mut self.shop_ids));
+        e.check(warehouse_scope(self.role, &mut self.warehouse_ids));
+        e.finish()
+    }
+}
+
+/// An invitation as its organisation's owners see it (never its token).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Invitation {
+    pub id: String,
+    pub org_id: String,
+    /// The invited address (lower-cased).
+    pub email: String,
+    pub role: MemberRole,
+    pub shop_ids: Vec<String>,
+    pub warehouse_ids: Vec<String>,
+    /// `pending`, `accepted`, `revoked`, or `expired` (pending past `expires_at`).
+    pub status: InvitationStatus,
+    /// RFC 3339; 7 days after it was sent.
+    pub expires_at: String,
+    pub invited_by: String,
+    pub created_at: String,
+    /// The account that accepted it.
+    pub accepted_by: Option<String>,
+    /// When it was accepted or revoked.
+    pub finished_at: Option<String>,
+}
+
+impl Invitation {
+    pub fn at(inv: &InvitationRecord, now: i64) -> Self {
+        Self {
+            id: inv.id.clone(),
+            org_id: inv.org_id.clone(),
+            email: inv.email.clone(),
+            role: inv.role,
+            shop_ids: inv.shop_ids.clone(),
+            warehouse_ids: inv.warehouse_ids.clone(),
+            status: inv.status_at(now),
+            expires_at: shared::format_epoch(inv.expires_at).unwrap_or_default(),
+            invited_by: inv.invited_by.clone(),
+            created_at: inv.created_at.clone(),
+            accepted_by: inv.accepted_by.clone(),
+            finished_at: inv.finished_at.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitationRequest {
+    /// The token from the invitation e-mail.
+    #[schema(min_length = 1, max_length = 200, pattern = "^[A-Za-z0-9_-]+$")]
+    pub token: String,
+}
+
+impl Validate for AcceptInvitationRequest {
+    fn validate(&mut self) -> Result<(), Vec<FieldError>> {
+        let valid = !self.token.is_empty()
+            && self.token.len() <= 200
+            && self
+                .token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if valid {
+            Ok(())
+        } else {
+            Err(vec![FieldError::new(
+                "token",
+                "must be the invitation token from the e-mail",
+            )])
         }
     }
 }

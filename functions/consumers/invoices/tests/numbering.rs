@@ -126,6 +126,7 @@ async fn create_order(db: &Db, shop_id: &str, buyer_id: &str, total: i64) -> Ord
             quantity: 1,
             line_total: vnd(subtotal),
             weight_grams: 200,
+            warehouse_id: None,
         }],
         subtotal,
         shop_discount: 0,

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `UserRegistered` | the new user (their address, unverified) | `account_verify_email` |
 //! | `PasswordResetRequested` | the user | `password_reset` |
+//! | `OrganizationInvitationCreated` | the invited address (its account, if any) | `org_invitation` |
 //! | `PasswordChanged` | the user | `security_alert` |
 //! | `PhoneVerificationRequested` | the user (the new number) | `phone_verification` |
 //! | `StockLow` | the shop's owners and its managers | `stock_low` |
@@ -163,6 +164,36 @@ pub fn route(event: &DomainEvent, url: &str, staff: &[MemberRecord]) -> Vec<Noti
             n.email = Some(e.email.clone());
             vec![n]
         }
+        DomainEvent::OrganizationInvitationCreated(e) => {
+            let (role, role_vi) = match e.role {
+                MemberRole::Owner => ("owner", "chủ sở hữu"),
+                MemberRole::Manager => ("manager", "quản lý"),
+                MemberRole::Staff => ("staff", "nhân viên"),
+            };
+            // The address may have no account: the invitation stands in for the recipient.
+            let recipient = e
+                .user_id
+                .clone()
+                .unwrap_or_else(|| format!("invitation:{}", e.invitation_id));
+            // whole days left, rounded up (7 for a new invitation)
+            let days = (e.expires_at - shared::now_epoch() + 86_399)
+                .div_euclid(86_400)
+                .clamp(1, 7);
+            let mut n = Notice::new(
+                &recipient,
+                "org_invitation",
+                &[
+                    ("org", e.org_name.clone()),
+                    ("role", role.into()),
+                    u(),
+                    ("token", e.token.clone()),
+                    ("days", days.to_string()),
+                ],
+            )
+            .vi(&[("role", role_vi.into())]);
+            n.email = Some(e.email.clone());
+            vec![n]
+        }
         DomainEvent::PasswordChanged(e) => {
             let (what, what_vi) = if e.reset {
                 (
@@ -202,7 +233,14 @@ pub fn route(event: &DomainEvent, url: &str, staff: &[MemberRecord]) -> Vec<Noti
                     user,
                     "stock_low",
                     &[
-                        ("sku", e.sku.clone()),
+                        // A warehouse's alert names it beside the SKU (the shop total's does not).
+                        (
+                            "sku",
+                            match &e.warehouse_id {
+                                Some(w) => format!("{} · {w}", e.sku),
+                                None => e.sku.clone(),
+                            },
+                        ),
                         ("product_id", e.product_id.clone()),
                         ("available", e.available.to_string()),
                         ("threshold", e.threshold.to_string()),
@@ -740,6 +778,42 @@ mod tests {
         }
     }
 
+    fn invitation(user_id: Option<&str>) -> DomainEvent {
+        DomainEvent::OrganizationInvitationCreated(shared::events::OrganizationInvitationCreated {
+            invitation_id: "I1".into(),
+            org_id: "o".into(),
+            org_name: "Saigon Threads".into(),
+            email: "new@example.com".into(),
+            user_id: user_id.map(str::to_owned),
+            role: MemberRole::Manager,
+            token: "tok".into(),
+            expires_at: shared::now_epoch() + 7 * 86_400,
+            invited_by: "u0".into(),
+        })
+    }
+
+    #[test]
+    fn an_invitation_is_e_mailed_to_the_invited_address_with_or_without_an_account() {
+        let notices = route(&invitation(None), "http://x", &[]);
+        assert_eq!(notices.len(), 1);
+        let n = &notices[0];
+        assert_eq!(n.kind.name, "org_invitation");
+        assert_eq!(
+            n.user_id, "invitation:I1",
+            "no account: the invitation is the recipient"
+        );
+        assert_eq!(n.email.as_deref(), Some("new@example.com"));
+        let en = n.vars_in(Language::En);
+        assert_eq!(en["org"], "Saigon Threads");
+        assert_eq!(en["token"], "tok");
+        assert_eq!(en["days"], "7");
+        assert_eq!(en["role"], "manager");
+        assert_eq!(n.vars_in(Language::Vi)["role"], "quản lý");
+        let notices = route(&invitation(Some("u9")), "http://x", &[]);
+        assert_eq!(notices[0].user_id, "u9");
+        assert_eq!(notices[0].email.as_deref(), Some("new@example.com"));
+    }
+
     #[test]
     fn every_notice_fills_every_variable_but_the_name_of_its_kind() {
         use OrderStatus::*;
@@ -755,6 +829,7 @@ mod tests {
                 sku: "HAT".into(),
                 available: 1,
                 threshold: 3,
+                warehouse_id: None,
             }),
             DomainEvent::RefundIssued(shared::events::RefundIssued {
                 refund_id: "R".into(),
@@ -785,6 +860,7 @@ mod tests {
                 code: "123456".into(),
                 expires_in_minutes: 10,
             }),
+            invitation(None),
         ];
         for event in &events {
             let notices = route(event, "http://x", &staff());

@@ -39,7 +39,6 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::join_all;
 use product_search::Engine;
 use product_search::doc::{self, Source};
@@ -638,31 +637,7 @@ impl Indexer {
 
     /// Every product id in the table (a scan of `entity_type = product`, projected to ids).
     async fn all_product_ids(&self) -> Result<Vec<String>, StoreError> {
-        let mut ids = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let out = self
-                .db
-                .client
-                .scan()
-                .table_name(&self.db.table)
-                .filter_expression("entity_type = :p")
-                .projection_expression("id")
-                .expression_attribute_values(":p", AttributeValue::S("product".into()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(shared::store::classify)?;
-            for item in out.items.unwrap_or_default() {
-                if let Some(AttributeValue::S(id)) = item.get("id") {
-                    ids.push(id.clone());
-                }
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(ids),
-            }
-        }
+        shared::migrate::entity_ids(&self.db, "product").await
     }
 }
 
