@@ -793,6 +793,28 @@ impl Ctx {
         })
     }
 
+    /// The shop takes a confirmed order through `process`, `ship` (GHN) and `deliver`,
+    /// asserting each step succeeded.
+    pub async fn deliver_order(&self, seller: &str, order: &str) {
+        for (action, body) in [
+            ("process", json!({})),
+            (
+                "ship",
+                json!({"carrier": "GHN", "tracking_number": "GHN123456789VN"}),
+            ),
+            ("deliver", json!({})),
+        ] {
+            let r = self
+                .post(
+                    &format!("/api/v1/orders/{order}/{action}"),
+                    Some(seller),
+                    body,
+                )
+                .await;
+            assert_eq!(r.status, 200, "{action}: {}", r.text);
+        }
+    }
+
     /// Every row of `GET shops/{id}/inventory`, following the cursor.
     pub async fn inventory_rows(&self, shop: &TestShop) -> Vec<Value> {
         let mut rows = Vec::new();

@@ -78,23 +78,7 @@ async fn statement_sum(ctx: &Ctx, shop: &TestShop, account: &str) -> i64 {
 }
 
 async fn ship_deliver_complete(ctx: &Ctx, p: &Placed, order: &str) {
-    for (action, body) in [
-        ("process", json!({})),
-        (
-            "ship",
-            json!({"carrier": "GHN", "tracking_number": "GHN123456789VN"}),
-        ),
-        ("deliver", json!({})),
-    ] {
-        let r = ctx
-            .post(
-                &format!("/api/v1/orders/{order}/{action}"),
-                Some(&p.shop.seller_token),
-                body,
-            )
-            .await;
-        assert_eq!(r.status, 200, "{action}: {}", r.text);
-    }
+    ctx.deliver_order(&p.shop.seller_token, order).await;
     let r = ctx
         .post(
             &format!("/api/v1/orders/{order}/confirm-receipt"),
@@ -555,23 +539,7 @@ async fn cash_on_delivery_is_collected_at_delivery_and_released_on_completion() 
     )
     .await
     .problem(404);
-    for (action, body) in [
-        ("process", json!({})),
-        (
-            "ship",
-            json!({"carrier": "GHN", "tracking_number": "GHN123456789VN"}),
-        ),
-        ("deliver", json!({})),
-    ] {
-        let r = ctx
-            .post(
-                &format!("/api/v1/orders/{}/{action}", p.orders[0]),
-                Some(&p.shop.seller_token),
-                body,
-            )
-            .await;
-        assert_eq!(r.status, 200, "{action}: {}", r.text);
-    }
+    ctx.deliver_order(&p.shop.seller_token, &p.orders[0]).await;
     eventually("the cash was collected into escrow", || async {
         (balance(&ctx, &p.shop).await["pending"].as_i64() == Some(p.total)).then_some(())
     })
@@ -1104,23 +1072,7 @@ async fn an_accepted_return_refunds_the_order_through_its_provider() {
     )
     .await;
     let order = &p.orders[0];
-    for (action, body) in [
-        ("process", json!({})),
-        (
-            "ship",
-            json!({"carrier": "GHN", "tracking_number": "GHN123456789VN"}),
-        ),
-        ("deliver", json!({})),
-    ] {
-        let r = ctx
-            .post(
-                &format!("/api/v1/orders/{order}/{action}"),
-                Some(&p.shop.seller_token),
-                body,
-            )
-            .await;
-        assert_eq!(r.status, 200, "{action}: {}", r.text);
-    }
+    ctx.deliver_order(&p.shop.seller_token, order).await;
     let r = ctx
         .post(
             &format!("/api/v1/orders/{order}/return"),

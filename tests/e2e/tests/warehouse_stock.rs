@@ -146,7 +146,7 @@ async fn a_hundred_checkouts_against_two_warehouses_of_five_sell_exactly_ten_nea
 }
 
 /// An order of one unit of a new product, delivered, with a return requested; returns the
-/// shop, product, SKU, order id and the buyer's token.
+/// shop, product, SKU and order id.
 async fn delivered_and_returned(ctx: &Ctx) -> (TestShop, String, String, String) {
     let shop = ctx.test_shop("restock").await;
     let (product, skus) = ctx
@@ -164,23 +164,7 @@ async fn delivered_and_returned(ctx: &Ctx) -> (TestShop, String, String, String)
     let placed = place(ctx, &buyer).await;
     assert_eq!(placed.status, 201, "{}", placed.text);
     let order = placed.body["orders"][0]["id"].as_str().unwrap().to_owned();
-    for (action, body) in [
-        ("process", json!({})),
-        (
-            "ship",
-            json!({"carrier": "GHN", "tracking_number": "GHN123456789VN"}),
-        ),
-        ("deliver", json!({})),
-    ] {
-        let r = ctx
-            .post(
-                &format!("/api/v1/orders/{order}/{action}"),
-                Some(&shop.seller_token),
-                body,
-            )
-            .await;
-        assert_eq!(r.status, 200, "{action}: {}", r.text);
-    }
+    ctx.deliver_order(&shop.seller_token, &order).await;
     let r = ctx
         .post(
             &format!("/api/v1/orders/{order}/return"),
