@@ -104,10 +104,9 @@ pub struct VariantRecord {
     pub reserved: i64,
     /// `stock - reserved`, kept in the item so conditions can guard it.
     pub available: i64,
+    /// `StockLow` for the shop total when `available` falls to this or below (stock rows
+    /// carry their own, copied from it).
     pub low_stock_threshold: i64,
-    /// Set while `available <= low_stock_threshold` (one `StockLow` per crossing).
-    #[serde(default)]
-    pub low_stock: bool,
     /// Bumped (`ADD rev :one`) by every write that changes `available`, so the search
     /// document's version grows with the stock it shows (see `product_search::doc`).
     #[serde(default)]

@@ -338,3 +338,92 @@ async fn a_product_from_before_warehouses_sells_again_once_migrated() {
         "{stock}"
     );
 }
+
+#[tokio::test]
+async fn low_stock_is_announced_per_warehouse_and_for_the_shop_total() {
+    let ctx = Ctx::new();
+    let shop = ctx.test_shop("low-two").await;
+    let (product, skus) = ctx
+        .test_product(
+            &shop,
+            &[NewVariant {
+                sku: "LOWS",
+                price: 30_000,
+                stock: 10,
+                weight_grams: 200,
+            }],
+        )
+        .await;
+    let sku = &skus[0];
+    let (main, south) = (
+        format!("{}-main", shop.shop_id),
+        southern_warehouse(&ctx, &shop).await,
+    );
+    let r = adjust(
+        &ctx,
+        &shop,
+        &product,
+        sku,
+        json!({"delta": 10, "reason": "restock", "warehouse_id": south}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The subjects of the low-stock alerts the owner received, sorted.
+    let alerts = || async {
+        let mut subjects: Vec<String> = ctx
+            .mails_to(&shop.seller_email)
+            .await
+            .iter()
+            .filter_map(|m| m["subject"].as_str().map(str::to_owned))
+            .filter(|s| s.starts_with("Low stock"))
+            .collect();
+        subjects.sort();
+        subjects
+    };
+
+    // The main warehouse falls through the threshold (10 → 4 ≤ 5); the total (20 → 14) does not.
+    let r = adjust(
+        &ctx,
+        &shop,
+        &product,
+        sku,
+        json!({"delta": -6, "reason": "damage"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    ctx.wait_for_mail(&shop.seller_email, &format!("Low stock: {sku} · {main}"))
+        .await;
+    // The southern one empties (10 → 0), and with it the total (14 → 4): two alerts.
+    let r = adjust(
+        &ctx,
+        &shop,
+        &product,
+        sku,
+        json!({"delta": -10, "reason": "correction", "warehouse_id": south}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["available"], 4, "{}", r.text);
+    let mut want = vec![
+        format!("Low stock: {sku}"),
+        format!("Low stock: {sku} · {main}"),
+        format!("Low stock: {sku} · {south}"),
+    ];
+    want.sort();
+    let got = e2e::eventually(
+        "the southern warehouse's and the total's alerts",
+        || async {
+            let got = alerts().await;
+            (got.len() >= want.len()).then_some(got)
+        },
+    )
+    .await;
+    assert_eq!(got, want, "one alert per crossing");
+    let total = ctx
+        .mails_to(&shop.seller_email)
+        .await
+        .into_iter()
+        .find(|m| m["subject"] == format!("Low stock: {sku}").as_str())
+        .unwrap();
+    assert!(total.to_string().contains("down to 4"), "{total}");
+}

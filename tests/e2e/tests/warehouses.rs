@@ -102,9 +102,7 @@ async fn ledger(
     .await;
     entries
         .into_iter()
-        .filter(|e| {
-            e["warehouse_id"].as_str().unwrap_or(&main_of(shop)) == warehouse
-        })
+        .filter(|e| e["warehouse_id"].as_str().unwrap_or(&main_of(shop)) == warehouse)
         .collect()
 }
 
@@ -112,13 +110,7 @@ fn sum(entries: &[Value]) -> i64 {
     entries.iter().map(|e| e["delta"].as_i64().unwrap()).sum()
 }
 
-async fn transfer(
-    ctx: &Ctx,
-    token: &str,
-    from: &str,
-    to: &str,
-    lines: Value,
-) -> Reply {
+async fn transfer(ctx: &Ctx, token: &str, from: &str, to: &str, lines: Value) -> Reply {
     ctx.post(
         "/api/v1/transfers",
         Some(token),
@@ -166,7 +158,9 @@ async fn a_warehouse_is_created_listed_paged_edited_and_closed_only_when_empty()
 
     // GIVEN a second warehouse serving the shop
     let south = new_warehouse(&ctx, &shop, "Saigon depot", SAIGON, &[&shop.shop_id]).await;
-    let got = ctx.get(&format!("/api/v1/warehouses/{south}"), Some(&owner)).await;
+    let got = ctx
+        .get(&format!("/api/v1/warehouses/{south}"), Some(&owner))
+        .await;
     assert_eq!(got.status, 200, "{}", got.text);
     assert_eq!(got.body["shop_ids"], json!([shop.shop_id]));
     assert_eq!(got.body["address"]["location"]["lat"], SAIGON.0);
@@ -227,7 +221,10 @@ async fn a_warehouse_is_created_listed_paged_edited_and_closed_only_when_empty()
         .filter(|r| r["available"].as_i64() <= r["low_stock_threshold"].as_i64())
         .map(|r| r["sku"].as_str().unwrap())
         .collect();
-    assert!(want_low.contains(skus[2].as_str()), "a variant with no stock is low");
+    assert!(
+        want_low.contains(skus[2].as_str()),
+        "a variant with no stock is low"
+    );
     assert!(!want_low.contains(skus[4].as_str()), "50 units are not low");
     let (low, _) = all_pages(
         &ctx,
@@ -287,9 +284,14 @@ async fn a_warehouse_is_created_listed_paged_edited_and_closed_only_when_empty()
     assert_eq!(r.body["discrepancies"], json!([]));
 
     // THEN it cannot be closed, nor stop serving the shop, while it holds that stock
-    let r = ctx.delete(&format!("/api/v1/warehouses/{south}"), Some(&owner)).await;
+    let r = ctx
+        .delete(&format!("/api/v1/warehouses/{south}"), Some(&owner))
+        .await;
     assert!(
-        r.problem(409)["detail"].as_str().unwrap().contains("holds stock"),
+        r.problem(409)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("holds stock"),
         "{}",
         r.text
     );
@@ -317,7 +319,10 @@ async fn a_warehouse_is_created_listed_paged_edited_and_closed_only_when_empty()
         )
         .await;
     assert!(
-        r.problem(409)["detail"].as_str().unwrap().contains("holds stock"),
+        r.problem(409)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("holds stock"),
         "{}",
         r.text
     );
@@ -333,21 +338,32 @@ async fn a_warehouse_is_created_listed_paged_edited_and_closed_only_when_empty()
     assert_eq!(r.body["shop_ids"].as_array().unwrap().len(), 2);
 
     // AND a shop's main (default) warehouse is never closed
-    let r = ctx.delete(&format!("/api/v1/warehouses/{main}"), Some(&owner)).await;
+    let r = ctx
+        .delete(&format!("/api/v1/warehouses/{main}"), Some(&owner))
+        .await;
     assert!(
-        r.problem(409)["detail"].as_str().unwrap().contains("default warehouse"),
+        r.problem(409)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("default warehouse"),
         "{}",
         r.text
     );
 
     // AND an empty warehouse closes: it stays readable, closed, and takes no transfers
     let spare = new_warehouse(&ctx, &shop, "Spare depot", SAIGON, &[&shop.shop_id]).await;
-    let r = ctx.delete(&format!("/api/v1/warehouses/{spare}"), Some(&owner)).await;
+    let r = ctx
+        .delete(&format!("/api/v1/warehouses/{spare}"), Some(&owner))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["status"], "closed");
-    let again = ctx.delete(&format!("/api/v1/warehouses/{spare}"), Some(&owner)).await;
+    let again = ctx
+        .delete(&format!("/api/v1/warehouses/{spare}"), Some(&owner))
+        .await;
     again.problem(409);
-    let got = ctx.get(&format!("/api/v1/warehouses/{spare}"), Some(&owner)).await;
+    let got = ctx
+        .get(&format!("/api/v1/warehouses/{spare}"), Some(&owner))
+        .await;
     assert_eq!(got.body["status"], "closed", "{}", got.text);
     let r = transfer(
         &ctx,
@@ -426,7 +442,10 @@ async fn a_partial_receipt_records_the_discrepancy() {
     assert_eq!(shipped.body["status"], "in_transit");
     assert!(shipped.body["shipped_at"].is_string());
     let src = row(&ctx, &owner, &main, &product, sku).await.unwrap();
-    assert_eq!((src["stock"].as_i64(), src["available"].as_i64()), (Some(13), Some(13)));
+    assert_eq!(
+        (src["stock"].as_i64(), src["available"].as_i64()),
+        (Some(13), Some(13))
+    );
     // a shipped transfer cannot be cancelled, nor shipped again
     step(&ctx, &owner, &t, "cancel").await.problem(409);
     step(&ctx, &owner, &t, "ship").await.problem(409);
@@ -460,13 +479,22 @@ async fn a_partial_receipt_records_the_discrepancy() {
         r.body["discrepancies"],
         json!([{"product_id": product, "sku": sku, "shipped": 7, "received": 5, "missing": 2}])
     );
-    let read = ctx.get(&format!("/api/v1/transfers/{t}"), Some(&owner)).await;
-    assert_eq!(read.body["discrepancies"], r.body["discrepancies"], "{}", read.text);
+    let read = ctx
+        .get(&format!("/api/v1/transfers/{t}"), Some(&owner))
+        .await;
+    assert_eq!(
+        read.body["discrepancies"], r.body["discrepancies"],
+        "{}",
+        read.text
+    );
     step(&ctx, &owner, &t, "receive").await.problem(409);
 
     // AND the target holds 5, the source 7 fewer
     let dst = row(&ctx, &owner, &south, &product, sku).await.unwrap();
-    assert_eq!((dst["stock"].as_i64(), dst["available"].as_i64()), (Some(5), Some(5)));
+    assert_eq!(
+        (dst["stock"].as_i64(), dst["available"].as_i64()),
+        (Some(5), Some(5))
+    );
     let src = row(&ctx, &owner, &main, &product, sku).await.unwrap();
     assert_eq!(src["stock"], 13);
 
@@ -476,7 +504,12 @@ async fn a_partial_receipt_records_the_discrepancy() {
     let reasons = |entries: &[Value]| -> Vec<(String, i64)> {
         entries
             .iter()
-            .map(|e| (e["reason"].as_str().unwrap().to_owned(), e["delta"].as_i64().unwrap()))
+            .map(|e| {
+                (
+                    e["reason"].as_str().unwrap().to_owned(),
+                    e["delta"].as_i64().unwrap(),
+                )
+            })
             .collect()
     };
     assert!(
@@ -534,11 +567,20 @@ async fn a_partial_receipt_records_the_discrepancy() {
     assert_eq!(list("").await, vec![t2.clone(), t.clone()]);
     assert_eq!(list("?status=received").await, vec![t.clone()]);
     assert_eq!(list("?status=cancelled").await, vec![t2.clone()]);
-    assert_eq!(list(&format!("?warehouse_id={south}")).await, vec![t2.clone(), t.clone()]);
-    assert_eq!(list(&format!("?warehouse_id={lonely}")).await, Vec::<String>::new());
+    assert_eq!(
+        list(&format!("?warehouse_id={south}")).await,
+        vec![t2.clone(), t.clone()]
+    );
+    assert_eq!(
+        list(&format!("?warehouse_id={lonely}")).await,
+        Vec::<String>::new()
+    );
     let r = ctx
         .get(
-            &format!("/api/v1/organizations/{}/transfers?status=lost", shop.org_id),
+            &format!(
+                "/api/v1/organizations/{}/transfers?status=lost",
+                shop.org_id
+            ),
             Some(&owner),
         )
         .await;
@@ -582,8 +624,13 @@ async fn a_transfer_racing_checkouts_never_takes_the_source_below_zero() {
         join_all(buyers.iter().map(|(token, address)| {
             let ctx = &ctx;
             async move {
-                ctx.checkout(token, address, "cod", &format!("wh-race-{}", ulid::Ulid::new()))
-                    .await
+                ctx.checkout(
+                    token,
+                    address,
+                    "cod",
+                    &format!("wh-race-{}", ulid::Ulid::new()),
+                )
+                .await
             }
         })),
         step(&ctx, &owner, &t, "ship"),
@@ -612,7 +659,11 @@ async fn a_transfer_racing_checkouts_never_takes_the_source_below_zero() {
 
     // AND the ledger on both sides sums to each row's stock (reservations are not movements)
     let at_source = ledger(&ctx, &shop, &product, &sku, &main).await;
-    assert_eq!(sum(&at_source), src["stock"].as_i64().unwrap(), "{at_source:?}");
+    assert_eq!(
+        sum(&at_source),
+        src["stock"].as_i64().unwrap(),
+        "{at_source:?}"
+    );
     if moved > 0 {
         let r = step(&ctx, &owner, &t, "receive").await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -652,7 +703,11 @@ async fn ten_ship_calls_at_once_ship_the_transfer_once() {
 
     let replies = join_all((0..10).map(|_| step(&ctx, &owner, &t, "ship"))).await;
     let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
     for r in replies.iter().filter(|r| r.status != 200) {
         r.problem(409);
     }
@@ -718,8 +773,14 @@ async fn another_organisation_sees_nothing_and_staff_need_the_warehouse() {
 
     // a staff member of the shop without warehouses: 403 on the warehouse routes
     let (staff_id, staff_email, staff) = ctx.seller("wh-iso-staff").await;
-    ctx.add_member(&owner, &shop.org_id, &staff_email, "staff", &[&shop.shop_id])
-        .await;
+    ctx.add_member(
+        &owner,
+        &shop.org_id,
+        &staff_email,
+        "staff",
+        &[&shop.shop_id],
+    )
+    .await;
     for path in &warehouse_reads {
         ctx.get(path, Some(&staff)).await.problem(403);
     }
@@ -759,7 +820,10 @@ async fn another_organisation_sees_nothing_and_staff_need_the_warehouse() {
         .await;
     assert_eq!(r.body["items"][0]["id"], t.as_str(), "{}", r.text);
     ctx.get(
-        &format!("/api/v1/organizations/{}/transfers?warehouse_id={south}", shop.org_id),
+        &format!(
+            "/api/v1/organizations/{}/transfers?warehouse_id={south}",
+            shop.org_id
+        ),
         Some(&staff),
     )
     .await

@@ -23,6 +23,7 @@ use shared::{ApiError, AppState};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use warehouses::{WarehouseInventoryQuery, WarehouseStockRow};
 
 pub mod transfers;
 pub mod warehouses;
@@ -486,52 +487,8 @@ async fn ledger(
     }))
 }
 
-/// A variant's stock in one warehouse.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StockRow {
-    pub product_id: String,
-    pub product_name: String,
-    pub sku: String,
-    pub warehouse_id: String,
-    pub stock: i64,
-    pub reserved: i64,
-    pub available: i64,
-    pub low_stock_threshold: i64,
-    pub low_stock: bool,
-}
-
-impl From<StockRecord> for StockRow {
-    fn from(r: StockRecord) -> Self {
-        Self {
-            low_stock: r.low_stock(),
-            product_id: r.product_id,
-            product_name: r.product_name,
-            sku: r.sku,
-            warehouse_id: r.warehouse_id,
-            stock: r.stock,
-            reserved: r.reserved,
-            available: r.available,
-            low_stock_threshold: r.low_stock_threshold,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct InventoryQuery {
-    /// Only rows at or below their low-stock threshold (a page may then be short and still
-    /// have a cursor).
-    pub low_stock: Option<bool>,
-    /// Page size, 1–100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    /// Opaque cursor from the previous page.
-    #[param(min_length = 1, pattern = "^[A-Za-z0-9_-]+$")]
-    pub cursor: Option<String>,
-}
-
-/// The low-stock filter of the inventory views.
-pub fn low_stock_filter(low_only: Option<bool>) -> Option<Filter<'static>> {
+/// The low-stock filter of the inventory views (`?low_stock=true`).
+pub(crate) fn low_stock_filter(low_only: Option<bool>) -> Option<Filter<'static>> {
     low_only.unwrap_or(false).then(|| Filter {
         expression: "available <= low_stock_threshold",
         names: &[],
@@ -542,9 +499,9 @@ pub fn low_stock_filter(low_only: Option<bool>) -> Option<Filter<'static>> {
 /// Seller: the stock of every variant of the shop in every warehouse holding it, by product
 /// and SKU (or only the low rows); one Query per page.
 #[utoipa::path(get, path = "/api/v1/shops/{id}/inventory", tag = TAG, security(("bearer" = [])),
-    params(("id" = String, Path, description = "Shop id"), InventoryQuery),
+    params(("id" = String, Path, description = "Shop id"), WarehouseInventoryQuery),
     responses(
-        (status = 200, description = "Stock rows, one per variant and warehouse", body = ListResponse<StockRow>),
+        (status = 200, description = "Stock rows, one per variant and warehouse", body = ListResponse<WarehouseStockRow>),
         (status = 400, description = "Malformed query string", body = shared::error::Problem, content_type = "application/problem+json"),
         shared::openapi::ShopRoleErrors,
         (status = 404, description = "No such shop in the caller's organisations", body = shared::error::Problem, content_type = "application/problem+json"),
@@ -556,20 +513,24 @@ async fn inventory(
     State(state): State<AppState>,
     caller: AuthUser,
     Path(shop_id): Path<String>,
-    Query(q): Query<InventoryQuery>,
-) -> Result<Json<ListResponse<StockRow>>, ApiError> {
-    let page = PageQuery {
-        limit: q.limit,
-        cursor: q.cursor,
-    }
-    .pagination()?;
+    Query(q): Query<WarehouseInventoryQuery>,
+) -> Result<Json<ListResponse<WarehouseStockRow>>, ApiError> {
+    let pk = keys::gsi2_shop_stock(&shop_id);
+    let page = warehouses::page_of(
+        PageQuery {
+            limit: q.limit,
+            cursor: q.cursor,
+        },
+        "GSI2PK",
+        &pk,
+    )?;
     authorize_shop(&state.db, &caller, &shop_id, Capability::ManageCatalog).await?;
     let result = state
         .db
         .query_page_filtered::<StockRecord>(
             QuerySpec {
                 index: Some("GSI2"),
-                pk: keys::gsi2_shop_stock(&shop_id),
+                pk,
                 sk_prefix: None,
                 ascending: true,
                 limit: page.limit,
@@ -579,7 +540,11 @@ async fn inventory(
         )
         .await?;
     Ok(Json(ListResponse {
-        items: result.items.into_iter().map(StockRow::from).collect(),
+        items: result
+            .items
+            .into_iter()
+            .map(WarehouseStockRow::from)
+            .collect(),
         next_cursor: result.next_cursor,
     }))
 }

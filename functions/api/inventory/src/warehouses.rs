@@ -13,7 +13,7 @@ use shared::auth::Role;
 use shared::catalog::{MemberRecord, MemberRole, ShopAddress, ShopRecord};
 use shared::error::FieldError;
 use shared::http::{AuthUser, ListResponse, PageQuery, Pagination, Query, ValidJson};
-use shared::store::{Db, Filter, QuerySpec, StoreError, keys, n, s, tx};
+use shared::store::{Db, QuerySpec, StoreError, keys, n, s, tx};
 use shared::validate::{self, Errors, Validate};
 use shared::warehouses::{
     ServingWarehouse, ShopWarehousesRecord, StockRecord, WarehouseCap, WarehouseRecord,
@@ -642,14 +642,9 @@ async fn warehouse_inventory(
         limit: page.limit,
         start: page.start,
     };
-    let filter = q.low_stock.unwrap_or(false).then(|| Filter {
-        expression: "available <= low_stock_threshold",
-        names: &[],
-        values: vec![],
-    });
     let result = state
         .db
-        .query_page_filtered::<StockRecord>(spec, filter)
+        .query_page_filtered::<StockRecord>(spec, crate::low_stock_filter(q.low_stock))
         .await?;
     Ok(Json(ListResponse {
         items: result

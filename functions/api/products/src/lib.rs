@@ -449,7 +449,6 @@ async fn create_product(
                 reserved: 0,
                 available: v.stock,
                 low_stock_threshold: v.low_stock_threshold.unwrap_or(DEFAULT_LOW_STOCK_THRESHOLD),
-                low_stock: v.stock <= v.low_stock_threshold.unwrap_or(DEFAULT_LOW_STOCK_THRESHOLD),
                 rev: 0,
                 warehouses: BTreeMap::from([(warehouse.clone(), v.stock)]),
             }

@@ -67,7 +67,6 @@ async fn arrange_in(
                 reserved: 0,
                 available: 5,
                 low_stock_threshold: 1,
-                low_stock: false,
                 rev: 0,
                 warehouses: Default::default(),
             }

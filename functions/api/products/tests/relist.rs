@@ -54,7 +54,6 @@ fn variant(product_id: &str, sku: &str, price: i64, discount: Option<Discount>) 
         reserved: 0,
         available: 5,
         low_stock_threshold: 1,
-        low_stock: false,
         rev: 0,
         warehouses: Default::default(),
     }
