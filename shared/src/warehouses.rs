@@ -347,6 +347,29 @@ pub fn choose_warehouse<'a>(
         .map(|(w, _)| w)
 }
 
+/// Checks and normalises a warehouse's address as a shop's is checked (`api-shops`'
+/// `ShopInput`): line and city trimmed text, an ISO country, coordinates in range and rounded
+/// to 7 decimal places (what DynamoDB numbers keep). Errors name `address.<field>`.
+pub fn check_address(address: &mut ShopAddress, e: &mut crate::validate::Errors) {
+    use crate::validate;
+    e.check(validate::text("address.line1", &mut address.line1, 1, 200));
+    e.check(validate::text("address.city", &mut address.city, 1, 100));
+    e.check(validate::country("address.country", &mut address.country));
+    let GeoPoint { lat, lng } = address.location;
+    if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+        e.push("address.location.lat", "must be between -90 and 90");
+    }
+    if !lng.is_finite() || !(-180.0..=180.0).contains(&lng) {
+        e.push("address.location.lng", "must be between -180 and 180");
+    }
+    // `+ 0.0` turns `-0.0` into 0; tiny values round to 0 instead of failing the write.
+    let round = |d: f64| (d * 1e7).round() / 1e7 + 0.0;
+    address.location = GeoPoint {
+        lat: round(lat),
+        lng: round(lng),
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,27 +417,4 @@ mod tests {
         assert!(check_warehouse_member(&staff, "w2", WarehouseCap::Operate).is_err());
         assert!(check_warehouse_member(&staff, "w1", WarehouseCap::Manage).is_err());
     }
-}
-
-/// Checks and normalises a warehouse's address as a shop's is checked (`api-shops`'
-/// `ShopInput`): line and city trimmed text, an ISO country, coordinates in range and rounded
-/// to 7 decimal places (what DynamoDB numbers keep). Errors name `address.<field>`.
-pub fn check_address(address: &mut ShopAddress, e: &mut crate::validate::Errors) {
-    use crate::validate;
-    e.check(validate::text("address.line1", &mut address.line1, 1, 200));
-    e.check(validate::text("address.city", &mut address.city, 1, 100));
-    e.check(validate::country("address.country", &mut address.country));
-    let GeoPoint { lat, lng } = address.location;
-    if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
-        e.push("address.location.lat", "must be between -90 and 90");
-    }
-    if !lng.is_finite() || !(-180.0..=180.0).contains(&lng) {
-        e.push("address.location.lng", "must be between -180 and 180");
-    }
-    // `+ 0.0` turns `-0.0` into 0; tiny values round to 0 instead of failing the write.
-    let round = |d: f64| (d * 1e7).round() / 1e7 + 0.0;
-    address.location = GeoPoint {
-        lat: round(lat),
-        lng: round(lng),
-    };
 }

@@ -711,7 +711,11 @@ async fn fixtures(ctx: &Ctx) -> Fx {
             json!({"role": "staff", "shop_ids": [shop_id], "warehouse_ids": [warehouse]}),
         )
         .await;
-    assert_eq!(r.status, 200, "giving the staff member the main warehouse: {}", r.text);
+    assert_eq!(
+        r.status, 200,
+        "giving the staff member the main warehouse: {}",
+        r.text
+    );
     let r = ctx
         .post(
             "/api/v1/transfers",
