@@ -5,8 +5,10 @@ emulator's ceiling (a checkout is, underneath, one DynamoDB transaction plus rea
 
 Setup (not timed): an admin (granted in the table directly, as tests/e2e make_admin does: there
 is no API for it) creates a category; a seller creates an organisation, a shop and --products
-active products with enough stock; then --checkouts fresh buyers (plus --warmup) each register,
-log in, add an address and put one line in their cart.
+active products with enough stock, in --warehouses warehouses (default 2: the shop's main one in
+Hanoi, by the buyers, holds about half of what they buy, so the checkouts go on to the far ones
+as it runs out); then --checkouts fresh buyers (plus --warmup) each register, log in, add an
+address and put one line in their cart.
 
 Timed: every buyer checks out once (POST /api/v1/orders, cash on delivery, a fresh
 Idempotency-Key) from --concurrency workers with one keep-alive connection each: p50/p90/p99/max

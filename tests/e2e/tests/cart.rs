@@ -612,20 +612,20 @@ async fn a_buyers_cart_is_invisible_to_other_buyers() {
 async fn concurrent_adds_all_land() {
     let ctx = Ctx::new();
     let shop = ctx.test_shop("cart-race").await;
-    let names: Vec<String> = (0..20).map(|i| format!("R{i:02}")).collect();
+    let names: Vec<String> = (0..16).map(|i| format!("R{i:02}")).collect();
     let variants: Vec<NewVariant<'_>> = names.iter().map(|n| v(n, 1_000, 100)).collect();
     let (p, skus) = ctx.test_product(&shop, &variants).await;
     let (_, buyer, _) = ctx.user("cart-race-buyer").await;
 
-    // 20 different SKUs at once: 20 lines
+    // 16 different SKUs (a product's most) at once: 16 lines
     let replies = join_all(skus.iter().map(|sku| add(&ctx, &buyer, &p, sku, 1))).await;
     for r in &replies {
         assert_eq!(r.status, 200, "{}", r.text);
     }
     let c = cart(&ctx, &buyer).await;
-    assert_eq!(c["line_count"], 20, "{c}");
-    assert_eq!(c["item_count"], 20);
-    assert_eq!(amount(&c["subtotal"]), 20_000);
+    assert_eq!(c["line_count"], 16, "{c}");
+    assert_eq!(c["item_count"], 16);
+    assert_eq!(amount(&c["subtotal"]), 16_000);
 
     // 10 adds of one new SKU at once, to a fresh cart: one line of 10
     ctx.delete("/api/v1/cart", Some(&buyer)).await;
