@@ -33,6 +33,42 @@ async fn adjust(ctx: &Ctx, shop: &TestShop, product: &str, sku: &str, body: Valu
     .await
 }
 
+/// A new shop with one product of `stock` units of its SKU in the shop's main warehouse and
+/// `stock` more in a southern one: the shop, product, SKU, both warehouse ids, and the reply of
+/// the restock that filled the southern one.
+async fn stocked_in_two(
+    ctx: &Ctx,
+    prefix: &str,
+    sku: &str,
+    stock: i64,
+) -> (TestShop, String, String, String, String, Reply) {
+    let shop = ctx.test_shop(prefix).await;
+    let (product, skus) = ctx
+        .test_product(
+            &shop,
+            &[NewVariant {
+                sku,
+                price: 50_000,
+                stock,
+                weight_grams: 200,
+            }],
+        )
+        .await;
+    let main = shared::store::keys::default_warehouse_id(&shop.shop_id);
+    let south = southern_warehouse(ctx, &shop).await;
+    let sku = skus[0].clone();
+    let r = adjust(
+        ctx,
+        &shop,
+        &product,
+        &sku,
+        json!({"delta": stock, "reason": "restock", "warehouse_id": south}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    (shop, product, sku, main, south, r)
+}
+
 /// A buyer with `sku` in the cart and an address in `(ward, city)`.
 async fn buyer_in(ctx: &Ctx, product: &str, sku: &str, at: (&str, &str)) -> (String, String) {
     let (_, token, _) = ctx.user("wh-buyer").await;
@@ -59,32 +95,8 @@ fn warehouse_of(order: &Value) -> String {
 #[tokio::test]
 async fn a_hundred_checkouts_against_two_warehouses_of_five_sell_exactly_ten_nearest_first() {
     let ctx = Ctx::new();
-    let shop = ctx.test_shop("two-wh").await;
-    let (product, skus) = ctx
-        .test_product(
-            &shop,
-            &[NewVariant {
-                sku: "SPLIT",
-                price: 50_000,
-                stock: 5,
-                weight_grams: 200,
-            }],
-        )
-        .await;
-    let sku = &skus[0];
-    let (hanoi, south) = (
-        format!("{}-main", shop.shop_id),
-        southern_warehouse(&ctx, &shop).await,
-    );
-    let r = adjust(
-        &ctx,
-        &shop,
-        &product,
-        sku,
-        json!({"delta": 5, "reason": "restock", "warehouse_id": south}),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    let (shop, product, sku, hanoi, south, r) = stocked_in_two(&ctx, "two-wh", "SPLIT", 5).await;
+    let sku = &sku;
     assert_eq!(r.body["available"], 10, "{}", r.text);
     assert_eq!(
         r.body["warehouses"],
@@ -342,32 +354,8 @@ async fn a_product_from_before_warehouses_sells_again_once_migrated() {
 #[tokio::test]
 async fn low_stock_is_announced_per_warehouse_and_for_the_shop_total() {
     let ctx = Ctx::new();
-    let shop = ctx.test_shop("low-two").await;
-    let (product, skus) = ctx
-        .test_product(
-            &shop,
-            &[NewVariant {
-                sku: "LOWS",
-                price: 30_000,
-                stock: 10,
-                weight_grams: 200,
-            }],
-        )
-        .await;
-    let sku = &skus[0];
-    let (main, south) = (
-        format!("{}-main", shop.shop_id),
-        southern_warehouse(&ctx, &shop).await,
-    );
-    let r = adjust(
-        &ctx,
-        &shop,
-        &product,
-        sku,
-        json!({"delta": 10, "reason": "restock", "warehouse_id": south}),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    let (shop, product, sku, main, south, _) = stocked_in_two(&ctx, "low-two", "LOWS", 10).await;
+    let sku = &sku;
     // The subjects of the low-stock alerts the owner received, sorted.
     let alerts = || async {
         let mut subjects: Vec<String> = ctx
