@@ -725,15 +725,9 @@ impl Ctx {
         let bucket = env("MEDIA_BUCKET");
         let url = format!("{}/{bucket}/{key}", self.emulator);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-        while self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .is_success()
-        {
+        // only a 404 says it is gone: a loaded emulator's passing 5xx must not end the wait
+        // while the object is still there
+        while self.http.get(&url).send().await.unwrap().status() != StatusCode::NOT_FOUND {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "{what} was not removed"
