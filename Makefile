@@ -97,11 +97,11 @@ load: ## 60 s mixed workload (browse, cart, checkout, cancel) vs make dev, then 
 	@.venv/bin/python infra/local/load.py --base-url $${BASE_URL:-http://localhost:3000} $(LOAD_ARGS)
 
 migrate: ## Bring the data of `make dev` to this release's shape (warehouses, stock rows, sharded listings); idempotent
-	@cargo build -q -p dev-server
+	@source infra/local/lib.sh && build_workspace -q
 	@target/debug/dev-server --stack .local/stack.json --migrate-only
 
 reindex: ## Rebuild the search index of `make dev` from the table (new generation, alias swapped)
-	@cargo build -q -p dev-server
+	@source infra/local/lib.sh && build_workspace -q
 	@target/debug/dev-server --stack .local/stack.json --reindex-only
 
 provision: ## Create the local resources of template.yaml in the emulator (idempotent)

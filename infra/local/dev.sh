@@ -13,8 +13,8 @@ PORT=${PORT:-3000}
 step "Python tools (.venv: moto, cfn-lint)"
 bash infra/local/venv.sh
 
-step "Building the dev server (first build takes a few minutes)"
-cargo build -p dev-server
+step "Building the workspace, dev profile (the same build as make test; the first takes a while)"
+build_workspace
 
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test} AWS_REGION=${AWS_REGION:-us-east-1}
 own_emulator=""

@@ -47,8 +47,8 @@ if [ -n "$base_url" ]; then
 else
   step "Python tools (.venv: moto, schemathesis)"
   bash infra/local/venv.sh
-  step "Building the dev server"
-  cargo build -p dev-server
+  step "Building the workspace, dev profile (the same build as make test and make dev)"
+  build_workspace
   trap stop_local_stack EXIT
   trap 'exit 130' INT TERM
   # Every request comes from 127.0.0.1 and from three users: lift the write limits.

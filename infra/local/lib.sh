@@ -1,5 +1,10 @@
 # Shared shell helpers for the local scripts (sourced, not run).
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+# The one dev-profile build that `make test` and `make dev` share. The same packages and targets
+# mean the same resolved features, so whichever command runs second rebuilds nothing (building
+# only the dev server resolved the SDK crates' features differently and rebuilt them and every
+# function crate).
+build_workspace() { cargo build --workspace --bins --tests "$@"; }
 # Waits until an HTTP URL answers 200, or fails after $2 seconds showing log $3.
 wait_http() {
   local url=$1 timeout=$2 log=${3:-} i
