@@ -11,6 +11,9 @@ started=$(date +%s)
 step "Python tools (.venv: moto, cfn-lint, schemathesis)"
 bash infra/local/venv.sh
 
+step "The patched emulator answers as stock moto does (infra/local/emulator_parity.py)"
+.venv/bin/python infra/local/emulator_parity.py
+
 step "cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 echo "template.yaml is clean"
@@ -20,8 +23,8 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
-step "Building the workspace and its tests (dev profile)"
-cargo build --workspace --bins --tests
+step "Building the workspace and its tests (dev profile; the same build as make dev)"
+build_workspace
 
 run_dir=""
 cleanup() {
