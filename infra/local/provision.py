@@ -16,9 +16,9 @@ logical id, so new queues, rules, tables or buckets in the template need no chan
   AWS::S3::Bucket              CORS, versioning, notifications (queues; Lambda targets get a local queue)
   AWS::S3::BucketPolicy        bucket policy
 
-Resources that only matter in AWS (IAM, alarms, log groups, the HTTP API — the dev server serves
-the routes — Lambda permissions) are skipped with a note; an unknown type is skipped with a
-warning. Physical names: the resource's own name property when given, else <stack>-<LogicalId>.
+Resources that only matter in AWS (IAM, alarms and their SNS topic, the dashboard, log groups,
+the HTTP API — the dev server serves the routes — Lambda permissions) are skipped with a note;
+an unknown type is skipped with a warning. Physical names: the resource's own name property when given, else <stack>-<LogicalId>.
 
 Writes the stack description the dev server reads (--out, JSON: env, resources, per function
 its binary, environment, routes, queues, streams and S3 sources, the schedules: every
@@ -319,6 +319,9 @@ class Provisioner:
     SKIPPED = {"AWS::Serverless::HttpApi": "the dev server serves its routes",
                "AWS::Serverless::Api": "the dev server serves its routes",
                "AWS::Serverless::Function": "the dev server runs it (see --out)",
+               # Alarms are skipped (AWS::CloudWatch::), so their topic has nothing to deliver.
+               "AWS::SNS::Topic": "only alarms publish to it (skipped with them)",
+               "AWS::SNS::Subscription": "only alarms publish to its topic",
                **{f"AWS::ApiGatewayV2::{t}": "the dev server serves WebSocket APIs (see websocket_apis in --out)"
                   for t in ("Api", "Authorizer", "Integration", "Route", "RouteResponse", "Stage")}}
 

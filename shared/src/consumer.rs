@@ -27,6 +27,7 @@ where
             }
         }
     }
+    crate::metrics::batch_failures(response.batch_item_failures.len());
     response
 }
 

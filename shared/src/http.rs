@@ -522,15 +522,25 @@ async fn trace_request(mut req: Request, next: axum::middleware::Next) -> Respon
         .unwrap_or_else(|| ulid::Ulid::new().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path(), user_id = tracing::field::Empty);
+    // The route template, never the raw path (ids would make one metric per path).
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned());
     let started = std::time::Instant::now();
     let mut response = next.run(req).instrument(span.clone()).await;
+    let latency_ms = started.elapsed().as_millis() as u64;
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),
-            latency_ms = started.elapsed().as_millis() as u64,
+            latency_ms,
             "request finished"
         )
     });
+    crate::metrics::latency_ms(
+        route.as_deref().unwrap_or(crate::metrics::UNMATCHED_ROUTE),
+        latency_ms,
+    );
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", v);
     }

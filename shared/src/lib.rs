@@ -18,6 +18,8 @@ pub mod http;
 pub mod idempotency;
 pub mod identity;
 pub mod invitations;
+/// CloudWatch Embedded Metric Format records (business counts, request latency) on stdout.
+pub mod metrics;
 pub mod migrate;
 pub mod notifications;
 pub mod openapi;

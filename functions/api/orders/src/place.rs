@@ -473,6 +473,7 @@ pub async fn place(
         match state.db.transact(actions).await {
             Ok(()) => {
                 tracing::info!(checkout_id = %checkout_id, orders = orders_out.len(), total = quote.total.amount, "orders placed");
+                shared::metrics::orders_placed(orders_out.len() as u64);
                 return Ok((
                     StatusCode::CREATED,
                     [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -492,6 +493,9 @@ pub async fn place(
                 if sold_out && attempt < PLACE_ATTEMPTS {
                     tracing::info!(attempt, "a warehouse sold out meanwhile; placing again");
                     continue;
+                }
+                if sold_out {
+                    shared::metrics::stock_out();
                 }
                 return Err(explain(&e, &kinds));
             }

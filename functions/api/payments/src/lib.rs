@@ -24,6 +24,7 @@ use shared::domain::{Currency, Money};
 use shared::events::PaidOrder;
 use shared::http::{AuthUser, IdempotencyKey, ListResponse, PageQuery, Query, ValidJson};
 use shared::idempotency::{IdempotencyRecord, request_hash};
+use shared::metrics::PaymentOutcome;
 use shared::orders::{CheckoutRecord, OrderRecord, PaymentMethod};
 use shared::payments::ledger::{self, AccountRecord, EntryRecord, TransferRecord};
 use shared::payments::ops::{self, OpError};
@@ -793,6 +794,7 @@ async fn refund(
             retry_after_secs: 5,
         },
     })?;
+    shared::metrics::payment(payment.method.as_str(), PaymentOutcome::Refunded);
     Ok((StatusCode::CREATED, Json(RefundView::from(&record))))
 }
 
@@ -1293,6 +1295,7 @@ async fn record_bank_transfer(
         e => op_error(e),
     })?;
     tracing::info!(payment_id = %payment.id, "bank transfer recorded");
+    shared::metrics::payment(payment.method.as_str(), PaymentOutcome::Captured);
     payment = state
         .db
         .get(keys::payment(&payment.id))

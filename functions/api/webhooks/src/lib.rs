@@ -16,6 +16,7 @@ use payment_providers::{
     EventKind, Lookup, ProviderKind, WebhookError, WebhookEvent, WebhookRequest,
 };
 use shared::domain::{Currency, Money};
+use shared::metrics::{self, PaymentOutcome, WebhookRejection};
 use shared::payments::ops::{self, Dedupe, OpError};
 use shared::payments::{self, DISPUTE_ENTITY, DisputeRecord, PaymentRecord, PaymentRef};
 use shared::store::{from_item, keys};
@@ -87,6 +88,7 @@ async fn handle(
         Err(WebhookError::Unavailable(why)) => return Ok(Outcome::RetryLater(why)),
         Err(e) => {
             tracing::warn!(provider = kind.as_str(), error = %e, "webhook refused");
+            metrics::webhook_rejected(rejection(&e));
             return Ok(Outcome::Rejected(e.to_string()));
         }
     };
@@ -120,7 +122,10 @@ fn extra_keys(provider: &str, event: &WebhookEvent) -> Vec<(String, String)> {
 fn op_outcome(e: OpError) -> Result<Outcome, ApiError> {
     Ok(match e {
         OpError::Duplicate | OpError::AlreadyFinal => Outcome::AlreadyDone,
-        OpError::AmountMismatch { .. } => Outcome::AmountMismatch,
+        OpError::AmountMismatch { .. } => {
+            metrics::webhook_rejected(WebhookRejection::AmountMismatch);
+            Outcome::AmountMismatch
+        }
         OpError::NotRefundable { .. } => {
             Outcome::RetryLater("nothing captured to refund yet".into())
         }
@@ -191,6 +196,7 @@ async fn apply(
                         return Ok(mismatch(&l.payment, *amount, &format!("{currency:?}")));
                     }
                     other => other.map(|c| {
+                        metrics::payment(provider, PaymentOutcome::Captured);
                         if c.late_amount > 0 {
                             tracing::warn!(payment_id = %l.payment.id, late = c.late_amount, "payment arrived after its orders expired; it will be refunded");
                         }
@@ -201,7 +207,7 @@ async fn apply(
                 match ops::fail(&state.db, &l.payment, &l.orders, reason, dedupe).await {
                     // A failure after a success: recorded, nothing changes.
                     Err(OpError::AlreadyFinal) => ops::acknowledge(&state.db, seen).await,
-                    other => other,
+                    other => other.inspect(|_| metrics::payment(provider, PaymentOutcome::Failed)),
                 }
             }
             EventKind::Approved => {
@@ -226,17 +232,16 @@ async fn apply(
                     _ if l.payment.refund_pending > 0 => {
                         return Ok(Outcome::RetryLater("a refund of ours is in flight".into()));
                     }
-                    [one] => {
-                        ops::book_provider_refund(
-                            &state.db,
-                            &l.payment,
-                            &l.escrows,
-                            &one.refund_ref,
-                            one.amount,
-                            dedupe,
-                        )
-                        .await
-                    }
+                    [one] => ops::book_provider_refund(
+                        &state.db,
+                        &l.payment,
+                        &l.escrows,
+                        &one.refund_ref,
+                        one.amount,
+                        dedupe,
+                    )
+                    .await
+                    .inspect(|_| metrics::payment(provider, PaymentOutcome::Refunded)),
                     // Several new refunds in one event: book one per delivery; the provider's
                     // next delivery (or ours, on a retry) books the next.
                     [first, ..] => {
@@ -250,7 +255,10 @@ async fn apply(
                         )
                         .await;
                         return match booked {
-                            Ok(()) => Ok(Outcome::RetryLater("more refunds to book".into())),
+                            Ok(()) => {
+                                metrics::payment(provider, PaymentOutcome::Refunded);
+                                Ok(Outcome::RetryLater("more refunds to book".into()))
+                            }
                             Err(e) => op_outcome(e),
                         };
                     }
@@ -301,12 +309,22 @@ async fn apply(
     Ok(Outcome::RetryLater("changed concurrently".into()))
 }
 
+/// The `Reason` of a refused webhook's metric.
+fn rejection(e: &WebhookError) -> WebhookRejection {
+    match e {
+        WebhookError::BadSignature(_) => WebhookRejection::Signature,
+        WebhookError::Stale => WebhookRejection::Stale,
+        WebhookError::Malformed(_) | WebhookError::Unavailable(_) => WebhookRejection::Malformed,
+    }
+}
+
 fn parse_currency(code: &str) -> Option<Currency> {
     serde_json::from_value(serde_json::Value::String(code.to_ascii_uppercase())).ok()
 }
 
 fn mismatch(payment: &PaymentRecord, got: i64, currency: &str) -> Outcome {
     tracing::error!(incident = true, payment_id = %payment.id, expected = payment.amount, expected_currency = ?payment.currency, got, currency, "webhook amount differs from the payment; refused");
+    metrics::webhook_rejected(WebhookRejection::AmountMismatch);
     Outcome::AmountMismatch
 }
 

@@ -495,7 +495,10 @@ impl Notifier {
                 Channel::InApp => continue,
             };
             let id = match outcome {
-                Ok(id) => id,
+                Ok(id) => {
+                    shared::metrics::notification_sent(channel.as_str());
+                    id
+                }
                 Err(SendError::Gone) => {
                     self.prune_device(user, part.trim_start_matches("push:"), target)
                         .await?;
