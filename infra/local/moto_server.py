@@ -35,8 +35,9 @@ proportional to what they touch (the transaction's items, the partition), not to
    whole table (1.6 s at 20 000 items) — and the tests poll it every quarter second for the
    e-mails, SMS and pushes they wait for. Here only the models of SES and SNS (what data.json is
    read for: `ses.Message`, `sns.SMS`, `sns.PlatformEndpoint`) are tracked; the other services
-   list no instances there. And data.json serialises each object once, not each attribute
-   twice after a `dir()`: same output, a few times faster on a run's thousands of e-mails.
+   list no instances there. And data.json encodes each object once into its text, not each
+   attribute twice after a `dir()`: same output, a few times faster on a run's thousands of
+   e-mails.
 
 5. Per request, a few more costs that grow or repeat for nothing (found by sampling a test run
    with py-spy):
@@ -63,9 +64,9 @@ Same arguments as `moto_server`.
 import base64
 import copy
 import functools
+import inspect
 import json
 import logging
-import inspect
 import threading
 
 import jsonpath_ng.ext
@@ -109,8 +110,8 @@ _PUBLIC_PROPERTIES = {}
 
 
 def _public_attributes(instance):
-    """What moto's data.json shows of an object: its public attributes and properties whose
-    values are JSON."""
+    """What moto's data.json shows of an object, as JSON text: its public attributes and
+    properties whose values are JSON."""
     cls = type(instance)
     names = _PUBLIC_PROPERTIES.get(cls)
     if names is None:
@@ -123,8 +124,7 @@ def _public_attributes(instance):
         except Exception:  # noqa: BLE001 — moto skips attributes that fail to read
             pass
     try:
-        json.dumps(shown)
-        return shown
+        return json.dumps(shown)
     except (TypeError, ValueError):
         pass
     kept = {}
@@ -134,20 +134,21 @@ def _public_attributes(instance):
         except (TypeError, ValueError):
             continue
         kept[k] = v
-    return kept
+    return json.dumps(kept)
 
 
 def model_data(self, request, full_url, headers):
+    """moto's data.json, assembled from each object's JSON text (each object encoded once)."""
     from moto.core.model_instances import model_data as tracked
 
-    results = {}
-    for service in sorted(tracked):
+    def models_of(service):
         models = tracked[service]
-        results[service] = {
-            name: [_public_attributes(i) for i in list(models[name].instances_tracked)]
-            for name in sorted(models)
-        }
-    return 200, {"Content-Type": "application/javascript"}, json.dumps(results)
+        return ", ".join(
+            f"{json.dumps(name)}: [{', '.join(_public_attributes(i) for i in list(models[name].instances_tracked))}]"
+            for name in sorted(models))
+
+    body = ", ".join(f"{json.dumps(service)}: {{{models_of(service)}}}" for service in sorted(tracked))
+    return 200, {"Content-Type": "application/javascript"}, "{" + body + "}"
 
 
 MotoAPIResponse.model_data = model_data
